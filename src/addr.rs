@@ -1,0 +1,285 @@
+//! Host text to socket addresses: literals are parsed in place, names go to
+//! `getaddrinfo(3)` off the runtime's worker threads (or on the calling thread
+//! under the blocking facade), and Unix-domain paths pass through.
+
+use std::net::{IpAddr, SocketAddr};
+
+use socket2::SockAddr;
+
+use crate::{
+    consts::{AF_INET, AF_INET6, AF_UNIX, AF_UNSPEC, Family, SockType},
+    driver::Driver,
+    error::{Result, SocketError},
+    sys,
+};
+
+/// The result of [`get_address_info`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AddressInfo {
+    /// The canonical name of the host (`AI_CANONNAME`), when the resolver gives one.
+    pub canonical_name: Option<String>,
+    /// The first address found.
+    pub ip: IpAddr,
+    /// The family of [`ip`](AddressInfo::ip).
+    pub family: Family,
+    /// The port of the service hint, or 0 without one (or for an unknown service).
+    pub port: u16,
+    /// Every distinct address found, in the resolver's order; `ip` is the first.
+    pub addresses: Vec<IpAddr>,
+}
+
+/// Resolves `address` (a host name or an IP literal) as Blade's
+/// `socket.get_address_info` does, returning the first result.
+///
+/// `service` is a port hint (`"http"`, `"8080"`); an unknown service is ignored,
+/// never an error. `family` `None` means [`AF_INET`]; [`AF_UNSPEC`] allows any
+/// family. Names are resolved off the runtime's worker threads.
+///
+/// # Errors
+/// [`ErrorKind::AddressResolution`](crate::ErrorKind::AddressResolution) when the
+/// name does not resolve (for that family), or is not a syntactically valid
+/// host name (such names are rejected without asking DNS); `IllegalState`
+/// `no tokio runtime` when awaited outside a tokio runtime.
+///
+/// # Cancel safety
+/// Cancel safe: it has no effect but its result.
+///
+/// # Examples
+/// ```
+/// # #[tokio::main] async fn main() -> blade_socket::Result<()> {
+/// let info = blade_socket::get_address_info("localhost", Some("http"), None).await?;
+/// assert!(info.ip.is_loopback());
+/// assert_eq!(info.port, 80);
+/// # Ok(()) }
+/// ```
+#[doc(alias = "getaddrinfo")]
+pub async fn get_address_info(
+    address: &str,
+    service: Option<&str>,
+    family: Option<Family>,
+) -> Result<AddressInfo> {
+    let driver = Driver::current()?;
+    let family = family.unwrap_or(AF_INET);
+    check_host_syntax(address)?;
+    let port = match service {
+        None => 0,
+        Some(s) => match s.parse::<u16>() {
+            Ok(p) => p,
+            Err(_) => service_port(s, driver).await,
+        },
+    };
+    let flags = if address.parse::<IpAddr>().is_ok() {
+        libc::AI_NUMERICHOST | libc::AI_CANONNAME
+    } else {
+        libc::AI_CANONNAME
+    };
+    let found = lookup(
+        Some(address.to_owned()),
+        None,
+        family.raw(),
+        libc::SOCK_STREAM,
+        flags,
+        driver,
+    )
+    .await?;
+    let mut addresses: Vec<IpAddr> = Vec::new();
+    for info in &found {
+        if !addresses.contains(&info.addr.ip()) {
+            addresses.push(info.addr.ip());
+        }
+    }
+    let first = found
+        .first()
+        .ok_or_else(|| SocketError::resolution(format!("{address}: no address found")))?;
+    let canonical_name = found.iter().find_map(|i| i.canonical_name.clone());
+    Ok(AddressInfo {
+        canonical_name,
+        ip: first.addr.ip(),
+        family: family_of(&first.addr),
+        port,
+        addresses,
+    })
+}
+
+/// The port of a named service (`/etc/services`), or 0 when unknown.
+async fn service_port(service: &str, driver: Driver) -> u16 {
+    lookup(
+        None,
+        Some(service.to_owned()),
+        libc::AF_INET,
+        libc::SOCK_STREAM,
+        libc::AI_PASSIVE,
+        driver,
+    )
+    .await
+    .ok()
+    .and_then(|v| v.first().map(|i| i.addr.port()))
+    .unwrap_or(0)
+}
+
+/// Runs `getaddrinfo` where it may block: in place on the blocking facade's
+/// thread, on tokio's blocking pool otherwise.
+async fn lookup(
+    host: Option<String>,
+    service: Option<String>,
+    family: i32,
+    socket_type: i32,
+    flags: i32,
+    driver: Driver,
+) -> Result<Vec<sys::AddrInfo>> {
+    let call = move || {
+        sys::getaddrinfo(
+            host.as_deref(),
+            service.as_deref(),
+            family,
+            socket_type,
+            flags,
+        )
+    };
+    let result = match driver {
+        Driver::CallingThread => call(),
+        Driver::Reactor => tokio::task::spawn_blocking(call)
+            .await
+            .map_err(|e| SocketError::resolution(format!("resolver task failed: {e}")))?,
+    };
+    result.map_err(SocketError::resolution)
+}
+
+/// Rejects text that cannot be a host name or IP literal, so that it never
+/// reaches DNS (glibc sends even invalid names there under `AI_CANONNAME`).
+fn check_host_syntax(host: &str) -> Result<()> {
+    let literal = host.trim_start_matches('[').trim_end_matches(']');
+    if literal.parse::<IpAddr>().is_ok() {
+        return Ok(());
+    }
+    let ok = !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').enumerate().all(|(i, label)| {
+            (!label.is_empty() || (i > 0 && host.ends_with('.') && label.is_empty()))
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(SocketError::resolution(format!(
+            "{host:?}: not a valid host name"
+        )))
+    }
+}
+
+/// The family's loopback host text (`""` for Unix-domain sockets).
+pub(crate) fn loopback(family: Family) -> &'static str {
+    match family {
+        f if f == AF_INET6 => "::1",
+        f if f == AF_UNIX => "",
+        _ => "127.0.0.1",
+    }
+}
+
+/// The family's wildcard ("any") host text.
+pub(crate) fn wildcard(family: Family) -> &'static str {
+    if family == AF_INET6 { "::" } else { "0.0.0.0" }
+}
+
+/// Resolves `host`/`port` to addresses of the socket's `family`.
+pub(crate) async fn resolve(
+    host: &str,
+    port: u16,
+    family: Family,
+    ty: SockType,
+    driver: Driver,
+) -> Result<Vec<SockAddr>> {
+    if family == AF_UNIX {
+        return Ok(vec![
+            SockAddr::unix(host).map_err(|e| SocketError::invalid(format!("{host:?}: {e}")))?,
+        ]);
+    }
+    let literal = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    if let Ok(ip) = literal.parse::<IpAddr>() {
+        let addr = SocketAddr::new(ip, port);
+        if family != AF_UNSPEC && family_of(&addr) != family {
+            return Err(SocketError::resolution(format!(
+                "{host}: address family for hostname not supported by a {family:?} socket"
+            )));
+        }
+        return Ok(vec![addr.into()]);
+    }
+    check_host_syntax(host)?;
+    let ty = if ty.raw() > 0 { ty.raw() } else { 0 };
+    let found = lookup(
+        Some(host.to_owned()),
+        None,
+        family.raw(),
+        ty,
+        libc::AI_ADDRCONFIG,
+        driver,
+    )
+    .await;
+    // AI_ADDRCONFIG hides loopback-only families on a host with no other
+    // interface; ask once more without it before giving up.
+    let found = match found {
+        Ok(v) if !v.is_empty() => v,
+        _ => lookup(Some(host.to_owned()), None, family.raw(), ty, 0, driver).await?,
+    };
+    let mut addrs: Vec<SockAddr> = Vec::new();
+    for info in found {
+        let addr: SockAddr = SocketAddr::new(info.addr.ip(), port).into();
+        if !addrs.contains(&addr) {
+            addrs.push(addr);
+        }
+    }
+    if addrs.is_empty() {
+        return Err(SocketError::resolution(format!("{host}: no address found")));
+    }
+    Ok(addrs)
+}
+
+/// The family of an IP socket address.
+pub(crate) fn family_of(addr: &SocketAddr) -> Family {
+    if addr.is_ipv4() { AF_INET } else { AF_INET6 }
+}
+
+/// A socket address as host text and port: the IP (IPv6 without brackets),
+/// or for a Unix-domain socket its path (`@name` for an abstract one).
+pub(crate) fn host_port(addr: &SockAddr) -> (String, u16) {
+    if let Some(sa) = addr.as_socket() {
+        return (sa.ip().to_string(), sa.port());
+    }
+    if let Some(path) = addr.as_pathname() {
+        return (path.to_string_lossy().into_owned(), 0);
+    }
+    if let Some(name) = addr.as_abstract_namespace() {
+        return (format!("@{}", String::from_utf8_lossy(name)), 0);
+    }
+    (String::new(), 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_syntax() {
+        for ok in [
+            "localhost",
+            "a.b-c.example",
+            "x_y",
+            "127.0.0.1",
+            "::1",
+            "[::1]",
+            "host.",
+        ] {
+            assert!(check_host_syntax(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "a b", "a..b", "!!", "a/b", "\0"] {
+            assert!(check_host_syntax(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,318 @@
+//! Connection set-up: connect, bind, listen, accept.
+
+use std::time::Duration;
+
+use tokio::io::Interest;
+
+use super::{Phase, Socket, io::ready_io};
+use crate::{
+    addr,
+    consts::{AF_UNIX, IP_ANY, SOMAXCONN},
+    driver::Driver,
+    error::{
+        EXISTING_CONNECTION, ILLEGAL_STATE, NOT_LISTENING, PREVIOUSLY_BOUND, QUEUE_TOO_LONG,
+        Result, SocketError,
+    },
+    sys::Io,
+    timeout::Deadline,
+};
+
+/// Blade's default connect timeout.
+pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(300);
+
+impl Socket {
+    /// Connects to `host`:`port` (`connect(2)`), within `timeout`.
+    ///
+    /// `host` `None` means [`host()`](Socket::host); `timeout` `None` means
+    /// 300 s, and zero means no limit. Names are resolved (off the runtime's
+    /// worker threads) and each address is tried in turn, all within the one
+    /// timeout. For a Unix-domain socket `host` is the path and `port` is ignored.
+    ///
+    /// On success `is_client()` and `is_connected()` are true and
+    /// `host()`/`port()` are the peer's.
+    ///
+    /// # Errors
+    /// `socket has existing connection` when already connected; `socket is in
+    /// an illegal state` when closed or listening (the listener stays open).
+    /// Any failure to connect closes the socket, as in Blade: `TimedOut`,
+    /// `AddressResolution`, or the attempt's own OS error (`Connection
+    /// refused`); when several addresses were tried, the message lists each.
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: a dropped connect leaves the attempt in flight; close
+    /// the socket.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # async fn f() -> blade_socket::Result<()> {
+    /// use std::time::Duration;
+    /// let mut s = blade_socket::Socket::tcp()?;
+    /// s.connect(Some("localhost"), 8080, Some(Duration::from_secs(5))).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn connect(
+        &mut self,
+        host: Option<&str>,
+        port: u16,
+        timeout: Option<Duration>,
+    ) -> Result<()> {
+        let st = self.state.get();
+        st.check_open()?;
+        match st.phase {
+            Phase::Connected => return Err(SocketError::illegal(EXISTING_CONNECTION)),
+            Phase::Listening => return Err(SocketError::illegal(ILLEGAL_STATE)),
+            _ => {}
+        }
+        let driver = Driver::current()?;
+        let deadline = Deadline::after(Some(timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT)));
+        let host = host.map_or_else(|| self.host.clone(), str::to_owned);
+        let io = self.io()?;
+        let result = self.connect_any(&io, &host, port, driver, deadline).await;
+        drop(io);
+        match result {
+            Ok(peer) => {
+                let (h, p) = addr::host_port(&peer);
+                self.host = if self.family == AF_UNIX { host } else { h };
+                self.port = p;
+                self.state.set_phase(Phase::Connected);
+                Ok(())
+            }
+            Err(e) => {
+                self.close_shared();
+                Err(e)
+            }
+        }
+    }
+
+    /// Resolves `host` and tries each address until one connects.
+    async fn connect_any(
+        &self,
+        io: &Io,
+        host: &str,
+        port: u16,
+        driver: Driver,
+        deadline: Deadline,
+    ) -> Result<socket2::SockAddr> {
+        let addrs = deadline
+            .run(
+                driver,
+                "connect",
+                addr::resolve(host, port, self.family, self.ty, driver),
+            )
+            .await??;
+        let mut failures: Vec<(socket2::SockAddr, SocketError)> = Vec::new();
+        for a in addrs {
+            match connect_one(io, &a, driver, deadline).await {
+                Ok(()) => return Ok(a),
+                Err(e) if e.is_timeout() => return Err(e),
+                Err(e) => failures.push((a, e)),
+            }
+        }
+        match failures.len() {
+            0 => Err(SocketError::resolution(format!("{host}: no address found"))),
+            1 => Err(failures.remove(0).1),
+            n => {
+                let list: Vec<String> = failures
+                    .iter()
+                    .map(|(a, e)| {
+                        let (h, p) = addr::host_port(a);
+                        format!("{h} port {p}: {e}")
+                    })
+                    .collect();
+                let last = failures.remove(n - 1).1;
+                Err(last.with_message(format!("all {n} addresses failed: {}", list.join("; "))))
+            }
+        }
+    }
+
+    /// Binds to `host`:`port` (`bind(2)`); port 0 asks for an ephemeral port.
+    ///
+    /// `host` `None` means the family's loopback; `"*"`, `""` and [`IP_ANY`]
+    /// mean the family's wildcard; names are resolved. For a Unix-domain
+    /// socket `host` is the path. Afterwards `is_bound()` is true and
+    /// `host()`/`port()` hold the bound address and the real port.
+    ///
+    /// # Errors
+    /// `socket previously bound` when already bound, listening or connected;
+    /// `socket is in an illegal state` once closed; `Address already in use`,
+    /// `AddressResolution`, or an address of the wrong family. The socket
+    /// stays open on failure.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: nothing changes until the final, synchronous bind.
+    ///
+    /// # Examples
+    /// ```
+    /// # #[tokio::main] async fn main() -> blade_socket::Result<()> {
+    /// let mut s = blade_socket::Socket::tcp()?;
+    /// s.bind(0, Some(blade_socket::IP_ANY)).await?;
+    /// assert_eq!(s.host(), "0.0.0.0");
+    /// assert_ne!(s.port(), 0);
+    /// # Ok(()) }
+    /// ```
+    pub async fn bind(&mut self, port: u16, host: Option<&str>) -> Result<()> {
+        let st = self.state.get();
+        st.check_open()?;
+        if st.phase != Phase::Fresh {
+            return Err(SocketError::illegal(PREVIOUSLY_BOUND));
+        }
+        let driver = Driver::current()?;
+        let host = match host {
+            None => addr::loopback(self.family),
+            Some(h) if self.family == AF_UNIX => h,
+            Some("*" | "") => addr::wildcard(self.family),
+            Some(h) if h == IP_ANY => addr::wildcard(self.family),
+            Some(h) => h,
+        };
+        let addrs = addr::resolve(host, port, self.family, self.ty, driver).await?;
+        let io = self.io_mut()?;
+        let mut result = Err(SocketError::resolution(format!("{host}: no address found")));
+        for a in &addrs {
+            result = io.sock().bind(a).map_err(SocketError::from);
+            if result.is_ok() {
+                break;
+            }
+        }
+        result?;
+        let local = io.sock().local_addr()?;
+        let (h, p) = addr::host_port(&local);
+        self.host = if self.family == AF_UNIX {
+            host.to_owned()
+        } else {
+            h
+        };
+        self.port = p;
+        self.state.set_phase(Phase::Bound);
+        Ok(())
+    }
+
+    /// Starts listening (`listen(2)`) with a backlog of `queue_length`
+    /// (`None`: [`SOMAXCONN`]).
+    ///
+    /// # Errors
+    /// `socket is in an illegal state` when not bound, already listening,
+    /// connected or closed; `maximum queue length exceeded` above `SOMAXCONN`;
+    /// the OS's error (for example on a datagram socket).
+    ///
+    /// # Examples
+    /// ```
+    /// # #[tokio::main] async fn main() -> blade_socket::Result<()> {
+    /// let mut s = blade_socket::Socket::tcp()?;
+    /// s.bind(0, None).await?;
+    /// s.listen(Some(16))?;
+    /// assert!(s.is_listening() && !s.is_bound());
+    /// # Ok(()) }
+    /// ```
+    pub fn listen(&mut self, queue_length: Option<u32>) -> Result<()> {
+        let st = self.state.get();
+        st.check_open()?;
+        if st.phase != Phase::Bound {
+            return Err(SocketError::illegal(ILLEGAL_STATE));
+        }
+        let backlog = queue_length.unwrap_or(SOMAXCONN);
+        if backlog > SOMAXCONN {
+            return Err(SocketError::invalid(QUEUE_TOO_LONG));
+        }
+        let backlog = i32::try_from(backlog).map_err(|_| SocketError::invalid(QUEUE_TOO_LONG))?;
+        self.io_mut()?.sock().listen(backlog)?;
+        self.state.set_phase(Phase::Listening);
+        Ok(())
+    }
+
+    /// Accepts a connection (`accept4(2)`), waiting up to the receive timeout.
+    ///
+    /// The new socket is connected (`is_client()`), has the listener's family,
+    /// type and protocol, the peer's `host()`/`port()`, no timeouts, and is in
+    /// blocking mode. In non-blocking mode, with no connection pending, it
+    /// fails with `WouldBlock`.
+    ///
+    /// # Errors
+    /// `socket not bound/listening` when not listening; `socket is in an
+    /// illegal state` once closed; `TimedOut` (the listener is unharmed); the
+    /// OS's error (such as `Too many open files`).
+    ///
+    /// # Cancel safety
+    /// Cancel safe: a connection is taken from the queue only in the poll that
+    /// returns it.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # async fn f(listener: blade_socket::Socket) -> blade_socket::Result<()> {
+    /// loop {
+    ///     let conn = listener.accept().await?;
+    ///     tokio::spawn(async move {
+    ///         while let Ok(Some(data)) = conn.receive(None).await {
+    ///             if conn.send(&data).await.is_err() { break; }
+    ///         }
+    ///     });
+    /// }
+    /// # }
+    /// ```
+    pub async fn accept(&self) -> Result<Socket> {
+        let st = self.state.get();
+        st.check_open()?;
+        if st.phase != Phase::Listening {
+            return Err(SocketError::illegal(NOT_LISTENING));
+        }
+        let io = self.io()?;
+        let driver = Driver::current()?;
+        let deadline = Deadline::after(self.receive_timeout);
+        let (sock, peer) = ready_io(
+            &io,
+            Interest::READABLE,
+            deadline,
+            driver,
+            self.blocking,
+            "accept",
+            |s| s.accept4(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC),
+        )
+        .await?;
+        let (host, port) = addr::host_port(&peer);
+        Ok(Socket::from_parts(
+            sock,
+            self.family,
+            self.ty,
+            self.protocol,
+            Phase::Connected,
+            host,
+            port,
+        ))
+    }
+}
+
+/// One connection attempt: start it, then wait for the handshake's outcome.
+async fn connect_one(
+    io: &Io,
+    addr: &socket2::SockAddr,
+    driver: Driver,
+    deadline: Deadline,
+) -> Result<()> {
+    match io.sock().connect(addr) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(e) => return Err(e.into()),
+    }
+    // On loopback the handshake has usually finished already: the first
+    // check (before any wait) finds the peer.
+    ready_io(
+        io,
+        Interest::WRITABLE,
+        deadline,
+        driver,
+        true,
+        "connect",
+        |s| {
+            if let Some(err) = s.take_error()? {
+                return Err(err);
+            }
+            match s.peer_addr() {
+                Ok(_) => Ok(()),
+                Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => {
+                    Err(std::io::ErrorKind::WouldBlock.into())
+                }
+                Err(e) => Err(e),
+            }
+        },
+    )
+    .await
+}

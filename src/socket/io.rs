@@ -1,0 +1,486 @@
+//! The readiness helper and the data operations built on it.
+
+use std::{io, os::fd::AsFd};
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::Interest;
+
+use super::{Datagram, Socket};
+use crate::{
+    addr,
+    driver::Driver,
+    error::{Result, SocketError},
+    sys::{self, Io},
+    timeout::Deadline,
+};
+
+/// Reads up to this many bytes with one plain `recv`; larger reads are sized
+/// by `FIONREAD` so that a huge `length` never allocates more than is queued.
+const SMALL_READ: usize = 64 * 1024;
+
+/// The most one `sendfile(2)` call may move (Linux's own limit).
+const SENDFILE_CHUNK: usize = 0x7fff_f000;
+
+fn would_block(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::WouldBlock
+}
+
+/// The one readiness loop under every operation: runs `op` (one non-blocking
+/// syscall) until it stops reporting `WouldBlock`, waiting for `interest`
+/// in between, within `deadline`.
+///
+/// With `may_wait` false (non-blocking mode) it makes one attempt. Under the
+/// blocking facade the calling thread waits in `poll(2)`; otherwise the socket
+/// waits on the reactor, registering on its first wait. Once registered it
+/// consults the reactor's readiness before the syscall, as `tokio::net` does,
+/// so a receive that must wait costs no failed syscall.
+///
+/// Cancel safety: `op` runs only inside a single poll, after readiness, so
+/// dropping the future between polls loses nothing.
+pub(super) async fn ready_io<R>(
+    io: &Io,
+    interest: Interest,
+    deadline: Deadline,
+    driver: Driver,
+    may_wait: bool,
+    what: &'static str,
+    mut op: impl FnMut(&socket2::Socket) -> io::Result<R>,
+) -> Result<R> {
+    let sock = io.sock();
+    if !may_wait {
+        return op(sock).map_err(Into::into);
+    }
+    match driver {
+        Driver::CallingThread => loop {
+            match op(sock) {
+                Err(e) if would_block(&e) => {}
+                r => return r.map_err(Into::into),
+            }
+            let left = deadline.remaining(what)?;
+            if !sys::poll(sock.as_fd(), interest, left)? {
+                return Err(SocketError::timed_out(what));
+            }
+        },
+        Driver::Reactor => {
+            if io.registered().is_none() {
+                match op(sock) {
+                    Err(e) if would_block(&e) => {}
+                    r => return r.map_err(Into::into),
+                }
+            }
+            let reg = io.registration()?;
+            loop {
+                let mut guard = deadline.run(driver, what, reg.ready(interest)).await??;
+                match guard.try_io(|_| op(sock)) {
+                    Ok(r) => return r.map_err(Into::into),
+                    Err(_would_block) => {
+                        // tokio never clears hang-up readiness: yield through the
+                        // budget so that timers (our deadline) still get to fire.
+                        tokio::task::consume_budget().await;
+                        deadline.remaining(what)?;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One receive on a stream socket: at most `length` bytes (all queued bytes
+/// with `None`); `Ok(None)` at end of file.
+fn recv_stream(sock: &socket2::Socket, length: Option<usize>) -> io::Result<Option<Bytes>> {
+    let (want, sized) = match length {
+        Some(n) if n <= SMALL_READ => (n, false),
+        _ => {
+            let queued = sys::bytes_queued(sock.as_fd())?;
+            let cap = length.map_or(queued, |n| n.min(queued));
+            // Nothing counted: end of file, an error, or data racing in; a
+            // plain bounded recv tells which.
+            if cap == 0 {
+                (length.unwrap_or(SMALL_READ).min(SMALL_READ), false)
+            } else {
+                (cap, true)
+            }
+        }
+    };
+    let mut buf = BytesMut::with_capacity(want);
+    loop {
+        let room = want - buf.len();
+        match sys::recv_into(sock, &mut buf, room, 0) {
+            Ok(0) => break,
+            Ok(_) if !sized || buf.len() >= want => break,
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            // Keep what was read; the next call sees the error (or EAGAIN).
+            Err(_) if !buf.is_empty() => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((!buf.is_empty()).then(|| buf.freeze()))
+}
+
+/// The size to allocate for the next datagram: `length` when small, else
+/// the datagram's real size (peeked with `MSG_TRUNC`), capped by `length`.
+fn datagram_size(sock: &socket2::Socket, length: Option<usize>) -> io::Result<usize> {
+    match length {
+        Some(n) if n <= SMALL_READ => Ok(n),
+        _ => {
+            let real = sock.recv_with_flags(&mut [], libc::MSG_PEEK | libc::MSG_TRUNC)?;
+            Ok(length.map_or(real, |n| n.min(real)))
+        }
+    }
+}
+
+/// One datagram, truncated to `length` (the rest is discarded).
+fn recv_datagram(sock: &socket2::Socket, length: Option<usize>) -> io::Result<Bytes> {
+    let size = datagram_size(sock, length)?;
+    let mut buf = BytesMut::with_capacity(size);
+    sys::recv_into(sock, &mut buf, size, 0)?;
+    Ok(buf.freeze())
+}
+
+/// One datagram and its sender.
+fn recv_datagram_from(
+    sock: &socket2::Socket,
+    length: Option<usize>,
+) -> io::Result<(Bytes, socket2::SockAddr)> {
+    let size = datagram_size(sock, length)?;
+    let mut buf = BytesMut::with_capacity(size);
+    let (_, from) = sys::recv_from_into(sock, &mut buf, size, 0)?;
+    Ok((buf.freeze(), from))
+}
+
+impl Socket {
+    /// Sends all of `message` (looping over partial writes), within the send
+    /// timeout as one deadline for the whole call, and returns the byte count.
+    ///
+    /// An empty message returns `Ok(0)` (on a datagram socket it sends an
+    /// empty datagram). In non-blocking mode it may return a partial count,
+    /// and fails with `WouldBlock` when nothing could be sent. It never raises
+    /// `SIGPIPE` (`MSG_NOSIGNAL`).
+    ///
+    /// # Errors
+    /// `socket is in an illegal state` when closed or shut for writing;
+    /// `socket not listening or connected` when not connected (a listener
+    /// stays open and listening); `TimedOut` when the send timeout passes (the
+    /// socket stays open; part of the message may have been sent); the OS's
+    /// error when the peer is gone (`Broken pipe`, `Connection reset by
+    /// peer`), and then the socket is closed; `no tokio runtime` outside one.
+    ///
+    /// # Cancel safety
+    /// Not cancel safe for messages that need several writes: if the future is
+    /// dropped, part of the message may have been sent, and how much is unknown.
+    /// A message that fits the socket's buffer is written in one syscall.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # async fn f(s: &blade_socket::Socket) -> blade_socket::Result<()> {
+    /// let n = s.send(b"ping").await?;
+    /// assert_eq!(n, 4);
+    /// # Ok(()) }
+    /// ```
+    pub async fn send(&self, message: impl AsRef<[u8]>) -> Result<usize> {
+        let buf = message.as_ref();
+        self.state.get().check_send(false)?;
+        let io = self.io()?;
+        let driver = Driver::current()?;
+        let deadline = Deadline::after(self.send_timeout);
+        self.send_all(&io, driver, deadline, buf, None).await
+    }
+
+    /// Sends `buf` whole (to `to`, on an unconnected datagram socket).
+    async fn send_all(
+        &self,
+        io: &Io,
+        driver: Driver,
+        deadline: Deadline,
+        buf: &[u8],
+        to: Option<&socket2::SockAddr>,
+    ) -> Result<usize> {
+        let mut sent = 0;
+        loop {
+            let rest = &buf[sent..];
+            let r = ready_io(
+                io,
+                Interest::WRITABLE,
+                deadline,
+                driver,
+                self.blocking,
+                "send",
+                |s| match to {
+                    None => s.send_with_flags(rest, libc::MSG_NOSIGNAL),
+                    Some(addr) => s.send_to_with_flags(rest, addr, libc::MSG_NOSIGNAL),
+                },
+            )
+            .await;
+            match r {
+                Ok(n) => {
+                    sent += n;
+                    if sent >= buf.len() || n == 0 {
+                        return Ok(sent);
+                    }
+                }
+                Err(e) if e.kind() == crate::ErrorKind::WouldBlock && sent > 0 => return Ok(sent),
+                Err(e) => return Err(self.fail(e)),
+            }
+        }
+    }
+
+    /// Sends `message` to `host`:`port` (`sendto(2)`), resolving `host` for
+    /// the socket's family. On a stream socket it behaves as
+    /// [`send`](Socket::send) and the address is ignored.
+    ///
+    /// # Errors
+    /// As [`send`](Socket::send), except that an unconnected datagram socket
+    /// is fine; `AddressResolution` when `host` does not resolve.
+    ///
+    /// # Cancel safety
+    /// A datagram is sent in one syscall: cancel safe. On a stream socket, as `send`.
+    ///
+    /// # Examples
+    /// ```
+    /// # #[tokio::main] async fn main() -> blade_socket::Result<()> {
+    /// use blade_socket::Socket;
+    /// let mut rx = Socket::udp()?;
+    /// rx.bind(0, None).await?;
+    /// let tx = Socket::udp()?;
+    /// tx.send_to("127.0.0.1", rx.port(), b"hi").await?;
+    /// assert_eq!(&rx.receive_from(None).await?.data[..], b"hi");
+    /// # Ok(()) }
+    /// ```
+    #[doc(alias = "sendto")]
+    pub async fn send_to(&self, host: &str, port: u16, message: impl AsRef<[u8]>) -> Result<usize> {
+        if !self.is_datagram() {
+            return self.send(message).await;
+        }
+        let buf = message.as_ref();
+        self.state.get().check_send(true)?;
+        let io = self.io()?;
+        let driver = Driver::current()?;
+        let deadline = Deadline::after(self.send_timeout);
+        let to = deadline
+            .run(
+                driver,
+                "send",
+                addr::resolve(host, port, self.family, self.ty, driver),
+            )
+            .await??;
+        let to = to
+            .first()
+            .ok_or_else(|| SocketError::resolution(format!("{host}: no address found")))?;
+        self.send_all(&io, driver, deadline, buf, Some(to)).await
+    }
+
+    /// Streams a whole file (from its start to its end) to the connected peer
+    /// with `sendfile(2)`, zero-copy, never reading it into memory; returns
+    /// the byte count. Falls back to chunked reads where the OS cannot
+    /// `sendfile` from that file. Never raises `SIGPIPE`.
+    ///
+    /// # Errors
+    /// As [`send`](Socket::send); also the OS's error reading the file.
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: part of the file may have been sent.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # async fn f(s: &blade_socket::Socket) -> blade_socket::Result<()> {
+    /// let file = std::fs::File::open("index.html").expect("file");
+    /// let n = s.send_file(&file).await?;
+    /// # Ok(()) }
+    /// ```
+    #[doc(alias = "sendfile")]
+    pub async fn send_file(&self, file: &std::fs::File) -> Result<u64> {
+        self.state.get().check_send(false)?;
+        let io = self.io()?;
+        let driver = Driver::current()?;
+        let deadline = Deadline::after(self.send_timeout);
+        let mut offset: i64 = 0;
+        let mut total: u64 = 0;
+        loop {
+            let r = ready_io(
+                &io,
+                Interest::WRITABLE,
+                deadline,
+                driver,
+                self.blocking,
+                "send",
+                |s| sys::sendfile(s.as_fd(), file.as_fd(), &mut offset, SENDFILE_CHUNK),
+            )
+            .await;
+            match r {
+                Ok(0) => return Ok(total),
+                Ok(n) => total += n as u64,
+                Err(e) if e.kind() == crate::ErrorKind::WouldBlock && total > 0 => {
+                    return Ok(total);
+                }
+                Err(e)
+                    if total == 0
+                        && matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS)) =>
+                {
+                    return self.send_file_copy(&io, driver, deadline, file).await;
+                }
+                Err(e) => return Err(self.fail(e)),
+            }
+        }
+    }
+
+    /// `send_file` for files `sendfile(2)` refuses: 64 KiB chunks, never the whole file.
+    async fn send_file_copy(
+        &self,
+        io: &Io,
+        driver: Driver,
+        deadline: Deadline,
+        file: &std::fs::File,
+    ) -> Result<u64> {
+        use std::os::unix::fs::FileExt;
+        let mut chunk = vec![0u8; SMALL_READ];
+        let mut total: u64 = 0;
+        loop {
+            let n = match file.read_at(&mut chunk, total) {
+                Ok(0) => return Ok(total),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e.into()),
+            };
+            let sent = self
+                .send_all(io, driver, deadline, &chunk[..n], None)
+                .await?;
+            total += sent as u64;
+            if sent < n {
+                return Ok(total); // non-blocking mode: a partial count
+            }
+        }
+    }
+
+    /// Waits until data or end of file arrives (up to the receive timeout),
+    /// then returns what is queued *now*: at most `length` bytes, or with
+    /// `None` every byte queued at that moment (one snapshot, not a read
+    /// until end of file). `Ok(None)` means the peer closed and nothing is
+    /// left. `Some(0)` returns empty bytes at once. Binary-safe.
+    ///
+    /// On a datagram socket it returns one datagram (an empty one is
+    /// `Some(empty)`); with a `length` its first `length` bytes, the rest
+    /// discarded.
+    ///
+    /// # Errors
+    /// `socket is in an illegal state` when closed or shut for reading;
+    /// `socket not listening or connected` when not connected (a listener
+    /// stays open); `TimedOut` when the receive timeout passes (the socket
+    /// stays open and usable); `WouldBlock` in non-blocking mode with nothing
+    /// queued; `Connection reset by peer`, and then the socket is closed.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: bytes are taken from the socket only in the poll that
+    /// returns them, so a dropped or timed-out receive loses nothing.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # async fn f(s: &blade_socket::Socket) -> blade_socket::Result<()> {
+    /// while let Some(bytes) = s.receive(Some(4096)).await? {
+    ///     println!("got {} bytes", bytes.len());
+    /// }
+    /// println!("peer closed");
+    /// # Ok(()) }
+    /// ```
+    #[doc(alias = "recv")]
+    pub async fn receive(&self, length: Option<usize>) -> Result<Option<Bytes>> {
+        let datagram = self.is_datagram();
+        self.state.get().check_receive(datagram)?;
+        if length == Some(0) {
+            return Ok(Some(Bytes::new()));
+        }
+        let io = self.io()?;
+        let driver = Driver::current()?;
+        let deadline = Deadline::after(self.receive_timeout);
+        let r = if datagram {
+            ready_io(
+                &io,
+                Interest::READABLE,
+                deadline,
+                driver,
+                self.blocking,
+                "receive",
+                |s| recv_datagram(s, length).map(Some),
+            )
+            .await
+        } else {
+            ready_io(
+                &io,
+                Interest::READABLE,
+                deadline,
+                driver,
+                self.blocking,
+                "receive",
+                |s| recv_stream(s, length),
+            )
+            .await
+        };
+        r.map_err(|e| self.fail(e))
+    }
+
+    /// Receives one datagram with its sender (`recvfrom(2)`); see
+    /// [`receive`](Socket::receive) for `length`. On a stream socket it
+    /// receives as `receive` does, reports the peer, and at end of file
+    /// returns empty `data`.
+    ///
+    /// # Errors
+    /// As [`receive`](Socket::receive); an unconnected datagram socket is fine.
+    ///
+    /// # Cancel safety
+    /// Cancel safe, as `receive`.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # async fn f(s: &blade_socket::Socket) -> blade_socket::Result<()> {
+    /// let d = s.receive_from(None).await?;
+    /// s.send_to(&d.host, d.port, &d.data).await?; // echo it back
+    /// # Ok(()) }
+    /// ```
+    #[doc(alias = "recvfrom")]
+    pub async fn receive_from(&self, length: Option<usize>) -> Result<Datagram> {
+        if !self.is_datagram() {
+            let data = self.receive(length).await?.unwrap_or_default();
+            return Ok(Datagram {
+                data,
+                host: self.host.clone(),
+                port: self.port,
+            });
+        }
+        self.state.get().check_receive(true)?;
+        if length == Some(0) {
+            return Ok(Datagram {
+                data: Bytes::new(),
+                host: self.host.clone(),
+                port: self.port,
+            });
+        }
+        let io = self.io()?;
+        let driver = Driver::current()?;
+        let deadline = Deadline::after(self.receive_timeout);
+        let (data, from) = ready_io(
+            &io,
+            Interest::READABLE,
+            deadline,
+            driver,
+            self.blocking,
+            "receive",
+            |s| recv_datagram_from(s, length),
+        )
+        .await
+        .map_err(|e| self.fail(e))?;
+        let (host, port) = addr::host_port(&from);
+        Ok(Datagram { data, host, port })
+    }
+
+    /// Passes `err` on; when it means the peer is gone, closes the socket first.
+    pub(super) fn fail(&self, err: SocketError) -> SocketError {
+        let gone = matches!(
+            err.raw_os_error(),
+            Some(libc::EPIPE | libc::ECONNRESET | libc::ECONNABORTED | libc::ETIMEDOUT)
+        );
+        if gone && !self.is_datagram() {
+            self.close_shared();
+        }
+        err
+    }
+}

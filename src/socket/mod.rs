@@ -1,0 +1,695 @@
+//! The async [`Socket`]: public API and docs; the work is in `connect`, `io`
+//! and `state`.
+
+mod connect;
+mod io;
+mod state;
+
+use std::{
+    fmt,
+    os::fd::{AsFd, AsRawFd, OwnedFd, RawFd},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use socket2::SockRef;
+
+pub(crate) use self::state::{Phase, State};
+use self::state::{StateCell, merge_shut};
+use crate::{
+    addr,
+    consts::*,
+    error::{ILLEGAL_STATE, Result, SocketError},
+    options::{self, Kind, OptionValue},
+    sys::Io,
+};
+
+/// An address a socket is bound or connected to, from [`Socket::info`] and
+/// [`Socket::peer_info`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SocketInfo {
+    /// The IP address as text (IPv6 without brackets), or a Unix-domain
+    /// socket's path.
+    pub address: String,
+    /// The port (0 for a Unix-domain socket).
+    pub port: u16,
+    /// The address family.
+    pub family: Family,
+}
+
+/// One datagram (or, on a stream socket, one receive) with its sender, from
+/// [`Socket::receive_from`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Datagram {
+    /// The bytes received.
+    pub data: bytes::Bytes,
+    /// The sender's IP address as text (a path for a Unix-domain socket).
+    pub host: String,
+    /// The sender's port.
+    pub port: u16,
+}
+
+/// A socket on tokio's reactor: Blade's `Socket` class.
+///
+/// Any family, type and protocol; TCP and UDP over IPv4 and IPv6 are the
+/// common cases ([`Socket::tcp`], [`Socket::udp`]). State changes (`connect`,
+/// `bind`, `listen`, `shutdown`, `close`, options) take `&mut self`; I/O takes
+/// `&self`, so one task may send while another receives on an `Arc<Socket>`.
+///
+/// The socket is registered with the reactor of the runtime on which it first
+/// has to wait; constructors, properties and non-async methods work on any
+/// thread. Dropping it closes it.
+///
+/// # Examples
+/// ```
+/// use blade_socket::Socket;
+///
+/// # #[tokio::main] async fn main() -> blade_socket::Result<()> {
+/// let mut server = Socket::tcp()?;
+/// server.bind(0, None).await?;            // 127.0.0.1, ephemeral port
+/// server.listen(None)?;
+///
+/// let mut client = Socket::tcp()?;
+/// client.connect(None, server.port(), None).await?;
+/// let peer = server.accept().await?;
+///
+/// client.send("hello").await?;
+/// assert_eq!(peer.receive(None).await?.as_deref(), Some(&b"hello"[..]));
+/// # Ok(()) }
+/// ```
+pub struct Socket {
+    /// The descriptor, shared with operations in flight: a failure seen by
+    /// one of them closes the socket through `&self`, and the descriptor is
+    /// released when the last of them lets go.
+    io: Mutex<Option<Arc<Io>>>,
+    fd: RawFd,
+    state: StateCell,
+    family: Family,
+    ty: SockType,
+    protocol: Protocol,
+    host: String,
+    port: u16,
+    send_timeout: Option<Duration>,
+    receive_timeout: Option<Duration>,
+    blocking: bool,
+}
+
+impl Socket {
+    /// Creates a socket of the given family, type and protocol (`socket(2)`).
+    ///
+    /// The descriptor is non-blocking and close-on-exec at the OS level; the
+    /// socket starts in blocking mode at the library level
+    /// ([`is_blocking`](Socket::is_blocking)).
+    ///
+    /// # Errors
+    /// The OS's error for a combination it refuses (for example
+    /// `AF_INET, SOCK_DGRAM, IPPROTO_TCP`: `Protocol not supported`), or for a
+    /// constant it lacks (`-1`).
+    ///
+    /// # Examples
+    /// ```
+    /// use blade_socket::{Socket, AF_INET6, SOCK_STREAM, IPPROTO_TCP};
+    /// let s = Socket::new(AF_INET6, SOCK_STREAM, IPPROTO_TCP)?;
+    /// assert_eq!(s.host(), "::1");
+    /// # Ok::<(), blade_socket::SocketError>(())
+    /// ```
+    pub fn new(family: Family, ty: SockType, protocol: Protocol) -> Result<Socket> {
+        let sock_type = socket2::Type::from(ty.raw()).nonblocking().cloexec();
+        let proto = (protocol.raw() != 0).then(|| socket2::Protocol::from(protocol.raw()));
+        let sock = socket2::Socket::new(socket2::Domain::from(family.raw()), sock_type, proto)?;
+        let host = addr::loopback(family).to_owned();
+        Ok(Socket::from_parts(
+            sock,
+            family,
+            ty,
+            protocol,
+            Phase::Fresh,
+            host,
+            0,
+        ))
+    }
+
+    /// A TCP socket over IPv4 (`AF_INET, SOCK_STREAM, IPPROTO_TCP`), Blade's `Socket()`.
+    ///
+    /// # Errors
+    /// The OS's error if it cannot create a socket (descriptor limit reached).
+    ///
+    /// # Examples
+    /// ```
+    /// let s = blade_socket::Socket::tcp()?;
+    /// assert!(!s.is_connected() && s.is_blocking());
+    /// # Ok::<(), blade_socket::SocketError>(())
+    /// ```
+    pub fn tcp() -> Result<Socket> {
+        Socket::new(AF_INET, SOCK_STREAM, IPPROTO_TCP)
+    }
+
+    /// A UDP socket over IPv4 (`AF_INET, SOCK_DGRAM, IPPROTO_UDP`).
+    ///
+    /// # Errors
+    /// The OS's error if it cannot create a socket.
+    ///
+    /// # Examples
+    /// ```
+    /// let s = blade_socket::Socket::udp()?;
+    /// assert_eq!(s.socket_type(), blade_socket::SOCK_DGRAM);
+    /// # Ok::<(), blade_socket::SocketError>(())
+    /// ```
+    pub fn udp() -> Result<Socket> {
+        Socket::new(AF_INET, SOCK_DGRAM, IPPROTO_UDP)
+    }
+
+    /// Adopts an open socket descriptor (Blade's `id` argument), reading its
+    /// real family, type, protocol and state (listening, connected, bound).
+    ///
+    /// The descriptor is switched to `O_NONBLOCK`, which also affects any
+    /// `dup` of it; the socket starts in the library's blocking mode.
+    ///
+    /// # Errors
+    /// `Socket operation on non-socket` (`ENOTSOCK`) when `fd` is not a
+    /// socket; the descriptor is closed, as it was owned.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::os::fd::OwnedFd;
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let s = blade_socket::Socket::from_fd(OwnedFd::from(listener))?;
+    /// assert!(s.is_listening());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_fd(fd: OwnedFd) -> Result<Socket> {
+        let sock = socket2::Socket::from(fd);
+        let ty = SockType::from_raw(sock.r#type()?.into());
+        let family = Family::from_raw(sock.domain()?.into());
+        let protocol = Protocol::from_raw(sock.protocol()?.map_or(0, i32::from));
+        sock.set_nonblocking(true)?;
+        let (phase, local) = if sock.is_listener()? {
+            (Phase::Listening, sock.local_addr().ok())
+        } else if let Ok(peer) = sock.peer_addr() {
+            (Phase::Connected, Some(peer))
+        } else {
+            match sock.local_addr() {
+                Ok(a) if is_bound_addr(&a) => (Phase::Bound, Some(a)),
+                _ => (Phase::Fresh, None),
+            }
+        };
+        let (host, port) = local.map_or_else(
+            || (addr::loopback(family).to_owned(), 0),
+            |a| addr::host_port(&a),
+        );
+        Ok(Socket::from_parts(
+            sock, family, ty, protocol, phase, host, port,
+        ))
+    }
+
+    fn from_parts(
+        sock: socket2::Socket,
+        family: Family,
+        ty: SockType,
+        protocol: Protocol,
+        phase: Phase,
+        host: String,
+        port: u16,
+    ) -> Socket {
+        Socket {
+            fd: sock.as_raw_fd(),
+            io: Mutex::new(Some(Arc::new(Io::new(sock)))),
+            state: StateCell::new(phase),
+            family,
+            ty,
+            protocol,
+            host,
+            port,
+            send_timeout: None,
+            receive_timeout: None,
+            blocking: true,
+        }
+    }
+
+    // ----- properties -------------------------------------------------------
+
+    /// The host bound to (after `bind`), connected to (after `connect`: the
+    /// peer's IP), or, on an accepted socket, the peer's IP. A new socket
+    /// holds its family's loopback (`"127.0.0.1"`, `"::1"`, `""` for `AF_UNIX`).
+    pub fn host(&self) -> String {
+        self.host.clone()
+    }
+
+    /// The port bound to (the real one, also after asking for port 0) or
+    /// connected to; 0 for a new socket.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The address family.
+    pub fn family(&self) -> Family {
+        self.family
+    }
+
+    /// The socket type (Blade's `type` property).
+    pub fn socket_type(&self) -> SockType {
+        self.ty
+    }
+
+    /// The protocol.
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    /// The raw descriptor; `-1` once closed.
+    pub fn id(&self) -> i32 {
+        if self.state.get().is_closed() {
+            -1
+        } else {
+            self.fd
+        }
+    }
+
+    /// Whether the socket is a connected client (connected, or accepted).
+    pub fn is_client(&self) -> bool {
+        self.state.get().phase == Phase::Connected
+    }
+
+    /// Whether the socket is bound and neither listening nor connected.
+    pub fn is_bound(&self) -> bool {
+        self.state.get().phase == Phase::Bound
+    }
+
+    /// Whether the socket is connected; false once both directions are shut.
+    pub fn is_connected(&self) -> bool {
+        self.state.get().is_connected()
+    }
+
+    /// Whether the socket is listening for connections.
+    pub fn is_listening(&self) -> bool {
+        self.state.get().phase == Phase::Listening
+    }
+
+    /// Whether the socket is closed.
+    pub fn is_closed(&self) -> bool {
+        self.state.get().is_closed()
+    }
+
+    /// Whether a direction has been shut down.
+    pub fn is_shutdown(&self) -> bool {
+        self.state.get().shut.is_some()
+    }
+
+    /// The directions shut so far: `Some(Both)` once both are, in either order.
+    pub fn shutdown_reason(&self) -> Option<Shutdown> {
+        self.state.get().shut
+    }
+
+    /// The send timeout (`None`: wait without limit).
+    pub fn send_timeout(&self) -> Option<Duration> {
+        self.send_timeout
+    }
+
+    /// The receive timeout, which also bounds `accept` (`None`: no limit).
+    pub fn receive_timeout(&self) -> Option<Duration> {
+        self.receive_timeout
+    }
+
+    /// Whether the socket is in blocking mode (the library's mode, not the
+    /// descriptor's `O_NONBLOCK` flag, which is always set).
+    pub fn is_blocking(&self) -> bool {
+        self.blocking
+    }
+
+    // ----- state changes ----------------------------------------------------
+
+    /// Shuts down one direction of the connection (`shutdown(2)`).
+    ///
+    /// After [`Shutdown::Write`] the peer reads end of file and
+    /// [`receive`](Socket::receive) still works (a half-close); after
+    /// [`Shutdown::Read`], [`send`](Socket::send) still works. Shutting a
+    /// direction that is already shut succeeds again. Once both are shut,
+    /// `shutdown_reason()` is `Some(Both)` and `is_connected()` false.
+    ///
+    /// # Errors
+    /// `socket is in an illegal state` once closed. On a socket that is not
+    /// connected (a listener included): `ENOTCONN`, `Transport endpoint is
+    /// not connected`, without calling the OS, and nothing changes.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # async fn f(mut s: blade_socket::Socket) -> blade_socket::Result<()> {
+    /// s.send("request").await?;
+    /// s.shutdown(blade_socket::SHUT_WR)?;   // the peer sees EOF
+    /// let reply = s.receive(None).await?;   // but can still answer
+    /// # Ok(()) }
+    /// ```
+    pub fn shutdown(&mut self, how: Shutdown) -> Result<()> {
+        let st = self.state.get();
+        st.check_open()?;
+        if st.phase != Phase::Connected {
+            return Err(SocketError::from_errno(libc::ENOTCONN));
+        }
+        let shut = merge_shut(st.shut, how);
+        if Some(shut) == st.shut {
+            return Ok(());
+        }
+        let os_how = match how {
+            Shutdown::Read => std::net::Shutdown::Read,
+            Shutdown::Write => std::net::Shutdown::Write,
+            Shutdown::Both => std::net::Shutdown::Both,
+        };
+        self.io_mut()?.sock().shutdown(os_how)?;
+        self.state.set(State {
+            shut: Some(shut),
+            ..st
+        });
+        Ok(())
+    }
+
+    /// Closes the socket. Idempotent.
+    ///
+    /// Afterwards `is_closed()` is true, `id()` is -1, and every operation but
+    /// `close`, the properties and `Debug` fails with `socket is in an illegal
+    /// state`. The shut-down directions, mode, timeouts, host, port, family,
+    /// type and protocol keep their values.
+    ///
+    /// # Errors
+    /// None today; the `Result` is Blade's `bool`.
+    ///
+    /// # Examples
+    /// ```
+    /// let mut s = blade_socket::Socket::tcp()?;
+    /// s.close()?;
+    /// s.close()?;
+    /// assert!(s.is_closed() && s.id() == -1);
+    /// # Ok::<(), blade_socket::SocketError>(())
+    /// ```
+    pub fn close(&mut self) -> Result<()> {
+        self.close_shared();
+        Ok(())
+    }
+
+    /// Closes from `&self`: after a failure that ends the socket. The
+    /// descriptor goes when no operation in flight still holds it.
+    fn close_shared(&self) {
+        self.state.set_phase(Phase::Closed);
+        let io = self.io.lock().unwrap_or_else(|e| e.into_inner()).take();
+        drop(io);
+    }
+
+    /// Sets an option (`setsockopt(2)` at level `SOL_SOCKET`).
+    ///
+    /// Flags take `bool` (or `0`/`1`); `SO_SNDBUF`, `SO_RCVBUF`,
+    /// `SO_SNDLOWAT`, `SO_RCVLOWAT` take integers; `SO_SNDTIMEO`/`SO_RCVTIMEO`
+    /// take a `Duration`, `None` or milliseconds (0 = none) and set the same
+    /// value as [`set_send_timeout`](Socket::set_send_timeout) /
+    /// [`set_receive_timeout`](Socket::set_receive_timeout) (kept by the
+    /// library, not the OS); `SO_LINGER` takes `Some(Duration)` (rounded up to
+    /// whole seconds; zero resets the connection on close), `None` (off) or
+    /// whole seconds (`<= 0` off).
+    ///
+    /// # Errors
+    /// `socket is in an illegal state` once closed; `InvalidArgument` `the
+    /// given option is read-only` for `SO_TYPE`, `SO_ERROR`, `SO_ACCEPTCONN`;
+    /// `InvalidArgument` for a value of the wrong kind or range, or an option
+    /// this platform lacks; the OS's error when it refuses the option.
+    ///
+    /// # Examples
+    /// ```
+    /// use blade_socket::{OptionValue, Socket, SO_KEEPALIVE};
+    /// let mut s = Socket::tcp()?;
+    /// s.set_option(SO_KEEPALIVE, true)?;
+    /// assert_eq!(s.get_option(SO_KEEPALIVE)?, OptionValue::Bool(true));
+    /// # Ok::<(), blade_socket::SocketError>(())
+    /// ```
+    #[doc(alias = "setsockopt")]
+    pub fn set_option(
+        &mut self,
+        option: SocketOption,
+        value: impl Into<OptionValue>,
+    ) -> Result<()> {
+        self.state.get().check_open()?;
+        let value = value.into();
+        match Kind::of(option)? {
+            Kind::SendTimeout => self.send_timeout = options::timeout_value(option, &value)?,
+            Kind::ReceiveTimeout => self.receive_timeout = options::timeout_value(option, &value)?,
+            kind => options::set_os(self.io_mut()?.sock(), option, kind, &value)?,
+        }
+        Ok(())
+    }
+
+    /// Reads an option (`getsockopt(2)` at level `SOL_SOCKET`).
+    ///
+    /// Flags read back as [`OptionValue::Bool`]; sizes, `SO_TYPE` and
+    /// `SO_ERROR` (errno or 0; reading clears it) as [`OptionValue::Int`];
+    /// timeouts and `SO_LINGER` as [`OptionValue::Duration`].
+    ///
+    /// # Errors
+    /// `socket is in an illegal state` once closed; `InvalidArgument` for an
+    /// option this platform lacks; the OS's error.
+    ///
+    /// # Examples
+    /// ```
+    /// use blade_socket::{OptionValue, Socket, SO_TYPE, SOCK_STREAM};
+    /// let s = Socket::tcp()?;
+    /// assert_eq!(s.get_option(SO_TYPE)?, OptionValue::Int(SOCK_STREAM.raw().into()));
+    /// # Ok::<(), blade_socket::SocketError>(())
+    /// ```
+    #[doc(alias = "getsockopt")]
+    pub fn get_option(&self, option: SocketOption) -> Result<OptionValue> {
+        self.state.get().check_open()?;
+        match Kind::of(option)? {
+            Kind::SendTimeout => Ok(OptionValue::Duration(self.send_timeout)),
+            Kind::ReceiveTimeout => Ok(OptionValue::Duration(self.receive_timeout)),
+            kind => options::get_os(self.io()?.sock(), option, kind),
+        }
+    }
+
+    /// Sets blocking (`true`, the default) or non-blocking mode. In
+    /// non-blocking mode `accept`, `send`, `send_to`, `send_file`, `receive`
+    /// and `receive_from` never wait: they fail with `WouldBlock` when nothing
+    /// can be done now (`send` and `send_file` may return a partial count).
+    /// `connect` always waits up to its timeout.
+    ///
+    /// # Errors
+    /// `socket is in an illegal state` once closed.
+    ///
+    /// # Examples
+    /// ```
+    /// let mut s = blade_socket::Socket::tcp()?;
+    /// s.set_blocking(false)?;
+    /// assert!(!s.is_blocking());
+    /// # Ok::<(), blade_socket::SocketError>(())
+    /// ```
+    pub fn set_blocking(&mut self, mode: bool) -> Result<()> {
+        self.state.get().check_open()?;
+        self.blocking = mode;
+        Ok(())
+    }
+
+    /// Sets the send timeout: one deadline for a whole `send`, `send_to` or
+    /// `send_file` call. `None` or zero: no limit.
+    ///
+    /// # Examples
+    /// ```
+    /// # use std::time::Duration;
+    /// let mut s = blade_socket::Socket::tcp()?;
+    /// s.set_send_timeout(Some(Duration::from_secs(2)));
+    /// assert_eq!(s.send_timeout(), Some(Duration::from_secs(2)));
+    /// # Ok::<(), blade_socket::SocketError>(())
+    /// ```
+    pub fn set_send_timeout(&mut self, timeout: Option<Duration>) {
+        self.send_timeout = options::normalize_timeout(timeout);
+    }
+
+    /// Sets the receive timeout, which bounds `receive`, `receive_from` and
+    /// `accept`. `None` or zero: no limit.
+    ///
+    /// # Examples
+    /// ```
+    /// # use std::time::Duration;
+    /// let mut s = blade_socket::Socket::tcp()?;
+    /// s.set_receive_timeout(Some(Duration::ZERO));
+    /// assert_eq!(s.receive_timeout(), None);
+    /// # Ok::<(), blade_socket::SocketError>(())
+    /// ```
+    pub fn set_receive_timeout(&mut self, timeout: Option<Duration>) {
+        self.receive_timeout = options::normalize_timeout(timeout);
+    }
+
+    /// Turns Nagle's algorithm off (`true`) or on (`TCP_NODELAY`, level
+    /// `IPPROTO_TCP`). Request/response protocols want it on.
+    ///
+    /// # Errors
+    /// `socket is in an illegal state` once closed; the OS's error on a
+    /// socket that is not TCP.
+    ///
+    /// # Examples
+    /// ```
+    /// let mut s = blade_socket::Socket::tcp()?;
+    /// s.set_nodelay(true)?;
+    /// assert!(s.nodelay()?);
+    /// # Ok::<(), blade_socket::SocketError>(())
+    /// ```
+    #[doc(alias = "TCP_NODELAY")]
+    pub fn set_nodelay(&mut self, on: bool) -> Result<()> {
+        self.state.get().check_open()?;
+        Ok(self.io_mut()?.sock().set_tcp_nodelay(on)?)
+    }
+
+    /// Whether `TCP_NODELAY` is set.
+    ///
+    /// # Errors
+    /// `socket is in an illegal state` once closed; the OS's error on a
+    /// socket that is not TCP.
+    ///
+    /// # Examples
+    /// ```
+    /// let s = blade_socket::Socket::tcp()?;
+    /// assert!(!s.nodelay()?);
+    /// # Ok::<(), blade_socket::SocketError>(())
+    /// ```
+    pub fn nodelay(&self) -> Result<bool> {
+        self.state.get().check_open()?;
+        Ok(self.io()?.sock().tcp_nodelay()?)
+    }
+
+    /// The local address (`getsockname(2)`).
+    ///
+    /// # Errors
+    /// `socket is in an illegal state` once closed; the OS's error.
+    ///
+    /// # Examples
+    /// ```
+    /// # #[tokio::main] async fn main() -> blade_socket::Result<()> {
+    /// let mut s = blade_socket::Socket::tcp()?;
+    /// s.bind(0, None).await?;
+    /// let info = s.info()?;
+    /// assert_eq!((info.address.as_str(), info.port), ("127.0.0.1", s.port()));
+    /// # Ok(()) }
+    /// ```
+    #[doc(alias = "getsockname")]
+    pub fn info(&self) -> Result<SocketInfo> {
+        self.state.get().check_open()?;
+        let local = self.io()?.sock().local_addr()?;
+        Ok(self.socket_info(&local))
+    }
+
+    /// The remote address (`getpeername(2)`).
+    ///
+    /// # Errors
+    /// `socket is in an illegal state` once closed; `ENOTCONN` when not connected.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # fn f(s: &blade_socket::Socket) -> blade_socket::Result<()> {
+    /// println!("talking to {}", s.peer_info()?.address);
+    /// # Ok(()) }
+    /// ```
+    #[doc(alias = "getpeername")]
+    pub fn peer_info(&self) -> Result<SocketInfo> {
+        self.state.get().check_open()?;
+        let peer = self.io()?.sock().peer_addr()?;
+        Ok(self.socket_info(&peer))
+    }
+
+    fn socket_info(&self, a: &socket2::SockAddr) -> SocketInfo {
+        let (address, port) = addr::host_port(a);
+        let family = a.as_socket().map_or(self.family, |sa| addr::family_of(&sa));
+        SocketInfo {
+            address,
+            port,
+            family,
+        }
+    }
+
+    // ----- plumbing ---------------------------------------------------------
+
+    /// The descriptor, for an operation through `&self`.
+    fn io(&self) -> Result<Arc<Io>> {
+        self.io
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .ok_or_else(|| SocketError::illegal(ILLEGAL_STATE))
+    }
+
+    /// The descriptor, for a state change through `&mut self` (no locking).
+    fn io_mut(&mut self) -> Result<&Io> {
+        self.io
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_deref()
+            .ok_or_else(|| SocketError::illegal(ILLEGAL_STATE))
+    }
+
+    /// Drops the reactor registration so the next wait registers with the
+    /// runtime it runs on (used when moving between the async and blocking faces).
+    pub(crate) fn forget_reactor(&mut self) {
+        if let Some(io) = self.io.get_mut().unwrap_or_else(|e| e.into_inner()) {
+            // An operation that leaked its future may still hold the `Io`;
+            // then the registration stays (its runtime still drives it).
+            if let Some(io) = Arc::get_mut(io) {
+                io.deregister();
+            }
+        }
+    }
+
+    fn is_datagram(&self) -> bool {
+        self.ty == SOCK_DGRAM || self.ty == SOCK_RAW || self.ty == SOCK_RDM
+    }
+}
+
+fn is_bound_addr(a: &socket2::SockAddr) -> bool {
+    match a.as_socket() {
+        Some(sa) => sa.port() != 0,
+        None => a.as_pathname().is_some() || a.as_abstract_namespace().is_some(),
+    }
+}
+
+impl fmt::Debug for Socket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let st = self.state.get();
+        f.debug_struct("Socket")
+            .field("fd", &self.id())
+            .field("family", &self.family)
+            .field("type", &self.ty)
+            .field("protocol", &self.protocol)
+            .field("phase", &st.phase)
+            .field("shutdown", &st.shut)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("blocking", &self.blocking)
+            .field("send_timeout", &self.send_timeout)
+            .field("receive_timeout", &self.receive_timeout)
+            .finish()
+    }
+}
+
+impl AsRawFd for Socket {
+    /// The descriptor; `-1` once closed.
+    fn as_raw_fd(&self) -> RawFd {
+        self.id()
+    }
+}
+
+/// A socket's options through `socket2`, for options this API does not name.
+/// Fails once closed.
+impl Socket {
+    /// Runs `f` with a [`socket2::SockRef`] to the descriptor, for options and
+    /// calls this API does not cover.
+    ///
+    /// # Errors
+    /// `socket is in an illegal state` once closed; whatever `f` returns.
+    ///
+    /// # Examples
+    /// ```
+    /// let s = blade_socket::Socket::tcp()?;
+    /// let ttl = s.with_sockref(|r| r.ttl_v4())?;
+    /// assert!(ttl > 0);
+    /// # Ok::<(), blade_socket::SocketError>(())
+    /// ```
+    pub fn with_sockref<R>(&self, f: impl FnOnce(SockRef<'_>) -> std::io::Result<R>) -> Result<R> {
+        self.state.get().check_open()?;
+        let io = self.io()?;
+        Ok(f(SockRef::from(&io.sock().as_fd()))?)
+    }
+}

@@ -1,0 +1,200 @@
+//! The socket's lifecycle as one enum, plus the shut-down directions.
+//! The `is_*` properties are derived here, and so are the wrong-state errors.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use crate::{
+    consts::Shutdown,
+    error::{ILLEGAL_STATE, NOT_CONNECTED, Result, SocketError},
+};
+
+/// Where a socket is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Created, neither bound nor connected.
+    Fresh,
+    /// Bound to a local address.
+    Bound,
+    /// Listening for connections.
+    Listening,
+    /// Connected (a client, or accepted by a listener).
+    Connected,
+    /// Closed; the descriptor is gone or going.
+    Closed,
+}
+
+/// A snapshot of the state: the phase and the directions shut so far.
+/// The shut directions survive `close`, as the API requires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct State {
+    pub(crate) phase: Phase,
+    pub(crate) shut: Option<Shutdown>,
+}
+
+impl State {
+    pub(crate) fn is_closed(self) -> bool {
+        self.phase == Phase::Closed
+    }
+
+    pub(crate) fn is_connected(self) -> bool {
+        self.phase == Phase::Connected && self.shut != Some(Shutdown::Both)
+    }
+
+    pub(crate) fn read_shut(self) -> bool {
+        matches!(self.shut, Some(Shutdown::Read | Shutdown::Both))
+    }
+
+    pub(crate) fn write_shut(self) -> bool {
+        matches!(self.shut, Some(Shutdown::Write | Shutdown::Both))
+    }
+
+    /// Fails with `socket is in an illegal state` once closed.
+    pub(crate) fn check_open(self) -> Result<()> {
+        if self.is_closed() {
+            Err(SocketError::illegal(ILLEGAL_STATE))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The checks before sending: closed or shut for writing, then not connected.
+    /// `unconnected_ok` admits an unconnected datagram socket (`send_to`).
+    pub(crate) fn check_send(self, unconnected_ok: bool) -> Result<()> {
+        self.check_open()?;
+        if self.write_shut() {
+            return Err(SocketError::illegal(ILLEGAL_STATE));
+        }
+        match self.phase {
+            Phase::Connected => Ok(()),
+            Phase::Fresh | Phase::Bound if unconnected_ok => Ok(()),
+            _ => Err(SocketError::illegal(NOT_CONNECTED)),
+        }
+    }
+
+    /// The checks before receiving: closed or shut for reading, then not
+    /// connected. `unconnected_ok` admits a datagram socket that is not connected.
+    pub(crate) fn check_receive(self, unconnected_ok: bool) -> Result<()> {
+        self.check_open()?;
+        if self.read_shut() {
+            return Err(SocketError::illegal(ILLEGAL_STATE));
+        }
+        match self.phase {
+            Phase::Connected => Ok(()),
+            Phase::Fresh | Phase::Bound if unconnected_ok => Ok(()),
+            _ => Err(SocketError::illegal(NOT_CONNECTED)),
+        }
+    }
+}
+
+/// Adds direction `how` to what is already shut.
+pub(crate) fn merge_shut(cur: Option<Shutdown>, how: Shutdown) -> Shutdown {
+    match (cur, how) {
+        (None, how) => how,
+        (Some(a), b) if a == b => a,
+        _ => Shutdown::Both,
+    }
+}
+
+/// The state in one atomic byte, so that a failure seen through `&self` (a
+/// vanished peer) can close the socket while other tasks use it.
+#[derive(Debug)]
+pub(crate) struct StateCell(AtomicU8);
+
+impl StateCell {
+    pub(crate) fn new(phase: Phase) -> StateCell {
+        StateCell(AtomicU8::new(encode(State { phase, shut: None })))
+    }
+
+    pub(crate) fn get(&self) -> State {
+        decode(self.0.load(Ordering::Acquire))
+    }
+
+    pub(crate) fn set(&self, state: State) {
+        self.0.store(encode(state), Ordering::Release);
+    }
+
+    pub(crate) fn set_phase(&self, phase: Phase) {
+        let _ = self
+            .0
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |b| {
+                Some(encode(State { phase, ..decode(b) }))
+            });
+    }
+}
+
+fn encode(s: State) -> u8 {
+    let phase = match s.phase {
+        Phase::Fresh => 0,
+        Phase::Bound => 1,
+        Phase::Listening => 2,
+        Phase::Connected => 3,
+        Phase::Closed => 4,
+    };
+    let shut = match s.shut {
+        None => 0,
+        Some(Shutdown::Read) => 1,
+        Some(Shutdown::Write) => 2,
+        Some(Shutdown::Both) => 3,
+    };
+    phase | (shut << 3)
+}
+
+fn decode(b: u8) -> State {
+    let phase = match b & 0b111 {
+        0 => Phase::Fresh,
+        1 => Phase::Bound,
+        2 => Phase::Listening,
+        3 => Phase::Connected,
+        _ => Phase::Closed,
+    };
+    let shut = match b >> 3 {
+        0 => None,
+        1 => Some(Shutdown::Read),
+        2 => Some(Shutdown::Write),
+        _ => Some(Shutdown::Both),
+    };
+    State { phase, shut }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoding_round_trips() {
+        for phase in [
+            Phase::Fresh,
+            Phase::Bound,
+            Phase::Listening,
+            Phase::Connected,
+            Phase::Closed,
+        ] {
+            for shut in [
+                None,
+                Some(Shutdown::Read),
+                Some(Shutdown::Write),
+                Some(Shutdown::Both),
+            ] {
+                let s = State { phase, shut };
+                assert_eq!(decode(encode(s)), s);
+            }
+        }
+    }
+
+    #[test]
+    fn shut_directions_merge_to_both() {
+        assert_eq!(merge_shut(None, Shutdown::Read), Shutdown::Read);
+        assert_eq!(
+            merge_shut(Some(Shutdown::Read), Shutdown::Read),
+            Shutdown::Read
+        );
+        assert_eq!(
+            merge_shut(Some(Shutdown::Read), Shutdown::Write),
+            Shutdown::Both
+        );
+        assert_eq!(
+            merge_shut(Some(Shutdown::Both), Shutdown::Write),
+            Shutdown::Both
+        );
+    }
+}

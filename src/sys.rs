@@ -1,0 +1,388 @@
+//! The only `unsafe` code in the crate: calls with no safe wrapper in std,
+//! socket2 or tokio. Each block states why it is sound.
+#![allow(unsafe_code)]
+
+use std::{
+    ffi::{CStr, CString},
+    io,
+    mem::MaybeUninit,
+    net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6},
+    os::fd::{AsRawFd, BorrowedFd, RawFd},
+    sync::{Mutex, OnceLock},
+    time::Duration,
+};
+
+use bytes::BytesMut;
+use tokio::io::{Interest, unix::AsyncFd};
+
+/// A borrowed descriptor number, registered with the reactor by [`Io`].
+#[derive(Debug)]
+pub(crate) struct Fd(RawFd);
+
+impl AsRawFd for Fd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0
+    }
+}
+
+/// A socket and its lazily made reactor registration.
+///
+/// The field order is the soundness argument for [`AsyncFd::register`]: `reg`
+/// is dropped before `sock`, so the registered descriptor stays open, and
+/// refers to the same socket, for the registration's whole life. Nothing
+/// outside this module can reach either field.
+#[derive(Debug)]
+pub(crate) struct Io {
+    reg: OnceLock<AsyncFd<Fd>>,
+    registering: Mutex<()>,
+    sock: socket2::Socket,
+}
+
+impl Io {
+    pub(crate) fn new(sock: socket2::Socket) -> Io {
+        Io {
+            reg: OnceLock::new(),
+            registering: Mutex::new(()),
+            sock,
+        }
+    }
+
+    pub(crate) fn sock(&self) -> &socket2::Socket {
+        &self.sock
+    }
+
+    /// The registration, if a wait has made one.
+    pub(crate) fn registered(&self) -> Option<&AsyncFd<Fd>> {
+        self.reg.get()
+    }
+
+    /// The registration, made with the current runtime's reactor on first use.
+    /// The caller has checked that a runtime is current (tokio panics otherwise).
+    pub(crate) fn registration(&self) -> io::Result<&AsyncFd<Fd>> {
+        if let Some(reg) = self.reg.get() {
+            return Ok(reg);
+        }
+        // Two tasks may race to register; epoll refuses a second registration.
+        let _one = self.registering.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(reg) = self.reg.get() {
+            return Ok(reg);
+        }
+        let fd = Fd(self.sock.as_raw_fd());
+        // SAFETY: `fd` is `self.sock`'s open descriptor. `self.sock` is owned by
+        // this `Io`, is never replaced, and is dropped only after `self.reg`
+        // (field order), so the descriptor stays open and means the same socket
+        // while the `AsyncFd` lives; `Fd::as_raw_fd` always returns that number.
+        let reg = unsafe { AsyncFd::register(fd) }.map_err(|e| e.into_parts().1)?;
+        Ok(self.reg.get_or_init(|| reg))
+    }
+
+    /// Drops the reactor registration, so the next wait registers afresh with
+    /// whatever runtime it runs on.
+    pub(crate) fn deregister(&mut self) {
+        drop(self.reg.take());
+    }
+}
+
+/// Waits with `poll(2)` until `fd` is ready for `interest` (or reports an
+/// error or hang-up). `Ok(false)` when `timeout` passed first; `None` waits
+/// without limit. An interrupted wait reports `Ok(true)` so the caller retries.
+pub(crate) fn poll(
+    fd: BorrowedFd<'_>,
+    interest: Interest,
+    timeout: Option<Duration>,
+) -> io::Result<bool> {
+    let mut events = 0;
+    if interest.is_readable() {
+        events |= libc::POLLIN;
+    }
+    if interest.is_writable() {
+        events |= libc::POLLOUT;
+    }
+    let mut pfd = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events,
+        revents: 0,
+    };
+    let ms = match timeout {
+        None => -1,
+        // Round up so that a sub-millisecond remainder still waits.
+        Some(t) => i32::try_from(t.as_nanos().div_ceil(1_000_000)).unwrap_or(i32::MAX),
+    };
+    // SAFETY: `pfd` is one valid, initialised `pollfd`, and we pass nfds = 1.
+    let n = unsafe { libc::poll(&mut pfd, 1, ms) };
+    if n < 0 {
+        let err = io::Error::last_os_error();
+        return if err.kind() == io::ErrorKind::Interrupted {
+            Ok(true)
+        } else {
+            Err(err)
+        };
+    }
+    Ok(n > 0)
+}
+
+/// The number of bytes queued for reading (`FIONREAD`).
+pub(crate) fn bytes_queued(fd: BorrowedFd<'_>) -> io::Result<usize> {
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one `c_int` through the pointer, which is valid.
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONREAD, &mut n) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(usize::try_from(n).unwrap_or(0))
+}
+
+/// Receives into `buf`'s spare capacity (at most `max` bytes) and extends it.
+pub(crate) fn recv_into(
+    sock: &socket2::Socket,
+    buf: &mut BytesMut,
+    max: usize,
+    flags: i32,
+) -> io::Result<usize> {
+    let spare = buf.spare_capacity_mut();
+    let len = spare.len().min(max);
+    let n = sock.recv_with_flags(&mut spare[..len], flags)?;
+    // SAFETY: the kernel initialised the first `n` bytes of the spare capacity
+    // (`n <= len <= spare.len()`), which directly follow the current length.
+    unsafe { buf.set_len(buf.len() + n) };
+    Ok(n)
+}
+
+/// Like [`recv_into`], for `recvfrom(2)`.
+pub(crate) fn recv_from_into(
+    sock: &socket2::Socket,
+    buf: &mut BytesMut,
+    max: usize,
+    flags: i32,
+) -> io::Result<(usize, socket2::SockAddr)> {
+    let spare = buf.spare_capacity_mut();
+    let len = spare.len().min(max);
+    let (n, addr) = sock.recv_from_with_flags(&mut spare[..len], flags)?;
+    let n = n.min(len); // with MSG_TRUNC the kernel reports the datagram's full length
+    // SAFETY: as in `recv_into`, the kernel initialised the first `n` bytes.
+    unsafe { buf.set_len(buf.len() + n) };
+    Ok((n, addr))
+}
+
+/// Reads an `int` socket option.
+pub(crate) fn getsockopt_int(fd: BorrowedFd<'_>, level: i32, name: i32) -> io::Result<i32> {
+    let mut value: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `value` and `len` are valid for writes and `len` is its size.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            (&raw mut value).cast(),
+            &mut len,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(value)
+}
+
+/// Sets an `int` socket option.
+pub(crate) fn setsockopt_int(
+    fd: BorrowedFd<'_>,
+    level: i32,
+    name: i32,
+    value: i32,
+) -> io::Result<()> {
+    let len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `value` is a valid `c_int` and `len` is its size.
+    let rc =
+        unsafe { libc::setsockopt(fd.as_raw_fd(), level, name, (&raw const value).cast(), len) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `sendfile(2)` from `file` at `*offset` (advanced by the count sent), with
+/// `SIGPIPE` held off: sendfile has no `MSG_NOSIGNAL`, and raises the signal on
+/// a vanished peer even when it reports a partial count.
+pub(crate) fn sendfile(
+    out: BorrowedFd<'_>,
+    file: BorrowedFd<'_>,
+    offset: &mut i64,
+    count: usize,
+) -> io::Result<usize> {
+    let _guard = SigpipeGuard::block();
+    let mut off: libc::off_t = *offset;
+    // SAFETY: both descriptors are borrowed and open; `off` is valid for writes.
+    let n = unsafe { libc::sendfile(out.as_raw_fd(), file.as_raw_fd(), &mut off, count) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    *offset = off;
+    Ok(n as usize)
+}
+
+/// Blocks `SIGPIPE` on this thread; on drop, discards a `SIGPIPE` raised
+/// meanwhile and restores the mask. A `SIGPIPE` already pending is left alone.
+struct SigpipeGuard {
+    old: libc::sigset_t,
+    was_pending: bool,
+}
+
+impl SigpipeGuard {
+    fn block() -> SigpipeGuard {
+        let set = sigpipe_set();
+        let mut old = MaybeUninit::<libc::sigset_t>::zeroed();
+        // SAFETY: `set` is initialised; `old` is valid for writes.
+        unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, old.as_mut_ptr()) };
+        // SAFETY: zeroed is a valid `sigset_t`, and pthread_sigmask filled it.
+        let old = unsafe { old.assume_init() };
+        SigpipeGuard {
+            old,
+            was_pending: sigpipe_pending(),
+        }
+    }
+}
+
+impl Drop for SigpipeGuard {
+    fn drop(&mut self) {
+        if !self.was_pending && sigpipe_pending() {
+            let set = sigpipe_set();
+            let zero = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            // SAFETY: `set` and `zero` are valid; a null info pointer is allowed.
+            unsafe { libc::sigtimedwait(&set, std::ptr::null_mut(), &zero) };
+        }
+        // SAFETY: `self.old` is the mask pthread_sigmask returned.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.old, std::ptr::null_mut()) };
+    }
+}
+
+fn sigpipe_set() -> libc::sigset_t {
+    let mut set = MaybeUninit::<libc::sigset_t>::zeroed();
+    // SAFETY: sigemptyset initialises the set; sigaddset takes it initialised.
+    unsafe {
+        libc::sigemptyset(set.as_mut_ptr());
+        libc::sigaddset(set.as_mut_ptr(), libc::SIGPIPE);
+        set.assume_init()
+    }
+}
+
+fn sigpipe_pending() -> bool {
+    let mut set = MaybeUninit::<libc::sigset_t>::zeroed();
+    // SAFETY: sigpending fills the set, which is valid for writes; sigismember
+    // reads it initialised (zeroed, then filled).
+    unsafe {
+        libc::sigpending(set.as_mut_ptr());
+        libc::sigismember(set.as_ptr(), libc::SIGPIPE) == 1
+    }
+}
+
+/// One `getaddrinfo(3)` result.
+#[derive(Debug, Clone)]
+pub(crate) struct AddrInfo {
+    pub(crate) addr: SocketAddr,
+    pub(crate) canonical_name: Option<String>,
+}
+
+/// Calls `getaddrinfo(3)`. Blocking: run it off the runtime's worker threads.
+/// The error is the resolver's text.
+pub(crate) fn getaddrinfo(
+    host: Option<&str>,
+    service: Option<&str>,
+    family: i32,
+    socket_type: i32,
+    flags: i32,
+) -> Result<Vec<AddrInfo>, String> {
+    let c_host = host
+        .map(CString::new)
+        .transpose()
+        .map_err(|_| "name contains a NUL byte".to_owned())?;
+    let c_service = service
+        .map(CString::new)
+        .transpose()
+        .map_err(|_| "service contains a NUL byte".to_owned())?;
+    // SAFETY: all-zero is a valid `addrinfo` hints value (null pointers, zero fields).
+    let mut hints: libc::addrinfo = unsafe { std::mem::zeroed() };
+    hints.ai_family = family;
+    hints.ai_socktype = socket_type;
+    hints.ai_flags = flags;
+    let mut res: *mut libc::addrinfo = std::ptr::null_mut();
+    // SAFETY: the strings are NUL-terminated or null, `hints` is initialised,
+    // and `res` is valid for writes.
+    let rc = unsafe {
+        libc::getaddrinfo(
+            c_host.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
+            c_service.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
+            &hints,
+            &mut res,
+        )
+    };
+    if rc != 0 {
+        if rc == libc::EAI_SYSTEM {
+            return Err(io::Error::last_os_error().to_string());
+        }
+        // SAFETY: gai_strerror returns a static NUL-terminated string.
+        let text = unsafe { CStr::from_ptr(libc::gai_strerror(rc)) };
+        return Err(text.to_string_lossy().into_owned());
+    }
+    let mut out = Vec::new();
+    let mut cur = res;
+    while !cur.is_null() {
+        // SAFETY: `cur` is a node of the list getaddrinfo returned, not yet freed.
+        let ai = unsafe { &*cur };
+        // SAFETY: ai_addr points to a sockaddr of ai_family's type and ai_addrlen bytes.
+        if let Some(addr) = unsafe { sockaddr_to_std(ai.ai_addr, ai.ai_addrlen) } {
+            let canonical_name = (!ai.ai_canonname.is_null())
+                // SAFETY: a non-null ai_canonname is a NUL-terminated string in the list.
+                .then(|| {
+                    unsafe { CStr::from_ptr(ai.ai_canonname) }
+                        .to_string_lossy()
+                        .into_owned()
+                });
+            out.push(AddrInfo {
+                addr,
+                canonical_name,
+            });
+        }
+        cur = ai.ai_next;
+    }
+    // SAFETY: `res` came from a successful getaddrinfo and is freed once.
+    unsafe { libc::freeaddrinfo(res) };
+    Ok(out)
+}
+
+/// # Safety
+/// `addr` is null or points to `len` readable bytes holding a sockaddr.
+unsafe fn sockaddr_to_std(addr: *const libc::sockaddr, len: libc::socklen_t) -> Option<SocketAddr> {
+    if addr.is_null() {
+        return None;
+    }
+    let len = len as usize;
+    // SAFETY: the caller guarantees `addr` is readable; we read the family
+    // first, then the family's struct only when `len` covers it.
+    unsafe {
+        match i32::from((*addr).sa_family) {
+            libc::AF_INET if len >= std::mem::size_of::<libc::sockaddr_in>() => {
+                let a = &*addr.cast::<libc::sockaddr_in>();
+                let ip = Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr));
+                Some(SocketAddr::V4(SocketAddrV4::new(
+                    ip,
+                    u16::from_be(a.sin_port),
+                )))
+            }
+            libc::AF_INET6 if len >= std::mem::size_of::<libc::sockaddr_in6>() => {
+                let a = &*addr.cast::<libc::sockaddr_in6>();
+                let ip = Ipv6Addr::from(a.sin6_addr.s6_addr);
+                Some(SocketAddr::V6(SocketAddrV6::new(
+                    ip,
+                    u16::from_be(a.sin6_port),
+                    a.sin6_flowinfo,
+                    a.sin6_scope_id,
+                )))
+            }
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! Deadlines: a timeout becomes one instant, computed once per call.
+
+use std::{future::Future, time::Duration};
+
+use tokio::time::Instant;
+
+use crate::{
+    driver::Driver,
+    error::{Result, SocketError},
+};
+
+/// When an operation must give up; `None` means never.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Deadline(Option<Instant>);
+
+impl Deadline {
+    /// A deadline `timeout` from now. `None`, zero, or a timeout too large to
+    /// form an instant means no deadline.
+    pub(crate) fn after(timeout: Option<Duration>) -> Deadline {
+        Deadline(
+            timeout
+                .filter(|t| !t.is_zero())
+                .and_then(|t| Instant::now().checked_add(t)),
+        )
+    }
+
+    /// Time left, or a `TimedOut` error naming `what` once it has passed.
+    pub(crate) fn remaining(self, what: &str) -> Result<Option<Duration>> {
+        match self.0 {
+            None => Ok(None),
+            Some(at) => {
+                let left = at.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    Err(SocketError::timed_out(what))
+                } else {
+                    Ok(Some(left))
+                }
+            }
+        }
+    }
+
+    /// Runs `fut` under this deadline with `tokio::time`; expiry is `TimedOut`.
+    /// On the calling-thread driver `fut` waits in place and cannot be cut
+    /// short, so the deadline is checked once it is done.
+    pub(crate) async fn run<F: Future>(
+        self,
+        driver: Driver,
+        what: &str,
+        fut: F,
+    ) -> Result<F::Output> {
+        match (self.0, driver) {
+            (None, _) => Ok(fut.await),
+            (Some(_), Driver::CallingThread) => {
+                let out = fut.await;
+                self.remaining(what)?;
+                Ok(out)
+            }
+            (Some(at), Driver::Reactor) => tokio::time::timeout_at(at, fut)
+                .await
+                .map_err(|_| SocketError::timed_out(what)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_and_huge_timeouts_mean_none() {
+        assert!(Deadline::after(None).0.is_none());
+        assert!(Deadline::after(Some(Duration::ZERO)).0.is_none());
+        assert!(Deadline::after(Some(Duration::MAX)).0.is_none());
+        assert!(Deadline::after(Some(Duration::from_secs(1))).0.is_some());
+    }
+
+    #[test]
+    fn a_past_deadline_reports_timed_out() {
+        let d = Deadline(Some(Instant::now()));
+        let err = d.remaining("receive").unwrap_err();
+        assert!(err.is_timeout());
+        assert!(err.message().contains("timed out"));
+    }
+}
