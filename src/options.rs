@@ -151,7 +151,7 @@ fn set_linger(
         OptionValue::Duration(None) => None,
         OptionValue::Duration(Some(d)) => {
             // Round up: 500 ms must linger 1 s, not reset the connection.
-            let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+            let secs = d.as_secs().saturating_add(u64::from(d.subsec_nanos() > 0));
             if secs > i32::MAX as u64 {
                 return Err(too_long());
             }

@@ -56,9 +56,11 @@ pub(super) async fn ready_io<R>(
                 Err(e) if would_block(&e) => {}
                 r => return r.map_err(Into::into),
             }
+            // poll(2) caps its wait near 24 days; on its timeout, the
+            // deadline alone says whether time is really up.
             let left = deadline.remaining(what)?;
             if !sys::poll(sock.as_fd(), interest, left)? {
-                return Err(SocketError::timed_out(what));
+                deadline.remaining(what)?;
             }
         },
         Driver::Reactor => {

@@ -27,7 +27,6 @@ use crate::{
 /// An address a socket is bound or connected to, from [`Socket::info`] and
 /// [`Socket::peer_info`].
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct SocketInfo {
     /// The IP address as text (IPv6 without brackets), or a Unix-domain
     /// socket's path.
@@ -41,7 +40,6 @@ pub struct SocketInfo {
 /// One datagram (or, on a stream socket, one receive) with its sender, from
 /// [`Socket::receive_from`].
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct Datagram {
     /// The bytes received.
     pub data: bytes::Bytes,
