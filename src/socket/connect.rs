@@ -254,19 +254,12 @@ impl Socket {
         if st.phase != Phase::Listening {
             return Err(SocketError::illegal(NOT_LISTENING));
         }
-        let io = self.io()?;
-        let driver = Driver::current()?;
-        let deadline = Deadline::after(self.receive_timeout);
-        let (sock, peer) = ready_io(
-            &io,
-            Interest::READABLE,
-            deadline,
-            driver,
-            self.blocking,
-            "accept",
-            |s| s.accept4(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC),
-        )
-        .await?;
+        let call = self.begin(self.receive_timeout)?;
+        let (sock, peer) = call
+            .ready(self, Interest::READABLE, "accept", |s| {
+                s.accept4(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC)
+            })
+            .await?;
         let (host, port) = addr::host_port(&peer);
         Ok(Socket::from_parts(
             sock,

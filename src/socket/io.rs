@@ -1,6 +1,6 @@
 //! The readiness helper and the data operations built on it.
 
-use std::{io, os::fd::AsFd};
+use std::{io, os::fd::AsFd, sync::Arc, time::Duration};
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::Interest;
@@ -23,6 +23,37 @@ const SENDFILE_CHUNK: usize = 0x7fff_f000;
 
 fn would_block(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::WouldBlock
+}
+
+/// One I/O call's context: the descriptor it holds (so a concurrent close
+/// cannot release it underneath), who waits, and the call's one deadline.
+pub(super) struct Call {
+    io: Arc<Io>,
+    driver: Driver,
+    deadline: Deadline,
+}
+
+impl Call {
+    /// Runs `op` through [`ready_io`] under this call's deadline and the
+    /// socket's blocking mode.
+    pub(super) async fn ready<R>(
+        &self,
+        sock: &Socket,
+        interest: Interest,
+        what: &'static str,
+        op: impl FnMut(&socket2::Socket) -> io::Result<R>,
+    ) -> Result<R> {
+        ready_io(
+            &self.io,
+            interest,
+            self.deadline,
+            self.driver,
+            sock.blocking,
+            what,
+            op,
+        )
+        .await
+    }
 }
 
 /// The one readiness loop under every operation: runs `op` (one non-blocking
@@ -183,37 +214,37 @@ impl Socket {
     pub async fn send(&self, message: impl AsRef<[u8]>) -> Result<usize> {
         let buf = message.as_ref();
         self.state.get().check_send(false)?;
+        let call = self.begin(self.send_timeout)?;
+        self.send_all(&call, buf, None).await
+    }
+
+    /// Starts an I/O call whose state checks have passed.
+    pub(super) fn begin(&self, timeout: Option<Duration>) -> Result<Call> {
         let io = self.io()?;
         let driver = Driver::current()?;
-        let deadline = Deadline::after(self.send_timeout);
-        self.send_all(&io, driver, deadline, buf, None).await
+        Ok(Call {
+            io,
+            driver,
+            deadline: Deadline::after(timeout),
+        })
     }
 
     /// Sends `buf` whole (to `to`, on an unconnected datagram socket).
     async fn send_all(
         &self,
-        io: &Io,
-        driver: Driver,
-        deadline: Deadline,
+        call: &Call,
         buf: &[u8],
         to: Option<&socket2::SockAddr>,
     ) -> Result<usize> {
         let mut sent = 0;
         loop {
             let rest = &buf[sent..];
-            let r = ready_io(
-                io,
-                Interest::WRITABLE,
-                deadline,
-                driver,
-                self.blocking,
-                "send",
-                |s| match to {
+            let r = call
+                .ready(self, Interest::WRITABLE, "send", |s| match to {
                     None => s.send_with_flags(rest, libc::MSG_NOSIGNAL),
                     Some(addr) => s.send_to_with_flags(rest, addr, libc::MSG_NOSIGNAL),
-                },
-            )
-            .await;
+                })
+                .await;
             match r {
                 Ok(n) => {
                     sent += n;
@@ -256,20 +287,13 @@ impl Socket {
         }
         let buf = message.as_ref();
         self.state.get().check_send(true)?;
-        let io = self.io()?;
-        let driver = Driver::current()?;
-        let deadline = Deadline::after(self.send_timeout);
-        let to = deadline
-            .run(
-                driver,
-                "send",
-                addr::resolve(host, port, self.family, self.ty, driver),
-            )
-            .await??;
+        let call = self.begin(self.send_timeout)?;
+        let resolving = addr::resolve(host, port, self.family, self.ty, call.driver);
+        let to = call.deadline.run(call.driver, "send", resolving).await??;
         let to = to
             .first()
             .ok_or_else(|| SocketError::resolution(format!("{host}: no address found")))?;
-        self.send_all(&io, driver, deadline, buf, Some(to)).await
+        self.send_all(&call, buf, Some(to)).await
     }
 
     /// Streams a whole file (from its start to its end) to the connected peer
@@ -293,22 +317,15 @@ impl Socket {
     #[doc(alias = "sendfile")]
     pub async fn send_file(&self, file: &std::fs::File) -> Result<u64> {
         self.state.get().check_send(false)?;
-        let io = self.io()?;
-        let driver = Driver::current()?;
-        let deadline = Deadline::after(self.send_timeout);
+        let call = self.begin(self.send_timeout)?;
         let mut offset: i64 = 0;
         let mut total: u64 = 0;
         loop {
-            let r = ready_io(
-                &io,
-                Interest::WRITABLE,
-                deadline,
-                driver,
-                self.blocking,
-                "send",
-                |s| sys::sendfile(s.as_fd(), file.as_fd(), &mut offset, SENDFILE_CHUNK),
-            )
-            .await;
+            let r = call
+                .ready(self, Interest::WRITABLE, "send", |s| {
+                    sys::sendfile(s.as_fd(), file.as_fd(), &mut offset, SENDFILE_CHUNK)
+                })
+                .await;
             match r {
                 Ok(0) => return Ok(total),
                 Ok(n) => total += n as u64,
@@ -319,7 +336,7 @@ impl Socket {
                     if total == 0
                         && matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS)) =>
                 {
-                    return self.send_file_copy(&io, driver, deadline, file).await;
+                    return self.send_file_copy(&call, file).await;
                 }
                 Err(e) => return Err(self.fail(e)),
             }
@@ -327,13 +344,7 @@ impl Socket {
     }
 
     /// `send_file` for files `sendfile(2)` refuses: 64 KiB chunks, never the whole file.
-    async fn send_file_copy(
-        &self,
-        io: &Io,
-        driver: Driver,
-        deadline: Deadline,
-        file: &std::fs::File,
-    ) -> Result<u64> {
+    async fn send_file_copy(&self, call: &Call, file: &std::fs::File) -> Result<u64> {
         use std::os::unix::fs::FileExt;
         let mut chunk = vec![0u8; SMALL_READ];
         let mut total: u64 = 0;
@@ -344,9 +355,7 @@ impl Socket {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e.into()),
             };
-            let sent = self
-                .send_all(io, driver, deadline, &chunk[..n], None)
-                .await?;
+            let sent = self.send_all(call, &chunk[..n], None).await?;
             total += sent as u64;
             if sent < n {
                 return Ok(total); // non-blocking mode: a partial count
@@ -391,33 +400,16 @@ impl Socket {
         if length == Some(0) {
             return Ok(Some(Bytes::new()));
         }
-        let io = self.io()?;
-        let driver = Driver::current()?;
-        let deadline = Deadline::after(self.receive_timeout);
-        let r = if datagram {
-            ready_io(
-                &io,
-                Interest::READABLE,
-                deadline,
-                driver,
-                self.blocking,
-                "receive",
-                |s| recv_datagram(s, length).map(Some),
-            )
-            .await
-        } else {
-            ready_io(
-                &io,
-                Interest::READABLE,
-                deadline,
-                driver,
-                self.blocking,
-                "receive",
-                |s| recv_stream(s, length),
-            )
-            .await
-        };
-        r.map_err(|e| self.fail(e))
+        let call = self.begin(self.receive_timeout)?;
+        call.ready(self, Interest::READABLE, "receive", |s| {
+            if datagram {
+                recv_datagram(s, length).map(Some)
+            } else {
+                recv_stream(s, length)
+            }
+        })
+        .await
+        .map_err(|e| self.fail(e))
     }
 
     /// Receives one datagram with its sender (`recvfrom(2)`); see
@@ -456,20 +448,13 @@ impl Socket {
                 port: self.port,
             });
         }
-        let io = self.io()?;
-        let driver = Driver::current()?;
-        let deadline = Deadline::after(self.receive_timeout);
-        let (data, from) = ready_io(
-            &io,
-            Interest::READABLE,
-            deadline,
-            driver,
-            self.blocking,
-            "receive",
-            |s| recv_datagram_from(s, length),
-        )
-        .await
-        .map_err(|e| self.fail(e))?;
+        let call = self.begin(self.receive_timeout)?;
+        let (data, from) = call
+            .ready(self, Interest::READABLE, "receive", |s| {
+                recv_datagram_from(s, length)
+            })
+            .await
+            .map_err(|e| self.fail(e))?;
         let (host, port) = addr::host_port(&from);
         Ok(Datagram { data, host, port })
     }

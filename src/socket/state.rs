@@ -60,22 +60,18 @@ impl State {
     /// The checks before sending: closed or shut for writing, then not connected.
     /// `unconnected_ok` admits an unconnected datagram socket (`send_to`).
     pub(crate) fn check_send(self, unconnected_ok: bool) -> Result<()> {
-        self.check_open()?;
-        if self.write_shut() {
-            return Err(SocketError::illegal(ILLEGAL_STATE));
-        }
-        match self.phase {
-            Phase::Connected => Ok(()),
-            Phase::Fresh | Phase::Bound if unconnected_ok => Ok(()),
-            _ => Err(SocketError::illegal(NOT_CONNECTED)),
-        }
+        self.check_direction(self.write_shut(), unconnected_ok)
     }
 
     /// The checks before receiving: closed or shut for reading, then not
     /// connected. `unconnected_ok` admits a datagram socket that is not connected.
     pub(crate) fn check_receive(self, unconnected_ok: bool) -> Result<()> {
+        self.check_direction(self.read_shut(), unconnected_ok)
+    }
+
+    fn check_direction(self, shut: bool, unconnected_ok: bool) -> Result<()> {
         self.check_open()?;
-        if self.read_shut() {
+        if shut {
             return Err(SocketError::illegal(ILLEGAL_STATE));
         }
         match self.phase {
