@@ -128,6 +128,9 @@ async fn lookup(
     flags: i32,
     driver: Driver,
 ) -> Result<Vec<sys::AddrInfo>> {
+    if let Some(h) = host.as_deref().filter(|h| is_localhost(h)) {
+        return localhost(h, family);
+    }
     let call = move || {
         sys::getaddrinfo(
             host.as_deref(),
@@ -144,6 +147,35 @@ async fn lookup(
             .map_err(|e| SocketError::resolution(format!("resolver task failed: {e}")))?,
     };
     result.map_err(SocketError::resolution)
+}
+
+/// `localhost` and `*.localhost` (RFC 6761): always loopback, answered here so
+/// that no lookup of them can leave the machine, whatever `/etc/hosts` holds.
+fn is_localhost(host: &str) -> bool {
+    let h = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
+    h == "localhost" || h.ends_with(".localhost")
+}
+
+fn localhost(host: &str, family: i32) -> Result<Vec<sys::AddrInfo>> {
+    let v4 = IpAddr::from([127, 0, 0, 1]);
+    let v6 = IpAddr::from(std::net::Ipv6Addr::LOCALHOST);
+    let ips = match family {
+        f if f == AF_INET.raw() => vec![v4],
+        f if f == AF_INET6.raw() => vec![v6],
+        f if f == AF_UNSPEC.raw() => vec![v4, v6],
+        _ => {
+            return Err(SocketError::resolution(format!(
+                "{host}: address family not supported"
+            )));
+        }
+    };
+    Ok(ips
+        .into_iter()
+        .map(|ip| sys::AddrInfo {
+            addr: SocketAddr::new(ip, 0),
+            canonical_name: Some("localhost".to_owned()),
+        })
+        .collect())
 }
 
 /// Rejects text that cannot be a host name or IP literal, so that it never
@@ -264,6 +296,16 @@ pub(crate) fn host_port(addr: &SockAddr) -> (String, u16) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn localhost_is_answered_locally_for_each_family() {
+        let one = |f: Family| localhost("localhost", f.raw()).unwrap();
+        assert_eq!(one(AF_INET)[0].addr.ip().to_string(), "127.0.0.1");
+        assert_eq!(one(AF_INET6)[0].addr.ip().to_string(), "::1");
+        assert_eq!(one(AF_UNSPEC).len(), 2);
+        assert!(is_localhost("LOCALHOST.") && is_localhost("app.localhost"));
+        assert!(!is_localhost("localhost.example") && !is_localhost("notlocalhost"));
+    }
 
     #[test]
     fn host_syntax() {
