@@ -1,0 +1,457 @@
+//! Parity (API.md §4): the blocking facade "runs the async core's method to
+//! completion and adds no logic of its own", so one scenario through both
+//! faces must record the same results: values, error kinds, messages, errnos
+//! and the state afterwards.
+mod support;
+use support::*;
+
+use std::{fmt::Debug, time::Duration};
+
+use blade_socket::{ErrorKind, SHUT_RD, SHUT_WR, SO_REUSEADDR, Socket, SocketError, blocking};
+
+/// One step's result, as text that does not depend on ports or fds.
+fn out<T: Debug>(r: &Result<T, SocketError>) -> String {
+    match r {
+        Ok(v) => format!("Ok({v:?})"),
+        Err(e) => format!(
+            "Err({:?}, {:?}, errno {:?}, timeout {})",
+            e.kind(),
+            e.message(),
+            e.raw_os_error(),
+            e.is_timeout()
+        ),
+    }
+}
+
+#[derive(Default, Debug)]
+struct Log(Vec<(&'static str, String)>);
+
+impl Log {
+    fn rec<T: Debug>(&mut self, step: &'static str, r: &Result<T, SocketError>) {
+        self.0.push((step, out(r)));
+    }
+    fn val(&mut self, step: &'static str, v: impl Debug) {
+        self.0.push((step, format!("{v:?}")));
+    }
+    fn get(&self, step: &str) -> &str {
+        &self
+            .0
+            .iter()
+            .find(|(s, _)| *s == step)
+            .unwrap_or_else(|| panic!("no step {step}"))
+            .1
+    }
+}
+
+const ILLEGAL: &str = "socket is in an illegal state";
+const MSG: &str = "parity\0echo\u{ff}";
+const RECV_TIMEOUT: Duration = Duration::from_millis(120);
+
+// ---------------------------------------------------------------- async face
+
+async fn async_receive_exact(s: &Socket, n: usize) -> Result<Vec<u8>, SocketError> {
+    let mut v = Vec::new();
+    while v.len() < n {
+        match s.receive(Some(n - v.len())).await? {
+            Some(b) => v.extend_from_slice(&b),
+            None => break,
+        }
+    }
+    Ok(v)
+}
+
+async fn async_pair() -> (Socket, Socket) {
+    let mut l = Socket::tcp().unwrap();
+    l.bind(0, None).await.unwrap();
+    l.listen(None).unwrap();
+    let mut c = Socket::tcp().unwrap();
+    c.connect(None, l.port(), None).await.unwrap();
+    let s = l.accept().await.unwrap();
+    (c, s)
+}
+
+async fn async_scenario(echo_port: u16, refused_port: u16) -> Log {
+    let mut log = Log::default();
+
+    // Echo exchange with a std server.
+    let mut c = Socket::tcp().unwrap();
+    let r = c.connect(Some("127.0.0.1"), echo_port, None).await;
+    log.rec("echo connect", &r);
+    log.val(
+        "echo state",
+        (c.is_connected(), c.is_client(), c.port() == echo_port),
+    );
+    log.rec("echo send", &c.send(MSG).await);
+    log.rec("echo receive", &async_receive_exact(&c, MSG.len()).await);
+    log.rec("echo send empty", &c.send("").await);
+    log.rec("echo shutdown write", &c.shutdown(SHUT_WR));
+    log.rec("echo receive eof", &c.receive(None).await);
+    log.rec("echo receive eof again", &c.receive(Some(4)).await);
+    log.rec("echo send after shutdown", &c.send("x").await);
+    log.val(
+        "echo after",
+        (c.is_shutdown(), c.shutdown_reason(), c.is_connected()),
+    );
+
+    // Receive timeout.
+    let (c, mut s) = async_pair().await;
+    s.set_receive_timeout(Some(RECV_TIMEOUT));
+    log.rec("timeout receive", &s.receive(None).await);
+    log.rec(
+        "timeout receive_from",
+        &s.receive_from(None).await.map(|d| d.data),
+    );
+    log.val("timeout state", (s.is_closed(), s.is_connected()));
+    log.rec("timeout then send", &c.send("late").await);
+    log.rec("timeout then receive", &async_receive_exact(&s, 4).await);
+
+    // Half-close.
+    let (mut c, mut s) = async_pair().await;
+    log.rec("half shutdown write", &c.shutdown(SHUT_WR));
+    log.rec("half shutdown write again", &c.shutdown(SHUT_WR));
+    log.val(
+        "half client state",
+        (c.is_shutdown(), c.shutdown_reason(), c.is_connected()),
+    );
+    log.rec("half peer sees eof", &s.receive(None).await);
+    log.rec("half peer replies", &s.send("reply").await);
+    log.rec("half client receives", &async_receive_exact(&c, 5).await);
+    log.rec("half client send", &c.send("x").await);
+    log.rec("half peer shutdown read", &s.shutdown(SHUT_RD));
+    log.rec("half peer receive after shut read", &s.receive(None).await);
+    log.rec("half peer send after shut read", &s.send("more").await);
+    log.rec("half client gets it", &async_receive_exact(&c, 4).await);
+    log.rec("half client shutdown read", &c.shutdown(SHUT_RD));
+    log.val(
+        "half client both",
+        (c.shutdown_reason(), c.is_connected(), c.is_closed()),
+    );
+
+    // Refused connect.
+    let mut c = Socket::tcp().unwrap();
+    log.rec(
+        "refused connect",
+        &c.connect(None, refused_port, Some(Duration::from_secs(5)))
+            .await,
+    );
+    log.val("refused state", (c.is_closed(), c.id(), c.is_connected()));
+
+    // Not connected / not listening.
+    let mut fresh = Socket::tcp().unwrap();
+    log.rec("fresh send", &fresh.send("x").await);
+    log.rec("fresh receive", &fresh.receive(None).await);
+    log.rec("fresh accept", &fresh.accept().await.map(|_| ()));
+    log.rec("fresh shutdown", &fresh.shutdown(SHUT_WR));
+    log.rec("fresh listen", &fresh.listen(None));
+    log.rec("fresh listen too long", &fresh.listen(Some(u32::MAX)));
+
+    // Operations on a closed socket.
+    let file = tempfile::tempfile().unwrap();
+    log.rec("close", &fresh.close());
+    log.rec("close again", &fresh.close());
+    let mut z = fresh;
+    log.rec("closed connect", &z.connect(None, echo_port, None).await);
+    log.rec("closed bind", &z.bind(0, None).await);
+    log.rec("closed listen", &z.listen(None));
+    log.rec("closed accept", &z.accept().await.map(|_| ()));
+    log.rec("closed send", &z.send("x").await);
+    log.rec("closed send_file", &z.send_file(&file).await);
+    log.rec("closed receive", &z.receive(None).await);
+    log.rec("closed receive zero", &z.receive(Some(0)).await);
+    log.rec(
+        "closed send_to",
+        &z.send_to("127.0.0.1", echo_port, "x").await,
+    );
+    log.rec(
+        "closed receive_from",
+        &z.receive_from(None).await.map(|d| d.data),
+    );
+    log.rec("closed shutdown", &z.shutdown(SHUT_WR));
+    log.rec("closed set_option", &z.set_option(SO_REUSEADDR, true));
+    log.rec("closed get_option", &z.get_option(SO_REUSEADDR));
+    log.rec("closed set_blocking", &z.set_blocking(false));
+    log.rec("closed set_nodelay", &z.set_nodelay(true));
+    log.rec("closed nodelay", &z.nodelay());
+    log.rec("closed info", &z.info().map(|_| ()));
+    log.rec("closed peer_info", &z.peer_info().map(|_| ()));
+    log.val("closed state", (z.is_closed(), z.id(), z.is_blocking()));
+    log
+}
+
+// ------------------------------------------------------------- blocking face
+
+fn blocking_receive_exact(s: &blocking::Socket, n: usize) -> Result<Vec<u8>, SocketError> {
+    let mut v = Vec::new();
+    while v.len() < n {
+        match s.receive(Some(n - v.len()))? {
+            Some(b) => v.extend_from_slice(&b),
+            None => break,
+        }
+    }
+    Ok(v)
+}
+
+fn blocking_pair() -> (blocking::Socket, blocking::Socket) {
+    let mut l = blocking::Socket::tcp().unwrap();
+    l.bind(0, None).unwrap();
+    l.listen(None).unwrap();
+    let mut c = blocking::Socket::tcp().unwrap();
+    c.connect(None, l.port(), None).unwrap();
+    let s = l.accept().unwrap();
+    (c, s)
+}
+
+fn blocking_scenario(echo_port: u16, refused_port: u16) -> Log {
+    let mut log = Log::default();
+
+    let mut c = blocking::Socket::tcp().unwrap();
+    let r = c.connect(Some("127.0.0.1"), echo_port, None);
+    log.rec("echo connect", &r);
+    log.val(
+        "echo state",
+        (c.is_connected(), c.is_client(), c.port() == echo_port),
+    );
+    log.rec("echo send", &c.send(MSG));
+    log.rec("echo receive", &blocking_receive_exact(&c, MSG.len()));
+    log.rec("echo send empty", &c.send(""));
+    log.rec("echo shutdown write", &c.shutdown(SHUT_WR));
+    log.rec("echo receive eof", &c.receive(None));
+    log.rec("echo receive eof again", &c.receive(Some(4)));
+    log.rec("echo send after shutdown", &c.send("x"));
+    log.val(
+        "echo after",
+        (c.is_shutdown(), c.shutdown_reason(), c.is_connected()),
+    );
+
+    let (c, mut s) = blocking_pair();
+    s.set_receive_timeout(Some(RECV_TIMEOUT));
+    log.rec("timeout receive", &s.receive(None));
+    log.rec(
+        "timeout receive_from",
+        &s.receive_from(None).map(|d| d.data),
+    );
+    log.val("timeout state", (s.is_closed(), s.is_connected()));
+    log.rec("timeout then send", &c.send("late"));
+    log.rec("timeout then receive", &blocking_receive_exact(&s, 4));
+
+    let (mut c, mut s) = blocking_pair();
+    log.rec("half shutdown write", &c.shutdown(SHUT_WR));
+    log.rec("half shutdown write again", &c.shutdown(SHUT_WR));
+    log.val(
+        "half client state",
+        (c.is_shutdown(), c.shutdown_reason(), c.is_connected()),
+    );
+    log.rec("half peer sees eof", &s.receive(None));
+    log.rec("half peer replies", &s.send("reply"));
+    log.rec("half client receives", &blocking_receive_exact(&c, 5));
+    log.rec("half client send", &c.send("x"));
+    log.rec("half peer shutdown read", &s.shutdown(SHUT_RD));
+    log.rec("half peer receive after shut read", &s.receive(None));
+    log.rec("half peer send after shut read", &s.send("more"));
+    log.rec("half client gets it", &blocking_receive_exact(&c, 4));
+    log.rec("half client shutdown read", &c.shutdown(SHUT_RD));
+    log.val(
+        "half client both",
+        (c.shutdown_reason(), c.is_connected(), c.is_closed()),
+    );
+
+    let mut c = blocking::Socket::tcp().unwrap();
+    log.rec(
+        "refused connect",
+        &c.connect(None, refused_port, Some(Duration::from_secs(5))),
+    );
+    log.val("refused state", (c.is_closed(), c.id(), c.is_connected()));
+
+    let mut fresh = blocking::Socket::tcp().unwrap();
+    log.rec("fresh send", &fresh.send("x"));
+    log.rec("fresh receive", &fresh.receive(None));
+    log.rec("fresh accept", &fresh.accept().map(|_| ()));
+    log.rec("fresh shutdown", &fresh.shutdown(SHUT_WR));
+    log.rec("fresh listen", &fresh.listen(None));
+    log.rec("fresh listen too long", &fresh.listen(Some(u32::MAX)));
+
+    let file = tempfile::tempfile().unwrap();
+    log.rec("close", &fresh.close());
+    log.rec("close again", &fresh.close());
+    let mut z = fresh;
+    log.rec("closed connect", &z.connect(None, echo_port, None));
+    log.rec("closed bind", &z.bind(0, None));
+    log.rec("closed listen", &z.listen(None));
+    log.rec("closed accept", &z.accept().map(|_| ()));
+    log.rec("closed send", &z.send("x"));
+    log.rec("closed send_file", &z.send_file(&file));
+    log.rec("closed receive", &z.receive(None));
+    log.rec("closed receive zero", &z.receive(Some(0)));
+    log.rec("closed send_to", &z.send_to("127.0.0.1", echo_port, "x"));
+    log.rec("closed receive_from", &z.receive_from(None).map(|d| d.data));
+    log.rec("closed shutdown", &z.shutdown(SHUT_WR));
+    log.rec("closed set_option", &z.set_option(SO_REUSEADDR, true));
+    log.rec("closed get_option", &z.get_option(SO_REUSEADDR));
+    log.rec("closed set_blocking", &z.set_blocking(false));
+    log.rec("closed set_nodelay", &z.set_nodelay(true));
+    log.rec("closed nodelay", &z.nodelay());
+    log.rec("closed info", &z.info().map(|_| ()));
+    log.rec("closed peer_info", &z.peer_info().map(|_| ()));
+    log.val("closed state", (z.is_closed(), z.id(), z.is_blocking()));
+    log
+}
+
+// ------------------------------------------------------------------ checks
+
+fn illegal() -> String {
+    format!(
+        "Err({:?}, {ILLEGAL:?}, errno None, timeout false)",
+        ErrorKind::IllegalState
+    )
+}
+
+/// What API.md pins, checked on each face's log (so both cannot agree on a
+/// wrong answer).
+fn check_contract(face: &str, log: &Log) {
+    let eq = |step: &str, want: &str| {
+        assert_eq!(log.get(step), want, "{face}: step {step:?}");
+    };
+    eq("echo connect", "Ok(())");
+    eq("echo state", "(true, true, true)");
+    eq("echo send", &format!("Ok({})", MSG.len()));
+    eq(
+        "echo receive",
+        &format!("Ok({:?})", MSG.as_bytes().to_vec()),
+    );
+    eq("echo send empty", "Ok(0)");
+    eq("echo shutdown write", "Ok(())");
+    eq("echo receive eof", "Ok(None)");
+    eq("echo receive eof again", "Ok(None)");
+    eq("echo send after shutdown", &illegal());
+    eq("echo after", "(true, Some(Write), true)");
+
+    assert!(
+        log.get("timeout receive").starts_with("Err(TimedOut, "),
+        "{face}"
+    );
+    assert!(log.get("timeout receive").contains("timed out"), "{face}");
+    assert!(
+        log.get("timeout receive_from")
+            .starts_with("Err(TimedOut, "),
+        "{face}"
+    );
+    eq("timeout state", "(false, true)");
+    eq("timeout then send", "Ok(4)");
+    eq(
+        "timeout then receive",
+        &format!("Ok({:?})", b"late".to_vec()),
+    );
+
+    eq("half shutdown write", "Ok(())");
+    eq("half shutdown write again", "Ok(())");
+    eq("half client state", "(true, Some(Write), true)");
+    eq("half peer sees eof", "Ok(None)");
+    eq("half peer replies", "Ok(5)");
+    eq(
+        "half client receives",
+        &format!("Ok({:?})", b"reply".to_vec()),
+    );
+    eq("half client send", &illegal());
+    eq("half peer shutdown read", "Ok(())");
+    eq("half peer receive after shut read", &illegal());
+    eq("half peer send after shut read", "Ok(4)");
+    eq(
+        "half client gets it",
+        &format!("Ok({:?})", b"more".to_vec()),
+    );
+    eq("half client shutdown read", "Ok(())");
+    eq("half client both", "(Some(Both), false, false)");
+
+    eq(
+        "refused connect",
+        "Err(Os, \"Connection refused\", errno Some(111), timeout false)",
+    );
+    eq("refused state", "(true, -1, false)");
+
+    let not_connected =
+        "Err(IllegalState, \"socket not listening or connected\", errno None, timeout false)";
+    eq("fresh send", not_connected);
+    eq("fresh receive", not_connected);
+    eq(
+        "fresh accept",
+        "Err(IllegalState, \"socket not bound/listening\", errno None, timeout false)",
+    );
+    assert!(log.get("fresh shutdown").starts_with("Err(Os, "), "{face}");
+    assert!(
+        log.get("fresh shutdown").contains("errno Some(107)"),
+        "{face}"
+    );
+    eq("fresh listen", &illegal());
+
+    eq("close", "Ok(())");
+    eq("close again", "Ok(())");
+    for step in [
+        "closed connect",
+        "closed bind",
+        "closed listen",
+        "closed accept",
+        "closed send",
+        "closed send_file",
+        "closed receive",
+        "closed receive zero",
+        "closed send_to",
+        "closed receive_from",
+        "closed shutdown",
+        "closed set_option",
+        "closed get_option",
+        "closed set_blocking",
+        "closed set_nodelay",
+        "closed nodelay",
+        "closed info",
+        "closed peer_info",
+    ] {
+        eq(step, &illegal());
+    }
+    eq("closed state", "(true, -1, true)");
+}
+
+fn assert_same(a: &Log, b: &Log) {
+    assert_eq!(a.0.len(), b.0.len());
+    for ((sa, oa), (sb, ob)) in a.0.iter().zip(&b.0) {
+        assert_eq!(sa, sb);
+        assert_eq!(oa, ob, "step {sa:?}: async vs blocking differ");
+    }
+}
+
+#[tokio::test]
+async fn async_and_blocking_faces_give_the_same_results() {
+    within(async {
+        let echo = std_echo_server();
+        let refused = closed_port();
+        let a = async_scenario(echo, refused).await;
+        let b = tokio::task::spawn_blocking(move || blocking_scenario(echo, refused))
+            .await
+            .expect("blocking scenario panicked");
+        check_contract("async", &a);
+        check_contract("blocking", &b);
+        assert_same(&a, &b);
+    })
+    .await;
+}
+
+#[test]
+fn blocking_face_on_a_plain_thread_matches_the_contract() {
+    let echo = std_echo_server();
+    let refused = closed_port();
+    let log = within_blocking(move || blocking_scenario(echo, refused));
+    check_contract("blocking (plain thread)", &log);
+}
+
+#[tokio::test]
+async fn blocking_face_on_a_current_thread_runtime_matches_the_async_face() {
+    within(async {
+        let echo = std_echo_server();
+        let refused = closed_port();
+        // Run directly on this runtime's only thread (it blocks it).
+        let b = blocking_scenario(echo, refused);
+        let a = async_scenario(echo, refused).await;
+        check_contract("blocking (current-thread)", &b);
+        assert_same(&a, &b);
+    })
+    .await;
+}
