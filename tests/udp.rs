@@ -1,0 +1,475 @@
+mod support;
+use support::*;
+
+use blade_socket::{AF_INET, AF_INET6, IPPROTO_UDP, SOCK_DGRAM, SockType, Socket, blocking};
+
+/// A UDP socket bound to 127.0.0.1 on an ephemeral port.
+async fn bound_udp() -> Socket {
+    let mut s = Socket::udp().expect("udp");
+    s.bind(0, None).await.expect("bind");
+    assert!(s.is_bound());
+    assert_ne!(s.port(), 0);
+    s
+}
+
+#[tokio::test]
+async fn udp_socket_properties() {
+    within(async {
+        let s = Socket::udp().unwrap();
+        assert_eq!(s.family(), AF_INET);
+        assert_eq!(s.socket_type(), SOCK_DGRAM);
+        assert_eq!(s.protocol(), IPPROTO_UDP);
+        let s = bound_udp().await;
+        assert_eq!(s.host(), "127.0.0.1");
+        assert_eq!(s.info().unwrap().port, s.port());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn connected_udp_send_and_receive() {
+    within(async {
+        let rx = bound_udp().await;
+        let mut tx = Socket::udp().unwrap();
+        tx.connect(Some("127.0.0.1"), rx.port(), None)
+            .await
+            .unwrap();
+        assert!(tx.is_connected());
+        assert_eq!(tx.send("hello udp").await.unwrap(), 9);
+        assert_eq!(
+            rx.receive(None).await.unwrap().as_deref(),
+            Some(&b"hello udp"[..])
+        );
+
+        // and back: the receiver replies to the sender's address
+        let from_port = tx.info().unwrap().port;
+        assert_eq!(
+            rx.send_to("127.0.0.1", from_port, "reply").await.unwrap(),
+            5
+        );
+        assert_eq!(
+            tx.receive(None).await.unwrap().as_deref(),
+            Some(&b"reply"[..])
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn connected_udp_pair_both_directions() {
+    within(async {
+        let mut a = bound_udp().await;
+        let mut b = bound_udp().await;
+        let (a_port, b_port) = (a.port(), b.port());
+        a.connect(Some("127.0.0.1"), b_port, None).await.unwrap();
+        b.connect(Some("127.0.0.1"), a_port, None).await.unwrap();
+        // after connect, host()/port() name the peer
+        assert_eq!(a.port(), b_port);
+        assert_eq!(b.port(), a_port);
+        assert_eq!(a.info().unwrap().port, a_port);
+        for i in 0..10u8 {
+            let msg = vec![i; usize::from(i) + 1];
+            assert_eq!(a.send(&msg).await.unwrap(), msg.len());
+            assert_eq!(b.receive(None).await.unwrap().as_deref(), Some(&msg[..]));
+            assert_eq!(b.send(&msg[..1]).await.unwrap(), 1);
+            assert_eq!(a.receive(None).await.unwrap().as_deref(), Some(&msg[..1]));
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn send_to_and_receive_from_report_the_sender() {
+    within(async {
+        let rx = bound_udp().await;
+        let tx = bound_udp().await;
+        assert_eq!(
+            tx.send_to("127.0.0.1", rx.port(), b"ping").await.unwrap(),
+            4
+        );
+        let d = rx.receive_from(None).await.unwrap();
+        assert_eq!(&d.data[..], b"ping");
+        assert_eq!(d.host, "127.0.0.1");
+        assert_eq!(d.port, tx.port());
+
+        // reply to whoever sent it
+        assert_eq!(rx.send_to(&d.host, d.port, b"pong").await.unwrap(), 4);
+        let back = tx.receive_from(None).await.unwrap();
+        assert_eq!(&back.data[..], b"pong");
+        assert_eq!(back.host, "127.0.0.1");
+        assert_eq!(back.port, rx.port());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn send_to_from_an_unbound_socket_reports_its_implicit_port() {
+    within(async {
+        let rx = bound_udp().await;
+        let tx = Socket::udp().unwrap();
+        tx.send_to("127.0.0.1", rx.port(), b"x").await.unwrap();
+        let d = rx.receive_from(None).await.unwrap();
+        assert_eq!(&d.data[..], b"x");
+        assert_eq!(d.host, "127.0.0.1");
+        let implicit = tx.info().unwrap().port;
+        assert_ne!(implicit, 0);
+        assert_eq!(d.port, implicit);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn send_to_localhost_name() {
+    within(async {
+        let rx = bound_udp().await;
+        let tx = Socket::udp().unwrap();
+        tx.send_to("localhost", rx.port(), b"named").await.unwrap();
+        let d = rx.receive_from(None).await.unwrap();
+        assert_eq!(&d.data[..], b"named");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn empty_datagram_is_some_empty_never_none() {
+    within(async {
+        let rx = bound_udp().await;
+        let mut tx = Socket::udp().unwrap();
+        tx.connect(Some("127.0.0.1"), rx.port(), None)
+            .await
+            .unwrap();
+        assert_eq!(tx.send(b"").await.unwrap(), 0);
+        let got = rx.receive(None).await.unwrap();
+        assert_eq!(
+            got.as_deref(),
+            Some(&b""[..]),
+            "empty datagram must be Some(empty)"
+        );
+        // with a length too
+        assert_eq!(tx.send(b"").await.unwrap(), 0);
+        assert_eq!(
+            rx.receive(Some(100)).await.unwrap().as_deref(),
+            Some(&b""[..])
+        );
+        // the socket is still usable: the empty datagram did not end anything
+        tx.send(b"after").await.unwrap();
+        assert_eq!(
+            rx.receive(None).await.unwrap().as_deref(),
+            Some(&b"after"[..])
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn empty_datagram_via_send_to_and_receive_from() {
+    within(async {
+        let rx = bound_udp().await;
+        let tx = bound_udp().await;
+        assert_eq!(tx.send_to("127.0.0.1", rx.port(), b"").await.unwrap(), 0);
+        let d = rx.receive_from(None).await.unwrap();
+        assert!(d.data.is_empty());
+        assert_eq!(d.host, "127.0.0.1");
+        assert_eq!(d.port, tx.port());
+        // a following datagram is still delivered separately
+        tx.send_to("127.0.0.1", rx.port(), b"next").await.unwrap();
+        assert_eq!(&rx.receive_from(None).await.unwrap().data[..], b"next");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn receive_with_length_truncates_and_discards_rest_of_datagram() {
+    within(async {
+        let rx = bound_udp().await;
+        let mut tx = Socket::udp().unwrap();
+        tx.connect(Some("127.0.0.1"), rx.port(), None)
+            .await
+            .unwrap();
+        tx.send(b"abcdefghij").await.unwrap();
+        tx.send(b"second").await.unwrap();
+        tx.send(b"third-datagram").await.unwrap();
+        assert_eq!(
+            rx.receive(Some(3)).await.unwrap().as_deref(),
+            Some(&b"abc"[..])
+        );
+        // the rest of the first datagram ("defghij") is gone
+        assert_eq!(
+            rx.receive(None).await.unwrap().as_deref(),
+            Some(&b"second"[..])
+        );
+        assert_eq!(
+            rx.receive(Some(5)).await.unwrap().as_deref(),
+            Some(&b"third"[..])
+        );
+        // nothing is left over from the truncated datagrams
+        tx.send(b"last").await.unwrap();
+        assert_eq!(
+            rx.receive(Some(100)).await.unwrap().as_deref(),
+            Some(&b"last"[..])
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn receive_from_with_length_truncates_and_discards() {
+    within(async {
+        let rx = bound_udp().await;
+        let tx = bound_udp().await;
+        tx.send_to("127.0.0.1", rx.port(), b"0123456789")
+            .await
+            .unwrap();
+        tx.send_to("127.0.0.1", rx.port(), b"xyz").await.unwrap();
+        let d = rx.receive_from(Some(4)).await.unwrap();
+        assert_eq!(&d.data[..], b"0123");
+        assert_eq!(d.port, tx.port());
+        let d = rx.receive_from(None).await.unwrap();
+        assert_eq!(&d.data[..], b"xyz");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn large_length_on_a_small_datagram_returns_just_the_datagram() {
+    within(async {
+        let rx = bound_udp().await;
+        let tx = bound_udp().await;
+        tx.send_to("127.0.0.1", rx.port(), b"small").await.unwrap();
+        tx.send_to("127.0.0.1", rx.port(), b"two").await.unwrap();
+        // a length far beyond the datagram (and beyond a small-read fast path)
+        let got = rx.receive(Some(1 << 20)).await.unwrap();
+        assert_eq!(got.as_deref(), Some(&b"small"[..]));
+        let d = rx.receive_from(Some(1 << 20)).await.unwrap();
+        assert_eq!(&d.data[..], b"two");
+    })
+    .await;
+}
+
+fn pattern(n: usize) -> Vec<u8> {
+    (0..n).map(|i| (i * 31 % 251) as u8).collect()
+}
+
+#[tokio::test]
+async fn receive_none_returns_one_whole_large_datagram() {
+    within(async {
+        let rx = bound_udp().await;
+        let mut tx = Socket::udp().unwrap();
+        tx.connect(Some("127.0.0.1"), rx.port(), None)
+            .await
+            .unwrap();
+        let big = pattern(60_000);
+        assert_eq!(tx.send(&big).await.unwrap(), 60_000);
+        tx.send(b"tail").await.unwrap();
+        let got = rx.receive(None).await.unwrap().expect("datagram");
+        assert_eq!(got.len(), 60_000);
+        assert!(got[..] == big[..], "large datagram corrupted");
+        // exactly one datagram was returned: the next is the small one
+        assert_eq!(
+            rx.receive(None).await.unwrap().as_deref(),
+            Some(&b"tail"[..])
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn receive_from_none_returns_one_whole_large_datagram() {
+    within(async {
+        let rx = bound_udp().await;
+        let tx = bound_udp().await;
+        let big = pattern(60_000);
+        assert_eq!(
+            tx.send_to("127.0.0.1", rx.port(), &big).await.unwrap(),
+            60_000
+        );
+        tx.send_to("127.0.0.1", rx.port(), b"tail").await.unwrap();
+        let d = rx.receive_from(None).await.unwrap();
+        assert_eq!(d.data.len(), 60_000);
+        assert!(d.data[..] == big[..]);
+        assert_eq!(d.port, tx.port());
+        assert_eq!(&rx.receive_from(None).await.unwrap().data[..], b"tail");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn large_datagram_truncated_by_length() {
+    within(async {
+        let rx = bound_udp().await;
+        let tx = bound_udp().await;
+        let big = pattern(60_000);
+        tx.send_to("127.0.0.1", rx.port(), &big).await.unwrap();
+        tx.send_to("127.0.0.1", rx.port(), b"tail").await.unwrap();
+        let got = rx.receive(Some(50_000)).await.unwrap().expect("datagram");
+        assert_eq!(got.len(), 50_000);
+        assert!(got[..] == big[..50_000]);
+        assert_eq!(
+            rx.receive(None).await.unwrap().as_deref(),
+            Some(&b"tail"[..])
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn send_to_on_a_stream_socket_behaves_as_send() {
+    within(async {
+        let (c, s) = tcp_pair().await;
+        // the address is ignored once connected: it names a port nobody listens on
+        let elsewhere = closed_port();
+        assert_eq!(
+            c.send_to("127.0.0.1", elsewhere, b"via send_to")
+                .await
+                .unwrap(),
+            11
+        );
+        assert_eq!(&receive_exact(&s, 11).await[..], b"via send_to");
+        assert!(c.is_connected());
+        // and in the other direction, with the peer's own address
+        assert_eq!(s.send_to(&s.host(), s.port(), b"ok").await.unwrap(), 2);
+        assert_eq!(&receive_exact(&c, 2).await[..], b"ok");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn send_to_on_an_unconnected_stream_socket_is_not_connected() {
+    within(async {
+        let s = Socket::tcp().unwrap();
+        let err = s
+            .send_to("127.0.0.1", closed_port(), b"x")
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), blade_socket::ErrorKind::IllegalState);
+        assert_eq!(err.message(), "socket not listening or connected");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn receive_from_on_a_stream_socket() {
+    within(async {
+        let (mut c, s) = tcp_pair().await;
+        c.send(b"stream data").await.unwrap();
+        let d = s.receive_from(Some(11)).await.unwrap();
+        assert!(!d.data.is_empty());
+        assert!(b"stream data".starts_with(&d.data));
+        let mut got = d.data.to_vec();
+        got.extend(receive_exact(&s, 11 - got.len()).await);
+        assert_eq!(&got[..], b"stream data");
+
+        // at EOF: empty data, not an error
+        c.shutdown(blade_socket::Shutdown::Write).unwrap();
+        let d = s.receive_from(None).await.unwrap();
+        assert!(
+            d.data.is_empty(),
+            "EOF must be empty data, got {:?}",
+            d.data
+        );
+        assert!(!s.is_closed());
+        // still EOF the second time
+        assert!(s.receive_from(Some(10)).await.unwrap().data.is_empty());
+        drop(c);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn ipv6_udp_on_loopback() {
+    within(async {
+        let mut rx = Socket::new(AF_INET6, SOCK_DGRAM, IPPROTO_UDP).unwrap();
+        assert_eq!(rx.host(), "::1");
+        rx.bind(0, None).await.unwrap();
+        assert_eq!(rx.host(), "::1");
+        assert_ne!(rx.port(), 0);
+        let info = rx.info().unwrap();
+        assert_eq!(info.address, "::1");
+        assert_eq!(info.family, AF_INET6);
+
+        let mut tx = Socket::new(AF_INET6, SOCK_DGRAM, IPPROTO_UDP).unwrap();
+        tx.bind(0, Some("::1")).await.unwrap();
+        assert_eq!(tx.send_to("::1", rx.port(), b"v6").await.unwrap(), 2);
+        let d = rx.receive_from(None).await.unwrap();
+        assert_eq!(&d.data[..], b"v6");
+        assert_eq!(d.host, "::1");
+        assert_eq!(d.port, tx.port());
+
+        // connected IPv6 UDP
+        tx.connect(Some("::1"), rx.port(), None).await.unwrap();
+        tx.send(b"connected v6").await.unwrap();
+        assert_eq!(
+            rx.receive(None).await.unwrap().as_deref(),
+            Some(&b"connected v6"[..])
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn ipv4_text_to_an_ipv6_udp_socket_fails_and_socket_stays_open() {
+    within(async {
+        let tx = Socket::new(AF_INET6, SOCK_DGRAM, IPPROTO_UDP).unwrap();
+        let err = tx.send_to("127.0.0.1", 9, b"x").await;
+        assert!(err.is_err());
+        assert!(!tx.is_closed());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn udp_receive_timeout_then_still_usable() {
+    within(async {
+        let mut rx = bound_udp().await;
+        rx.set_receive_timeout(Some(std::time::Duration::from_millis(100)));
+        let err = rx.receive(None).await.unwrap_err();
+        assert!(err.is_timeout());
+        let err = rx.receive_from(None).await.unwrap_err();
+        assert!(err.is_timeout());
+        assert!(!rx.is_closed());
+        let tx = Socket::udp().unwrap();
+        tx.send_to("127.0.0.1", rx.port(), b"later").await.unwrap();
+        assert_eq!(
+            rx.receive(None).await.unwrap().as_deref(),
+            Some(&b"later"[..])
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn udp_non_blocking_receive_would_block() {
+    within(async {
+        let mut rx = bound_udp().await;
+        rx.set_blocking(false).unwrap();
+        let err = rx.receive(None).await.unwrap_err();
+        assert_eq!(err.kind(), blade_socket::ErrorKind::WouldBlock);
+        let err = rx.receive_from(None).await.unwrap_err();
+        assert_eq!(err.kind(), blade_socket::ErrorKind::WouldBlock);
+    })
+    .await;
+}
+
+#[test]
+fn blocking_udp_round_trip() {
+    within_blocking(|| {
+        let mut rx = blocking::Socket::udp().unwrap();
+        rx.bind(0, None).unwrap();
+        let tx = blocking::Socket::udp().unwrap();
+        assert_eq!(tx.send_to("127.0.0.1", rx.port(), b"blk").unwrap(), 3);
+        let d = rx.receive_from(None).unwrap();
+        assert_eq!(&d.data[..], b"blk");
+        assert_eq!(d.host, "127.0.0.1");
+        assert_eq!(d.port, tx.info().unwrap().port);
+        tx.send_to("127.0.0.1", rx.port(), b"").unwrap();
+        assert_eq!(rx.receive(None).unwrap().as_deref(), Some(&b""[..]));
+        tx.send_to("127.0.0.1", rx.port(), b"truncate me").unwrap();
+        tx.send_to("127.0.0.1", rx.port(), b"next").unwrap();
+        assert_eq!(
+            rx.receive(Some(8)).unwrap().as_deref(),
+            Some(&b"truncate"[..])
+        );
+        assert_eq!(rx.receive(None).unwrap().as_deref(), Some(&b"next"[..]));
+        assert_eq!(rx.socket_type(), SockType::from_raw(libc::SOCK_DGRAM));
+    });
+}
