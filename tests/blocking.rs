@@ -38,24 +38,6 @@ impl Drop for Watchdog {
     }
 }
 
-fn blocking_listener() -> blocking::Socket {
-    let mut l = blocking::Socket::tcp().expect("socket");
-    l.bind(0, None).expect("bind");
-    l.listen(None).expect("listen");
-    l
-}
-
-fn blocking_receive_exact(s: &blocking::Socket, n: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(n);
-    while out.len() < n {
-        match s.receive(Some(n - out.len())).expect("receive") {
-            Some(b) => out.extend_from_slice(&b),
-            None => break,
-        }
-    }
-    out
-}
-
 /// A blocking client exchanging a few messages with a std echo server.
 fn echo_client(port: u16) {
     let mut c = blocking::Socket::tcp().expect("socket");

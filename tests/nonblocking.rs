@@ -260,21 +260,6 @@ async fn connect_still_waits_in_non_blocking_mode() {
 
 // ------------------------------------------------------------- blocking face
 
-fn blocking_listener() -> blocking::Socket {
-    let mut l = blocking::Socket::tcp().expect("socket");
-    l.bind(0, None).expect("bind");
-    l.listen(None).expect("listen");
-    l
-}
-
-fn blocking_pair() -> (blocking::Socket, blocking::Socket) {
-    let l = blocking_listener();
-    let mut c = blocking::Socket::tcp().expect("socket");
-    c.connect(None, l.port(), None).expect("connect");
-    let s = l.accept().expect("accept");
-    (c, s)
-}
-
 #[test]
 fn blocking_accept_and_receive_would_block_then_switching_back_waits() {
     within_blocking(|| {

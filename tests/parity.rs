@@ -191,16 +191,6 @@ fn blocking_receive_exact(s: &blocking::Socket, n: usize) -> Result<Vec<u8>, Soc
     Ok(v)
 }
 
-fn blocking_pair() -> (blocking::Socket, blocking::Socket) {
-    let mut l = blocking::Socket::tcp().unwrap();
-    l.bind(0, None).unwrap();
-    l.listen(None).unwrap();
-    let mut c = blocking::Socket::tcp().unwrap();
-    c.connect(None, l.port(), None).unwrap();
-    let s = l.accept().unwrap();
-    (c, s)
-}
-
 fn blocking_scenario(echo_port: u16, refused_port: u16) -> Log {
     let mut log = Log::default();
 

@@ -41,44 +41,6 @@ fn assert_elapsed(elapsed: Duration, requested: Duration) {
     );
 }
 
-/// A blocking listener whose backlog is full (the blocking twin of `full_backlog`).
-fn blocking_full_backlog() -> (blocking::Socket, blocking::Socket) {
-    let mut l = blocking::Socket::tcp().expect("socket");
-    l.bind(0, None).expect("bind");
-    l.listen(Some(0)).expect("listen");
-    let mut filler = blocking::Socket::tcp().expect("socket");
-    filler
-        .connect(None, l.port(), None)
-        .expect("filler connect");
-    (l, filler)
-}
-
-fn blocking_listener() -> blocking::Socket {
-    let mut l = blocking::Socket::tcp().expect("socket");
-    l.bind(0, None).expect("bind");
-    l.listen(None).expect("listen");
-    l
-}
-
-fn blocking_pair() -> (blocking::Socket, blocking::Socket) {
-    let l = blocking_listener();
-    let mut c = blocking::Socket::tcp().expect("socket");
-    c.connect(None, l.port(), None).expect("connect");
-    let s = l.accept().expect("accept");
-    (c, s)
-}
-
-fn blocking_receive_exact(s: &blocking::Socket, n: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(n);
-    while out.len() < n {
-        match s.receive(Some(n - out.len())).expect("receive") {
-            Some(b) => out.extend_from_slice(&b),
-            None => break,
-        }
-    }
-    out
-}
-
 // ---------------------------------------------------------------- async face
 
 #[tokio::test]

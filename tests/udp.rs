@@ -1,6 +1,15 @@
 mod support;
 use support::*;
 
+/// One datagram's bytes; a datagram socket's receive never reports EOF.
+async fn datagram(s: &Socket, length: Option<usize>) -> Vec<u8> {
+    s.receive(length)
+        .await
+        .unwrap()
+        .expect("a datagram, never None")
+        .to_vec()
+}
+
 use blade_socket::{AF_INET, AF_INET6, IPPROTO_UDP, SOCK_DGRAM, SockType, Socket, blocking};
 
 /// A UDP socket bound to 127.0.0.1 on an ephemeral port.
@@ -36,10 +45,7 @@ async fn connected_udp_send_and_receive() {
             .unwrap();
         assert!(tx.is_connected());
         assert_eq!(tx.send("hello udp").await.unwrap(), 9);
-        assert_eq!(
-            rx.receive(None).await.unwrap().as_deref(),
-            Some(&b"hello udp"[..])
-        );
+        assert_eq!(datagram(&rx, None).await, b"hello udp");
 
         // and back: the receiver replies to the sender's address
         let from_port = tx.info().unwrap().port;
@@ -47,10 +53,7 @@ async fn connected_udp_send_and_receive() {
             rx.send_to("127.0.0.1", from_port, "reply").await.unwrap(),
             5
         );
-        assert_eq!(
-            tx.receive(None).await.unwrap().as_deref(),
-            Some(&b"reply"[..])
-        );
+        assert_eq!(datagram(&tx, None).await, b"reply");
     })
     .await;
 }
@@ -70,9 +73,9 @@ async fn connected_udp_pair_both_directions() {
         for i in 0..10u8 {
             let msg = vec![i; usize::from(i) + 1];
             assert_eq!(a.send(&msg).await.unwrap(), msg.len());
-            assert_eq!(b.receive(None).await.unwrap().as_deref(), Some(&msg[..]));
+            assert_eq!(datagram(&b, None).await, &msg[..]);
             assert_eq!(b.send(&msg[..1]).await.unwrap(), 1);
-            assert_eq!(a.receive(None).await.unwrap().as_deref(), Some(&msg[..1]));
+            assert_eq!(datagram(&a, None).await, &msg[..1]);
         }
     })
     .await;
@@ -147,16 +150,10 @@ async fn empty_datagram_is_some_empty_never_none() {
         );
         // with a length too
         assert_eq!(tx.send(b"").await.unwrap(), 0);
-        assert_eq!(
-            rx.receive(Some(100)).await.unwrap().as_deref(),
-            Some(&b""[..])
-        );
+        assert_eq!(datagram(&rx, Some(100)).await, b"");
         // the socket is still usable: the empty datagram did not end anything
         tx.send(b"after").await.unwrap();
-        assert_eq!(
-            rx.receive(None).await.unwrap().as_deref(),
-            Some(&b"after"[..])
-        );
+        assert_eq!(datagram(&rx, None).await, b"after");
     })
     .await;
 }
@@ -189,25 +186,13 @@ async fn receive_with_length_truncates_and_discards_rest_of_datagram() {
         tx.send(b"abcdefghij").await.unwrap();
         tx.send(b"second").await.unwrap();
         tx.send(b"third-datagram").await.unwrap();
-        assert_eq!(
-            rx.receive(Some(3)).await.unwrap().as_deref(),
-            Some(&b"abc"[..])
-        );
+        assert_eq!(datagram(&rx, Some(3)).await, b"abc");
         // the rest of the first datagram ("defghij") is gone
-        assert_eq!(
-            rx.receive(None).await.unwrap().as_deref(),
-            Some(&b"second"[..])
-        );
-        assert_eq!(
-            rx.receive(Some(5)).await.unwrap().as_deref(),
-            Some(&b"third"[..])
-        );
+        assert_eq!(datagram(&rx, None).await, b"second");
+        assert_eq!(datagram(&rx, Some(5)).await, b"third");
         // nothing is left over from the truncated datagrams
         tx.send(b"last").await.unwrap();
-        assert_eq!(
-            rx.receive(Some(100)).await.unwrap().as_deref(),
-            Some(&b"last"[..])
-        );
+        assert_eq!(datagram(&rx, Some(100)).await, b"last");
     })
     .await;
 }
@@ -265,10 +250,7 @@ async fn receive_none_returns_one_whole_large_datagram() {
         assert_eq!(got.len(), 60_000);
         assert!(got[..] == big[..], "large datagram corrupted");
         // exactly one datagram was returned: the next is the small one
-        assert_eq!(
-            rx.receive(None).await.unwrap().as_deref(),
-            Some(&b"tail"[..])
-        );
+        assert_eq!(datagram(&rx, None).await, b"tail");
     })
     .await;
 }
@@ -304,10 +286,7 @@ async fn large_datagram_truncated_by_length() {
         let got = rx.receive(Some(50_000)).await.unwrap().expect("datagram");
         assert_eq!(got.len(), 50_000);
         assert!(got[..] == big[..50_000]);
-        assert_eq!(
-            rx.receive(None).await.unwrap().as_deref(),
-            Some(&b"tail"[..])
-        );
+        assert_eq!(datagram(&rx, None).await, b"tail");
     })
     .await;
 }
@@ -398,10 +377,7 @@ async fn ipv6_udp_on_loopback() {
         // connected IPv6 UDP
         tx.connect(Some("::1"), rx.port(), None).await.unwrap();
         tx.send(b"connected v6").await.unwrap();
-        assert_eq!(
-            rx.receive(None).await.unwrap().as_deref(),
-            Some(&b"connected v6"[..])
-        );
+        assert_eq!(datagram(&rx, None).await, b"connected v6");
     })
     .await;
 }
@@ -429,10 +405,7 @@ async fn udp_receive_timeout_then_still_usable() {
         assert!(!rx.is_closed());
         let tx = Socket::udp().unwrap();
         tx.send_to("127.0.0.1", rx.port(), b"later").await.unwrap();
-        assert_eq!(
-            rx.receive(None).await.unwrap().as_deref(),
-            Some(&b"later"[..])
-        );
+        assert_eq!(datagram(&rx, None).await, b"later");
     })
     .await;
 }

@@ -117,3 +117,48 @@ pub fn open_fds() -> usize {
         .map(|d| d.count())
         .unwrap_or(0)
 }
+
+// ---------------------------------------------------------- blocking face
+
+use blade_socket::blocking;
+
+/// A listening blocking TCP socket on 127.0.0.1 with an ephemeral port.
+pub fn blocking_listener() -> blocking::Socket {
+    let mut l = blocking::Socket::tcp().expect("socket");
+    l.bind(0, None).expect("bind");
+    l.listen(None).expect("listen");
+    l
+}
+
+/// A connected blocking TCP pair over 127.0.0.1: (client, accepted side).
+pub fn blocking_pair() -> (blocking::Socket, blocking::Socket) {
+    let l = blocking_listener();
+    let mut c = blocking::Socket::tcp().expect("socket");
+    c.connect(None, l.port(), None).expect("connect");
+    let s = l.accept().expect("accept");
+    (c, s)
+}
+
+/// [`full_backlog`] for the blocking face.
+pub fn blocking_full_backlog() -> (blocking::Socket, blocking::Socket) {
+    let mut l = blocking::Socket::tcp().expect("socket");
+    l.bind(0, None).expect("bind");
+    l.listen(Some(0)).expect("listen");
+    let mut filler = blocking::Socket::tcp().expect("socket");
+    filler
+        .connect(None, l.port(), None)
+        .expect("filler connect");
+    (l, filler)
+}
+
+/// [`receive_exact`] for the blocking face.
+pub fn blocking_receive_exact(s: &blocking::Socket, n: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(n);
+    while out.len() < n {
+        match s.receive(Some(n - out.len())).expect("receive") {
+            Some(b) => out.extend_from_slice(&b),
+            None => break,
+        }
+    }
+    out
+}
