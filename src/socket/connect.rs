@@ -256,9 +256,7 @@ impl Socket {
         }
         let call = self.begin(self.receive_timeout)?;
         let (sock, peer) = call
-            .ready(self, Interest::READABLE, "accept", |s| {
-                s.accept4(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC)
-            })
+            .ready(self, Interest::READABLE, "accept", accept_one)
             .await?;
         let (host, port) = addr::host_port(&peer);
         Ok(Socket::from_parts(
@@ -270,6 +268,17 @@ impl Socket {
             host,
             port,
         ))
+    }
+}
+
+/// Takes one connection from the queue, skipping any the client abandoned
+/// while it waited there (Linux reports those as `ECONNABORTED`/`EPROTO`).
+fn accept_one(s: &socket2::Socket) -> std::io::Result<(socket2::Socket, socket2::SockAddr)> {
+    loop {
+        match s.accept4(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC) {
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ECONNABORTED | libc::EPROTO)) => {}
+            r => return r,
+        }
     }
 }
 
