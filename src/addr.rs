@@ -91,7 +91,7 @@ pub async fn get_address_info(
     }
     let first = found
         .first()
-        .ok_or_else(|| SocketError::resolution(format!("{address}: no address found")))?;
+        .ok_or_else(|| SocketError::no_address(address))?;
     let canonical_name = found.iter().find_map(|i| i.canonical_name.clone());
     Ok(AddressInfo {
         canonical_name,
@@ -268,7 +268,7 @@ pub(crate) async fn resolve(
         }
     }
     if addrs.is_empty() {
-        return Err(SocketError::resolution(format!("{host}: no address found")));
+        return Err(SocketError::no_address(host));
     }
     Ok(addrs)
 }

@@ -78,6 +78,11 @@ impl SocketError {
         Self::new(ErrorKind::AddressResolution, message)
     }
 
+    /// A name that resolved to no usable address.
+    pub(crate) fn no_address(host: &str) -> Self {
+        Self::resolution(format!("{host}: no address found"))
+    }
+
     /// An OS error from its `errno`, with the OS's text.
     pub(crate) fn from_errno(errno: i32) -> Self {
         let kind = match errno {

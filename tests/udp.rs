@@ -21,6 +21,16 @@ async fn bound_udp() -> Socket {
     s
 }
 
+/// A bound receiver and a sender connected to it, both UDP on 127.0.0.1.
+async fn connected_udp() -> (Socket, Socket) {
+    let rx = bound_udp().await;
+    let mut tx = Socket::udp().unwrap();
+    tx.connect(Some("127.0.0.1"), rx.port(), None)
+        .await
+        .unwrap();
+    (rx, tx)
+}
+
 #[tokio::test]
 async fn udp_socket_properties() {
     within(async {
@@ -38,11 +48,7 @@ async fn udp_socket_properties() {
 #[tokio::test]
 async fn connected_udp_send_and_receive() {
     within(async {
-        let rx = bound_udp().await;
-        let mut tx = Socket::udp().unwrap();
-        tx.connect(Some("127.0.0.1"), rx.port(), None)
-            .await
-            .unwrap();
+        let (rx, tx) = connected_udp().await;
         assert!(tx.is_connected());
         assert_eq!(tx.send("hello udp").await.unwrap(), 9);
         assert_eq!(datagram(&rx, None).await, b"hello udp");
@@ -136,11 +142,7 @@ async fn send_to_localhost_name() {
 #[tokio::test]
 async fn empty_datagram_is_some_empty_never_none() {
     within(async {
-        let rx = bound_udp().await;
-        let mut tx = Socket::udp().unwrap();
-        tx.connect(Some("127.0.0.1"), rx.port(), None)
-            .await
-            .unwrap();
+        let (rx, tx) = connected_udp().await;
         assert_eq!(tx.send(b"").await.unwrap(), 0);
         let got = rx.receive(None).await.unwrap();
         assert_eq!(
@@ -178,11 +180,7 @@ async fn empty_datagram_via_send_to_and_receive_from() {
 #[tokio::test]
 async fn receive_with_length_truncates_and_discards_rest_of_datagram() {
     within(async {
-        let rx = bound_udp().await;
-        let mut tx = Socket::udp().unwrap();
-        tx.connect(Some("127.0.0.1"), rx.port(), None)
-            .await
-            .unwrap();
+        let (rx, tx) = connected_udp().await;
         tx.send(b"abcdefghij").await.unwrap();
         tx.send(b"second").await.unwrap();
         tx.send(b"third-datagram").await.unwrap();
@@ -238,11 +236,7 @@ fn pattern(n: usize) -> Vec<u8> {
 #[tokio::test]
 async fn receive_none_returns_one_whole_large_datagram() {
     within(async {
-        let rx = bound_udp().await;
-        let mut tx = Socket::udp().unwrap();
-        tx.connect(Some("127.0.0.1"), rx.port(), None)
-            .await
-            .unwrap();
+        let (rx, tx) = connected_udp().await;
         let big = pattern(60_000);
         assert_eq!(tx.send(&big).await.unwrap(), 60_000);
         tx.send(b"tail").await.unwrap();

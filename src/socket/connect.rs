@@ -109,7 +109,7 @@ impl Socket {
             }
         }
         match failures.len() {
-            0 => Err(SocketError::resolution(format!("{host}: no address found"))),
+            0 => Err(SocketError::no_address(host)),
             1 => Err(failures.remove(0).1),
             n => {
                 let list: Vec<String> = failures
@@ -166,7 +166,7 @@ impl Socket {
         };
         let addrs = addr::resolve(host, port, self.family, self.ty, driver).await?;
         let io = self.io_mut()?;
-        let mut result = Err(SocketError::resolution(format!("{host}: no address found")));
+        let mut result = Err(SocketError::no_address(host));
         for a in &addrs {
             result = io.sock().bind(a).map_err(SocketError::from);
             if result.is_ok() {

@@ -290,9 +290,7 @@ impl Socket {
         let call = self.begin(self.send_timeout)?;
         let resolving = addr::resolve(host, port, self.family, self.ty, call.driver);
         let to = call.deadline.run(call.driver, "send", resolving).await??;
-        let to = to
-            .first()
-            .ok_or_else(|| SocketError::resolution(format!("{host}: no address found")))?;
+        let to = to.first().ok_or_else(|| SocketError::no_address(host))?;
         self.send_all(&call, buf, Some(to)).await
     }
 
