@@ -1,0 +1,2 @@
+//! Side-by-side benchmark (placeholder; being written).
+fn main() {}
