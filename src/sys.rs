@@ -7,8 +7,11 @@ use std::{
     io,
     mem::MaybeUninit,
     net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6},
-    os::fd::{AsRawFd, BorrowedFd, RawFd},
-    sync::{Mutex, OnceLock},
+    os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd},
+    sync::{
+        Arc, Mutex, OnceLock,
+        atomic::{AtomicBool, Ordering},
+    },
     time::Duration,
 };
 
@@ -35,6 +38,9 @@ impl AsRawFd for Fd {
 pub(crate) struct Io {
     reg: OnceLock<AsyncFd<Fd>>,
     registering: Mutex<()>,
+    /// Set by a close through `&self`: operations still in flight stop at
+    /// their next attempt instead of touching a socket the user closed.
+    closed: AtomicBool,
     sock: socket2::Socket,
 }
 
@@ -43,12 +49,29 @@ impl Io {
         Io {
             reg: OnceLock::new(),
             registering: Mutex::new(()),
+            closed: AtomicBool::new(false),
             sock,
         }
     }
 
     pub(crate) fn sock(&self) -> &socket2::Socket {
         &self.sock
+    }
+
+    /// Marks the socket closed for the operations still holding it, and wakes
+    /// their waits: `shutdown(SHUT_RDWR)` makes the descriptor report hang-up
+    /// to `poll(2)` and epoll alike. Only when some are in flight, since the
+    /// peer then sees the FIN before the descriptor goes.
+    pub(crate) fn close_in_flight(&self, in_flight: bool) {
+        self.closed.store(true, Ordering::Release);
+        if in_flight {
+            let _ = self.sock.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    /// Whether a close through `&self` has happened.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
     }
 
     /// The registration, if a wait has made one.
@@ -80,6 +103,112 @@ impl Io {
     /// whatever runtime it runs on.
     pub(crate) fn deregister(&mut self) {
         drop(self.reg.take());
+    }
+}
+
+/// A socket's descriptor slot: the `Io` shared with operations in flight,
+/// until a close empties it.
+///
+/// Once [`Slot::lend`] has handed out a borrowed descriptor, a close through
+/// `&self` no longer empties the slot (the descriptor must outlive the borrow);
+/// it is then released by a close through `&mut self`, or by drop.
+#[derive(Debug)]
+pub(crate) struct Slot(Mutex<SlotState>);
+
+#[derive(Debug)]
+enum SlotState {
+    Open {
+        io: Arc<Io>,
+        lent: bool,
+    },
+    /// Closed; what `lend` hands out instead.
+    Closed(BorrowedFd<'static>),
+}
+
+impl Slot {
+    /// A slot for a socket that never had a descriptor.
+    pub(crate) fn closed() -> Slot {
+        Slot(Mutex::new(SlotState::Closed(stand_in())))
+    }
+
+    pub(crate) fn new(io: Io) -> Slot {
+        Slot(Mutex::new(SlotState::Open {
+            io: Arc::new(io),
+            lent: false,
+        }))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, SlotState> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The `Io` for an operation through `&self`, unless closed.
+    pub(crate) fn get(&self) -> Option<Arc<Io>> {
+        match &*self.lock() {
+            SlotState::Open { io, .. } if !io.is_closed() => Some(Arc::clone(io)),
+            _ => None,
+        }
+    }
+
+    /// The `Io` for a state change through `&mut self`, unless closed.
+    pub(crate) fn get_mut(&mut self) -> Option<&mut Arc<Io>> {
+        match self.0.get_mut().unwrap_or_else(|e| e.into_inner()) {
+            SlotState::Open { io, .. } if !io.is_closed() => Some(io),
+            _ => None,
+        }
+    }
+
+    /// Closes through `&self`: wakes operations in flight, and releases the
+    /// descriptor (when the last of them lets go) unless it has been lent.
+    pub(crate) fn close_shared(&self) {
+        Slot::close_state(&mut self.lock(), false);
+    }
+
+    /// Closes through `&mut self`, when no borrow of the descriptor is alive.
+    pub(crate) fn close(&mut self) {
+        Slot::close_state(self.0.get_mut().unwrap_or_else(|e| e.into_inner()), true);
+    }
+
+    fn close_state(state: &mut SlotState, unborrowed: bool) {
+        if let SlotState::Open { io, lent } = state {
+            io.close_in_flight(Arc::strong_count(io) > 1);
+            if unborrowed || !*lent {
+                *state = SlotState::Closed(stand_in());
+            }
+        }
+    }
+
+    /// The descriptor, borrowed for as long as `self`: the socket's while it
+    /// is open, the stand-in once it is closed.
+    pub(crate) fn lend(&self) -> BorrowedFd<'_> {
+        match &mut *self.lock() {
+            SlotState::Open { io, lent } => {
+                *lent = true;
+                let fd = io.sock.as_raw_fd();
+                // SAFETY: `fd` is the open descriptor of the `Io` in this slot.
+                // With `lent` set, the slot is emptied only by `close` or drop,
+                // which take `&mut self` and so wait for every borrow of
+                // `self`, this one included, to end.
+                unsafe { BorrowedFd::borrow_raw(fd) }
+            }
+            SlotState::Closed(stand_in) => *stand_in,
+        }
+    }
+}
+
+/// What `AsFd` lends once a socket is closed, since a borrowed descriptor
+/// cannot be -1: a process-wide unbound `AF_UNIX` datagram socket, made on
+/// first need. Should even that fail (no descriptor left), standard input,
+/// which std keeps open from startup.
+fn stand_in() -> BorrowedFd<'static> {
+    static STAND_IN: OnceLock<OwnedFd> = OnceLock::new();
+    static STDIN: OnceLock<io::Stdin> = OnceLock::new();
+    if let Some(fd) = STAND_IN.get() {
+        return fd.as_fd();
+    }
+    match socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::DGRAM.cloexec(), None) {
+        Ok(sock) => STAND_IN.get_or_init(|| OwnedFd::from(sock)).as_fd(),
+        Err(_) => STDIN.get_or_init(io::stdin).as_fd(),
     }
 }
 

@@ -60,6 +60,20 @@ impl Deadline {
                 .map_err(|_| SocketError::timed_out(what)),
         }
     }
+
+    /// Sleeps for `pause`, cut short by the deadline (then `TimedOut`): a
+    /// timer on the reactor, or a plain sleep on the calling-thread driver.
+    pub(crate) async fn pause(self, driver: Driver, what: &str, pause: Duration) -> Result<()> {
+        let pause = match self.remaining(what)? {
+            Some(left) => pause.min(left),
+            None => pause,
+        };
+        match driver {
+            Driver::CallingThread => std::thread::sleep(pause),
+            Driver::Reactor => tokio::time::sleep(pause).await,
+        }
+        self.remaining(what).map(drop)
+    }
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@
 //! # Ok::<(), blade_socket::SocketError>(())
 //! ```
 
+mod ext;
 mod runtime;
 
 use std::{

@@ -78,7 +78,7 @@ impl Socket {
                 Ok(())
             }
             Err(e) => {
-                self.close_shared();
+                self.end();
                 Err(e)
             }
         }
@@ -255,9 +255,22 @@ impl Socket {
             return Err(SocketError::illegal(NOT_LISTENING));
         }
         let call = self.begin(self.receive_timeout)?;
-        let (sock, peer) = call
-            .ready(self, Interest::READABLE, "accept", accept_one)
-            .await?;
+        let mut backoff = FIRST_BACKOFF;
+        let (sock, peer) = loop {
+            match call
+                .ready(self, Interest::READABLE, "accept", accept_one)
+                .await
+            {
+                // The connection stays queued and the listener stays readable,
+                // so retrying at once would spin: wait, longer each time.
+                Err(e) if self.blocking && out_of_resources(&e) => {
+                    tracing::warn!(fd = self.fd, error = %e, ?backoff, "accept: out of descriptors or memory; backing off");
+                    call.pause("accept", backoff).await?;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+                r => break r?,
+            }
+        };
         let (host, port) = addr::host_port(&peer);
         Ok(Socket::from_parts(
             sock,
@@ -269,6 +282,55 @@ impl Socket {
             port,
         ))
     }
+}
+
+impl Socket {
+    /// The accepted connections, as a [`Stream`](futures::Stream): each item
+    /// is one [`accept`](Socket::accept), so it waits up to the receive
+    /// timeout, and backs off when descriptors run out.
+    ///
+    /// A timeout or a failed connection is an `Err` item and the stream goes
+    /// on. It ends after an `IllegalState` item: the listener was closed, or
+    /// is not listening.
+    ///
+    /// # Cancel safety
+    /// Cancel safe, as `accept`: dropping a pending `next()` loses no connection.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # async fn f(listener: blade_socket::Socket) {
+    /// use futures::StreamExt;
+    /// let mut incoming = std::pin::pin!(listener.incoming());
+    /// while let Some(conn) = incoming.next().await {
+    ///     match conn {
+    ///         Ok(conn) => { tokio::spawn(async move { let _ = conn.send("hi\n").await; }); }
+    ///         Err(e) => eprintln!("accept: {e}"),
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub fn incoming(&self) -> impl futures::Stream<Item = Result<Socket>> + Send + '_ {
+        futures::stream::unfold(Some(self), |listener| async move {
+            let listener = listener?;
+            let next = listener.accept().await;
+            let go_on = !matches!(&next, Err(e) if e.kind() == crate::ErrorKind::IllegalState);
+            Some((next, go_on.then_some(listener)))
+        })
+    }
+}
+
+/// The first and the longest pause of `accept` when it runs out of
+/// descriptors or memory.
+const FIRST_BACKOFF: Duration = Duration::from_millis(5);
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+
+/// Errors that mean "no room for another connection now", which clear when
+/// the process closes descriptors or frees memory.
+fn out_of_resources(e: &SocketError) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    )
 }
 
 /// Takes one connection from the queue, skipping any the client abandoned

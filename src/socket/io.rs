@@ -9,7 +9,7 @@ use super::{Datagram, Socket};
 use crate::{
     addr,
     driver::Driver,
-    error::{Result, SocketError},
+    error::{ILLEGAL_STATE, Result, SocketError},
     sys::{self, Io},
     timeout::Deadline,
 };
@@ -34,6 +34,11 @@ pub(super) struct Call {
 }
 
 impl Call {
+    /// Sleeps for `pause` within this call's deadline.
+    pub(super) async fn pause(&self, what: &'static str, pause: Duration) -> Result<()> {
+        self.deadline.pause(self.driver, what, pause).await
+    }
+
     /// Runs `op` through [`ready_io`] under this call's deadline and the
     /// socket's blocking mode.
     pub(super) async fn ready<R>(
@@ -78,6 +83,16 @@ pub(super) async fn ready_io<R>(
     mut op: impl FnMut(&socket2::Socket) -> io::Result<R>,
 ) -> Result<R> {
     let sock = io.sock();
+    // A close through `&self` (from another task or thread) wakes the waits
+    // below; after it the socket must not be touched again.
+    let check_open = || {
+        if io.is_closed() {
+            Err(SocketError::illegal(ILLEGAL_STATE))
+        } else {
+            Ok(())
+        }
+    };
+    check_open()?;
     if !may_wait {
         return op(sock).map_err(Into::into);
     }
@@ -93,6 +108,7 @@ pub(super) async fn ready_io<R>(
             if !sys::poll(sock.as_fd(), interest, left)? {
                 deadline.remaining(what)?;
             }
+            check_open()?;
         },
         Driver::Reactor => {
             if io.registered().is_none() {
@@ -104,6 +120,7 @@ pub(super) async fn ready_io<R>(
             let reg = io.registration()?;
             loop {
                 let mut guard = deadline.run(driver, what, reg.ready(interest)).await??;
+                check_open()?;
                 match guard.try_io(|_| op(sock)) {
                     Ok(r) => return r.map_err(Into::into),
                     Err(_would_block) => {
@@ -410,6 +427,42 @@ impl Socket {
         .map_err(|e| self.fail(e))
     }
 
+    /// Receives into `buf`, as [`receive`](Socket::receive) with
+    /// `Some(buf.len())` but without allocating: waits until data or end of
+    /// file arrives (up to the receive timeout), then copies what is queued,
+    /// up to `buf.len()` bytes. Returns the count; `0` means end of file
+    /// (or an empty `buf`). On a datagram socket, one datagram, truncated.
+    ///
+    /// # Errors
+    /// As [`receive`](Socket::receive).
+    ///
+    /// # Cancel safety
+    /// Cancel safe, as `receive`.
+    ///
+    /// # Examples
+    /// ```
+    /// # #[tokio::main] async fn main() -> blade_socket::Result<()> {
+    /// let (a, b) = blade_socket::Socket::pair()?;
+    /// a.send("hello").await?;
+    /// let mut buf = [0u8; 16];
+    /// let n = b.receive_into(&mut buf).await?;
+    /// assert_eq!(&buf[..n], b"hello");
+    /// # Ok(()) }
+    /// ```
+    #[doc(alias = "recv")]
+    pub async fn receive_into(&self, buf: &mut [u8]) -> Result<usize> {
+        self.state.get().check_receive(self.is_datagram())?;
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let call = self.begin(self.receive_timeout)?;
+        call.ready(self, Interest::READABLE, "receive", |s| {
+            std::io::Read::read(&mut &*s, buf)
+        })
+        .await
+        .map_err(|e| self.fail(e))
+    }
+
     /// Receives one datagram with its sender (`recvfrom(2)`); see
     /// [`receive`](Socket::receive) for `length`. On a stream socket it
     /// receives as `receive` does, reports the peer, and at end of file
@@ -464,7 +517,7 @@ impl Socket {
             Some(libc::EPIPE | libc::ECONNRESET | libc::ECONNABORTED | libc::ETIMEDOUT)
         );
         if gone && !self.is_datagram() {
-            self.close_shared();
+            self.end();
         }
         err
     }

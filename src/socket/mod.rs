@@ -2,13 +2,16 @@
 //! and `state`.
 
 mod connect;
+mod convert;
+mod ending;
 mod io;
 mod state;
+mod stream;
 
 use std::{
     fmt,
-    os::fd::{AsFd, AsRawFd, OwnedFd, RawFd},
-    sync::{Arc, Mutex},
+    os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd},
+    sync::Arc,
     time::Duration,
 };
 
@@ -21,7 +24,7 @@ use crate::{
     consts::*,
     error::{ILLEGAL_STATE, Result, SocketError},
     options::{self, Kind, OptionValue},
-    sys::Io,
+    sys::{Io, Slot},
 };
 
 /// An address a socket is bound or connected to, from [`Socket::info`] and
@@ -81,7 +84,7 @@ pub struct Socket {
     /// The descriptor, shared with operations in flight: a failure seen by
     /// one of them closes the socket through `&self`, and the descriptor is
     /// released when the last of them lets go.
-    io: Mutex<Option<Arc<Io>>>,
+    io: Slot,
     fd: RawFd,
     state: StateCell,
     family: Family,
@@ -92,6 +95,8 @@ pub struct Socket {
     send_timeout: Option<Duration>,
     receive_timeout: Option<Duration>,
     blocking: bool,
+    /// The timers of a pending `AsyncRead`/`AsyncWrite` poll.
+    timers: stream::Timers,
 }
 
 impl Socket {
@@ -211,9 +216,25 @@ impl Socket {
         host: String,
         port: u16,
     ) -> Socket {
+        let fd = sock.as_raw_fd();
+        let slot = Slot::new(Io::new(sock));
+        Socket::with_slot(slot, fd, family, ty, protocol, phase, host, port)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn with_slot(
+        io: Slot,
+        fd: RawFd,
+        family: Family,
+        ty: SockType,
+        protocol: Protocol,
+        phase: Phase,
+        host: String,
+        port: u16,
+    ) -> Socket {
         Socket {
-            fd: sock.as_raw_fd(),
-            io: Mutex::new(Some(Arc::new(Io::new(sock)))),
+            fd,
+            io,
             state: StateCell::new(phase),
             family,
             ty,
@@ -223,6 +244,7 @@ impl Socket {
             send_timeout: None,
             receive_timeout: None,
             blocking: true,
+            timers: stream::Timers::default(),
         }
     }
 
@@ -381,16 +403,50 @@ impl Socket {
     /// # Ok::<(), blade_socket::SocketError>(())
     /// ```
     pub fn close(&mut self) -> Result<()> {
-        self.close_shared();
+        self.state.set_phase(Phase::Closed);
+        self.io.close();
         Ok(())
     }
 
-    /// Closes from `&self`: after a failure that ends the socket. The
-    /// descriptor goes when no operation in flight still holds it.
-    fn close_shared(&self) {
+    /// Closes through a shared reference, for another task or thread than
+    /// the one waiting on the socket: every operation pending on it wakes
+    /// and fails with `socket is in an illegal state`, as does every later
+    /// one. Otherwise it is [`close`](Socket::close): idempotent, with the
+    /// same effect on the properties.
+    ///
+    /// To wake the pending operations it shuts the connection down in both
+    /// directions (`shutdown(SHUT_RDWR)`), so the peer sees end of file; the
+    /// descriptor itself is released once the last of them has returned
+    /// (or, if [`as_fd`](std::os::fd::AsFd::as_fd) has lent it, when the
+    /// socket is dropped), so its number is never reused under them.
+    ///
+    /// # Errors
+    /// None today; the `Result` matches [`close`](Socket::close).
+    ///
+    /// # Examples
+    /// ```
+    /// # #[tokio::main] async fn main() -> blade_socket::Result<()> {
+    /// use std::sync::Arc;
+    /// let (a, _b) = blade_socket::Socket::pair()?;
+    /// let a = Arc::new(a);
+    /// let reader = tokio::spawn({
+    ///     let a = Arc::clone(&a);
+    ///     async move { a.receive(None).await }
+    /// });
+    /// a.close_shared()?;                     // from another task
+    /// let err = reader.await.expect("task").unwrap_err();
+    /// assert_eq!(err.message(), "socket is in an illegal state");
+    /// # Ok(()) }
+    /// ```
+    pub fn close_shared(&self) -> Result<()> {
+        self.end();
+        Ok(())
+    }
+
+    /// Closes through `&self` (see [`close_shared`](Socket::close_shared)).
+    fn end(&self) {
         self.state.set_phase(Phase::Closed);
-        let io = self.io.lock().unwrap_or_else(|e| e.into_inner()).take();
-        drop(io);
+        self.io.close_shared();
     }
 
     /// Sets an option (`setsockopt(2)` at level `SOL_SOCKET`).
@@ -604,9 +660,7 @@ impl Socket {
     /// The descriptor, for an operation through `&self`.
     fn io(&self) -> Result<Arc<Io>> {
         self.io
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+            .get()
             .ok_or_else(|| SocketError::illegal(ILLEGAL_STATE))
     }
 
@@ -614,15 +668,14 @@ impl Socket {
     fn io_mut(&mut self) -> Result<&Io> {
         self.io
             .get_mut()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_deref()
+            .map(|io| &**io)
             .ok_or_else(|| SocketError::illegal(ILLEGAL_STATE))
     }
 
     /// Drops the reactor registration so the next wait registers with the
     /// runtime it runs on (used when moving between the async and blocking faces).
     pub(crate) fn forget_reactor(&mut self) {
-        if let Some(io) = self.io.get_mut().unwrap_or_else(|e| e.into_inner()) {
+        if let Some(io) = self.io.get_mut() {
             // An operation that leaked its future may still hold the `Io`;
             // then the registration stays (its runtime still drives it).
             if let Some(io) = Arc::get_mut(io) {
@@ -659,6 +712,17 @@ impl fmt::Debug for Socket {
             .field("send_timeout", &self.send_timeout)
             .field("receive_timeout", &self.receive_timeout)
             .finish()
+    }
+}
+
+impl AsFd for Socket {
+    /// The socket's descriptor. Once the socket is closed, a process-wide
+    /// stand-in (an unbound `AF_UNIX` datagram socket), since a borrowed
+    /// descriptor cannot be -1. While a borrow is alive the descriptor stays
+    /// open; after `as_fd`, a close through `&self` keeps it until `close`
+    /// or drop.
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.io.lend()
     }
 }
 
