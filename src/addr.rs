@@ -273,6 +273,41 @@ pub(crate) async fn resolve(
     Ok(addrs)
 }
 
+/// Resolves a `connect` target. On an IPv6 socket a *name* may also reach
+/// IPv4 hosts (as IPv4-mapped addresses, through the dual-stack socket), so
+/// it is resolved for both families and ordered as RFC 8305 asks: the
+/// families interleaved, IPv6 first. Literals keep the socket's family.
+pub(crate) async fn resolve_for_connect(
+    host: &str,
+    port: u16,
+    family: Family,
+    ty: SockType,
+    driver: Driver,
+) -> Result<Vec<SockAddr>> {
+    let literal = host.trim_start_matches('[').trim_end_matches(']');
+    if family != AF_INET6 || literal.parse::<IpAddr>().is_ok() {
+        return resolve(host, port, family, ty, driver).await;
+    }
+    let found = resolve(host, port, AF_UNSPEC, ty, driver).await?;
+    let (mut v6, mut v4): (Vec<SocketAddr>, Vec<SocketAddr>) = found
+        .iter()
+        .filter_map(SockAddr::as_socket)
+        .partition(SocketAddr::is_ipv6);
+    let mut v4 = v4.drain(..).map(|a| match a {
+        SocketAddr::V4(a) => SocketAddr::new(IpAddr::V6(a.ip().to_ipv6_mapped()), a.port()),
+        v6 => v6,
+    });
+    let mut v6 = v6.drain(..);
+    let mut ordered = Vec::with_capacity(found.len());
+    loop {
+        match (v6.next(), v4.next()) {
+            (None, None) => break,
+            (a, b) => ordered.extend(a.into_iter().chain(b).map(SockAddr::from)),
+        }
+    }
+    Ok(ordered)
+}
+
 /// The family of an IP socket address.
 pub(crate) fn family_of(addr: &SocketAddr) -> Family {
     if addr.is_ipv4() { AF_INET } else { AF_INET6 }

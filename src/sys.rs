@@ -132,10 +132,11 @@ impl Slot {
     }
 
     pub(crate) fn new(io: Io) -> Slot {
-        Slot(Mutex::new(SlotState::Open {
-            io: Arc::new(io),
-            lent: false,
-        }))
+        Slot::shared(Arc::new(io))
+    }
+
+    pub(crate) fn shared(io: Arc<Io>) -> Slot {
+        Slot(Mutex::new(SlotState::Open { io, lent: false }))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, SlotState> {
@@ -220,6 +221,20 @@ pub(crate) fn poll(
     interest: Interest,
     timeout: Option<Duration>,
 ) -> io::Result<bool> {
+    poll_fds(&mut [pollfd(fd, interest)], timeout)
+}
+
+/// [`poll`] on several descriptors: `Ok(true)` once any is ready.
+pub(crate) fn poll_any(
+    fds: &[BorrowedFd<'_>],
+    interest: Interest,
+    timeout: Option<Duration>,
+) -> io::Result<bool> {
+    let mut pfds: Vec<libc::pollfd> = fds.iter().map(|fd| pollfd(*fd, interest)).collect();
+    poll_fds(&mut pfds, timeout)
+}
+
+fn pollfd(fd: BorrowedFd<'_>, interest: Interest) -> libc::pollfd {
     let mut events = 0;
     if interest.is_readable() {
         events |= libc::POLLIN;
@@ -227,18 +242,22 @@ pub(crate) fn poll(
     if interest.is_writable() {
         events |= libc::POLLOUT;
     }
-    let mut pfd = libc::pollfd {
+    libc::pollfd {
         fd: fd.as_raw_fd(),
         events,
         revents: 0,
-    };
+    }
+}
+
+fn poll_fds(pfds: &mut [libc::pollfd], timeout: Option<Duration>) -> io::Result<bool> {
     let ms = match timeout {
         None => -1,
         // Round up so that a sub-millisecond remainder still waits.
         Some(t) => i32::try_from(t.as_nanos().div_ceil(1_000_000)).unwrap_or(i32::MAX),
     };
-    // SAFETY: `pfd` is one valid, initialised `pollfd`, and we pass nfds = 1.
-    let n = unsafe { libc::poll(&mut pfd, 1, ms) };
+    // SAFETY: `pfds` holds `pfds.len()` valid, initialised `pollfd`s, made
+    // from borrowed (open) descriptors.
+    let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, ms) };
     if n < 0 {
         let err = io::Error::last_os_error();
         return if err.kind() == io::ErrorKind::Interrupted {

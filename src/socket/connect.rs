@@ -1,19 +1,19 @@
 //! Connection set-up: connect, bind, listen, accept.
 
-use std::time::Duration;
+use std::{os::fd::AsRawFd, sync::Arc, time::Duration};
 
 use tokio::io::Interest;
 
-use super::{Phase, Socket, io::ready_io};
+use super::{Phase, Socket, io::ready_io, trace};
 use crate::{
     addr,
-    consts::{AF_UNIX, IP_ANY, SOMAXCONN},
+    consts::{AF_INET, AF_INET6, AF_UNIX, IP_ANY, SOCK_STREAM, SOMAXCONN},
     driver::Driver,
     error::{
         EXISTING_CONNECTION, ILLEGAL_STATE, NOT_LISTENING, PREVIOUSLY_BOUND, QUEUE_TOO_LONG,
         Result, SocketError,
     },
-    sys::Io,
+    sys::{Io, Slot},
     timeout::Deadline,
 };
 
@@ -67,62 +67,71 @@ impl Socket {
         let deadline = Deadline::after(Some(timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT)));
         let host = host.map_or_else(|| self.host.clone(), str::to_owned);
         let io = self.io()?;
-        let result = self.connect_any(&io, &host, port, driver, deadline).await;
-        drop(io);
+        let result = self.connect_any(io, &host, port, driver, deadline).await;
         match result {
-            Ok(peer) => {
+            Ok((peer, won)) => {
+                if let Some(won) = won {
+                    // Another attempt's socket won the race: it becomes ours.
+                    self.fd = won.sock().as_raw_fd();
+                    self.io = Slot::shared(won);
+                }
                 let (h, p) = addr::host_port(&peer);
                 self.host = if self.family == AF_UNIX { host } else { h };
                 self.port = p;
                 self.state.set_phase(Phase::Connected);
+                trace::connection(self, "connected", None);
                 Ok(())
             }
             Err(e) => {
+                tracing::debug!(fd = self.fd, host = %host, port, error = %e, "connect failed");
                 self.end();
                 Err(e)
             }
         }
     }
 
-    /// Resolves `host` and tries each address until one connects.
+    /// Resolves `host` and connects to one of its addresses: each in turn,
+    /// or racing them (happy eyeballs) when a fresh stream socket has
+    /// several. Returns the peer, and the winning socket if not `io`.
     async fn connect_any(
         &self,
-        io: &Io,
+        io: Arc<Io>,
         host: &str,
         port: u16,
         driver: Driver,
         deadline: Deadline,
-    ) -> Result<socket2::SockAddr> {
+    ) -> Result<(socket2::SockAddr, Option<Arc<Io>>)> {
         let addrs = deadline
             .run(
                 driver,
                 "connect",
-                addr::resolve(host, port, self.family, self.ty, driver),
+                addr::resolve_for_connect(host, port, self.family, self.ty, driver),
             )
             .await??;
-        let mut failures: Vec<(socket2::SockAddr, SocketError)> = Vec::new();
-        for a in addrs {
-            match connect_one(io, &a, driver, deadline).await {
-                Ok(()) => return Ok(a),
-                Err(e) if e.is_timeout() => return Err(e),
-                Err(e) => failures.push((a, e)),
+        let racing = addrs.len() > 1
+            && self.ty == SOCK_STREAM
+            && self.state.get().phase == Phase::Fresh
+            && (self.family == AF_INET || self.family == AF_INET6);
+        let failures = if racing {
+            match self.race(Arc::clone(&io), addrs, driver, deadline).await? {
+                Ok((won, peer)) => {
+                    let other = (!Arc::ptr_eq(&won, &io)).then_some(won);
+                    return Ok((peer, other));
+                }
+                Err(failures) => failures,
             }
-        }
-        match failures.len() {
-            0 => Err(SocketError::no_address(host)),
-            1 => Err(failures.remove(0).1),
-            n => {
-                let list: Vec<String> = failures
-                    .iter()
-                    .map(|(a, e)| {
-                        let (h, p) = addr::host_port(a);
-                        format!("{h} port {p}: {e}")
-                    })
-                    .collect();
-                let last = failures.remove(n - 1).1;
-                Err(last.with_message(format!("all {n} addresses failed: {}", list.join("; "))))
+        } else {
+            let mut failures = Vec::new();
+            for a in addrs {
+                match connect_one(&io, &a, driver, deadline).await {
+                    Ok(()) => return Ok((a, None)),
+                    Err(e) if e.is_timeout() => return Err(e),
+                    Err(e) => failures.push((a, e)),
+                }
             }
-        }
+            failures
+        };
+        Err(all_failed(host, failures))
     }
 
     /// Binds to `host`:`port` (`bind(2)`); port 0 asks for an ephemeral port.
@@ -183,6 +192,7 @@ impl Socket {
         };
         self.port = p;
         self.state.set_phase(Phase::Bound);
+        trace::lifecycle(self, "bound");
         Ok(())
     }
 
@@ -216,6 +226,7 @@ impl Socket {
         let backlog = i32::try_from(backlog).map_err(|_| SocketError::invalid(QUEUE_TOO_LONG))?;
         self.io_mut()?.sock().listen(backlog)?;
         self.state.set_phase(Phase::Listening);
+        trace::lifecycle(self, "listening");
         Ok(())
     }
 
@@ -272,7 +283,7 @@ impl Socket {
             }
         };
         let (host, port) = addr::host_port(&peer);
-        Ok(Socket::from_parts(
+        let conn = Socket::from_parts(
             sock,
             self.family,
             self.ty,
@@ -280,7 +291,9 @@ impl Socket {
             Phase::Connected,
             host,
             port,
-        ))
+        );
+        trace::connection(&conn, "accepted", Some(self.fd));
+        Ok(conn)
     }
 }
 
@@ -344,6 +357,41 @@ fn accept_one(s: &socket2::Socket) -> std::io::Result<(socket2::Socket, socket2:
     }
 }
 
+/// The error for a connect whose every attempt failed: that attempt's own
+/// error when there was one, else the last, with each address's failure listed.
+fn all_failed(host: &str, mut failures: Vec<(socket2::SockAddr, SocketError)>) -> SocketError {
+    match failures.len() {
+        0 => SocketError::no_address(host),
+        1 => failures.remove(0).1,
+        n => {
+            let list: Vec<String> = failures
+                .iter()
+                .map(|(a, e)| {
+                    let (h, p) = addr::host_port(a);
+                    format!("{h} port {p}: {e}")
+                })
+                .collect();
+            let last = failures.remove(n - 1).1;
+            last.with_message(format!("all {n} addresses failed: {}", list.join("; ")))
+        }
+    }
+}
+
+/// Whether a non-blocking connect has finished: `Ok` once connected, the
+/// failure once it failed, `WouldBlock` while the handshake goes on.
+pub(super) fn handshake_done(s: &socket2::Socket) -> std::io::Result<()> {
+    if let Some(err) = s.take_error()? {
+        return Err(err);
+    }
+    match s.peer_addr() {
+        Ok(_) => Ok(()),
+        Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => {
+            Err(std::io::ErrorKind::WouldBlock.into())
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// One connection attempt: start it, then wait for the handshake's outcome.
 async fn connect_one(
     io: &Io,
@@ -365,18 +413,7 @@ async fn connect_one(
         driver,
         true,
         "connect",
-        |s| {
-            if let Some(err) = s.take_error()? {
-                return Err(err);
-            }
-            match s.peer_addr() {
-                Ok(_) => Ok(()),
-                Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => {
-                    Err(std::io::ErrorKind::WouldBlock.into())
-                }
-                Err(e) => Err(e),
-            }
-        },
+        handshake_done,
     )
     .await
 }

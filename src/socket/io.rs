@@ -5,7 +5,7 @@ use std::{io, os::fd::AsFd, sync::Arc, time::Duration};
 use bytes::{Bytes, BytesMut};
 use tokio::io::Interest;
 
-use super::{Datagram, Socket};
+use super::{Datagram, Socket, trace::OpTrace};
 use crate::{
     addr,
     driver::Driver,
@@ -21,6 +21,11 @@ const SMALL_READ: usize = 64 * 1024;
 /// The most one `sendfile(2)` call may move (Linux's own limit).
 const SENDFILE_CHUNK: usize = 0x7fff_f000;
 
+/// A byte count for the trace.
+fn count(n: &usize) -> u64 {
+    *n as u64
+}
+
 fn would_block(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::WouldBlock
 }
@@ -31,9 +36,22 @@ pub(super) struct Call {
     io: Arc<Io>,
     driver: Driver,
     deadline: Deadline,
+    trace: OpTrace,
 }
 
 impl Call {
+    /// Records the call's outcome (see [`OpTrace`]) and passes it on.
+    pub(super) fn traced<T>(
+        &self,
+        sock: &Socket,
+        op: &'static str,
+        r: Result<T>,
+        bytes: fn(&T) -> u64,
+    ) -> Result<T> {
+        self.trace.end(sock, op, &r, bytes);
+        r
+    }
+
     /// Sleeps for `pause` within this call's deadline.
     pub(super) async fn pause(&self, what: &'static str, pause: Duration) -> Result<()> {
         self.deadline.pause(self.driver, what, pause).await
@@ -232,7 +250,8 @@ impl Socket {
         let buf = message.as_ref();
         self.state.get().check_send(false)?;
         let call = self.begin(self.send_timeout)?;
-        self.send_all(&call, buf, None).await
+        let r = self.send_all(&call, buf, None).await;
+        call.traced(self, "send", r, count)
     }
 
     /// Starts an I/O call whose state checks have passed.
@@ -243,6 +262,7 @@ impl Socket {
             io,
             driver,
             deadline: Deadline::after(timeout),
+            trace: OpTrace::start(),
         })
     }
 
@@ -308,7 +328,8 @@ impl Socket {
         let resolving = addr::resolve(host, port, self.family, self.ty, call.driver);
         let to = call.deadline.run(call.driver, "send", resolving).await??;
         let to = to.first().ok_or_else(|| SocketError::no_address(host))?;
-        self.send_all(&call, buf, Some(to)).await
+        let r = self.send_all(&call, buf, Some(to)).await;
+        call.traced(self, "send_to", r, count)
     }
 
     /// Streams a whole file (from its start to its end) to the connected peer
@@ -333,6 +354,12 @@ impl Socket {
     pub async fn send_file(&self, file: &std::fs::File) -> Result<u64> {
         self.state.get().check_send(false)?;
         let call = self.begin(self.send_timeout)?;
+        let r = self.send_file_with(&call, file).await;
+        call.traced(self, "send_file", r, |n| *n)
+    }
+
+    /// `send_file`'s loop: `sendfile(2)` until the end of the file.
+    async fn send_file_with(&self, call: &Call, file: &std::fs::File) -> Result<u64> {
         let mut offset: i64 = 0;
         let mut total: u64 = 0;
         loop {
@@ -351,7 +378,7 @@ impl Socket {
                     if total == 0
                         && matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS)) =>
                 {
-                    return self.send_file_copy(&call, file).await;
+                    return self.send_file_copy(call, file).await;
                 }
                 Err(e) => return Err(self.fail(e)),
             }
@@ -416,15 +443,19 @@ impl Socket {
             return Ok(Some(Bytes::new()));
         }
         let call = self.begin(self.receive_timeout)?;
-        call.ready(self, Interest::READABLE, "receive", |s| {
-            if datagram {
-                recv_datagram(s, length).map(Some)
-            } else {
-                recv_stream(s, length)
-            }
+        let r = call
+            .ready(self, Interest::READABLE, "receive", |s| {
+                if datagram {
+                    recv_datagram(s, length).map(Some)
+                } else {
+                    recv_stream(s, length)
+                }
+            })
+            .await
+            .map_err(|e| self.fail(e));
+        call.traced(self, "receive", r, |b| {
+            b.as_ref().map_or(0, |b| count(&b.len()))
         })
-        .await
-        .map_err(|e| self.fail(e))
     }
 
     /// Receives into `buf`, as [`receive`](Socket::receive) with
@@ -456,11 +487,13 @@ impl Socket {
             return Ok(0);
         }
         let call = self.begin(self.receive_timeout)?;
-        call.ready(self, Interest::READABLE, "receive", |s| {
-            std::io::Read::read(&mut &*s, buf)
-        })
-        .await
-        .map_err(|e| self.fail(e))
+        let r = call
+            .ready(self, Interest::READABLE, "receive", |s| {
+                std::io::Read::read(&mut &*s, buf)
+            })
+            .await
+            .map_err(|e| self.fail(e));
+        call.traced(self, "receive_into", r, count)
     }
 
     /// Receives one datagram with its sender (`recvfrom(2)`); see
@@ -500,12 +533,13 @@ impl Socket {
             });
         }
         let call = self.begin(self.receive_timeout)?;
-        let (data, from) = call
+        let r = call
             .ready(self, Interest::READABLE, "receive", |s| {
                 recv_datagram_from(s, length)
             })
             .await
-            .map_err(|e| self.fail(e))?;
+            .map_err(|e| self.fail(e));
+        let (data, from) = call.traced(self, "receive_from", r, |(d, _)| count(&d.len()))?;
         let (host, port) = addr::host_port(&from);
         Ok(Datagram { data, host, port })
     }

@@ -4,9 +4,11 @@
 mod connect;
 mod convert;
 mod ending;
+mod eyeballs;
 mod io;
 mod state;
 mod stream;
+mod trace;
 
 use std::{
     fmt,
@@ -403,6 +405,9 @@ impl Socket {
     /// # Ok::<(), blade_socket::SocketError>(())
     /// ```
     pub fn close(&mut self) -> Result<()> {
+        if !self.state.get().is_closed() {
+            trace::lifecycle(self, "closed");
+        }
         self.state.set_phase(Phase::Closed);
         self.io.close();
         Ok(())
@@ -445,6 +450,9 @@ impl Socket {
 
     /// Closes through `&self` (see [`close_shared`](Socket::close_shared)).
     fn end(&self) {
+        if !self.state.get().is_closed() {
+            trace::lifecycle(self, "closed");
+        }
         self.state.set_phase(Phase::Closed);
         self.io.close_shared();
     }

@@ -1,0 +1,235 @@
+//! Happy eyeballs (RFC 8305): connection attempts to a name's addresses,
+//! staggered by 250 ms and racing, so a dead address family costs 250 ms
+//! rather than a whole connect timeout.
+//!
+//! Each attempt after the first needs a descriptor of its own; the winner's
+//! replaces the socket's (with its options copied), the losers are closed.
+
+use std::{
+    future::Future,
+    io,
+    os::fd::{AsFd, BorrowedFd},
+    pin::Pin,
+    sync::Arc,
+    time::Duration,
+};
+
+use socket2::SockAddr;
+use tokio::time::Instant;
+
+use super::Socket;
+use crate::{
+    driver::Driver,
+    error::{Result, SocketError},
+    sys::{self, Io},
+    timeout::Deadline,
+};
+
+/// RFC 8305's recommended "connection attempt delay".
+const STAGGER: Duration = Duration::from_millis(250);
+
+/// A connection attempt in flight.
+struct Attempt {
+    io: Arc<Io>,
+    addr: SockAddr,
+}
+
+/// How an attempt stands after a non-blocking check.
+enum Progress {
+    Connected,
+    Failed(SocketError),
+    Pending,
+}
+
+/// The options a new attempt's socket copies from the user's socket.
+#[derive(Debug, Default)]
+struct Template {
+    keepalive: Option<bool>,
+    nodelay: Option<bool>,
+    linger: Option<Option<Duration>>,
+    send_buffer: Option<usize>,
+    recv_buffer: Option<usize>,
+    oob_inline: Option<bool>,
+    only_v6: Option<bool>,
+}
+
+impl Template {
+    fn read(s: &socket2::Socket) -> Template {
+        Template {
+            keepalive: s.keepalive().ok(),
+            nodelay: s.tcp_nodelay().ok(),
+            linger: s.linger().ok(),
+            // Linux reports twice the size asked for; ask for half again.
+            send_buffer: s.send_buffer_size().ok().map(|n| n / 2),
+            recv_buffer: s.recv_buffer_size().ok().map(|n| n / 2),
+            oob_inline: s.out_of_band_inline().ok(),
+            only_v6: s.only_v6().ok(),
+        }
+    }
+
+    /// A new socket like `s`, with its options; each option is best effort.
+    fn make(&self, like: &socket2::Socket) -> io::Result<socket2::Socket> {
+        let ty = like.r#type()?.nonblocking().cloexec();
+        let s = socket2::Socket::new(like.domain()?, ty, like.protocol()?)?;
+        if let Some(v) = self.keepalive {
+            let _ = s.set_keepalive(v);
+        }
+        if let Some(v) = self.nodelay {
+            let _ = s.set_tcp_nodelay(v);
+        }
+        if let Some(v) = self.linger {
+            let _ = s.set_linger(v);
+        }
+        if let Some(v) = self.send_buffer.filter(|n| *n > 0) {
+            let _ = s.set_send_buffer_size(v);
+        }
+        if let Some(v) = self.recv_buffer.filter(|n| *n > 0) {
+            let _ = s.set_recv_buffer_size(v);
+        }
+        if let Some(v) = self.oob_inline {
+            let _ = s.set_out_of_band_inline(v);
+        }
+        if let Some(v) = self.only_v6 {
+            let _ = s.set_only_v6(v);
+        }
+        Ok(s)
+    }
+}
+
+impl Attempt {
+    /// Starts connecting `io` to `addr`.
+    fn start(io: Arc<Io>, addr: SockAddr) -> std::result::Result<(Attempt, Progress), SocketError> {
+        let progress = match io.sock().connect(&addr) {
+            Ok(()) => Progress::Connected,
+            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => Progress::Pending,
+            Err(e) => Progress::Failed(e.into()),
+        };
+        Ok((Attempt { io, addr }, progress))
+    }
+
+    /// The handshake's outcome so far, without waiting.
+    fn check(&self) -> Progress {
+        match super::connect::handshake_done(self.io.sock()) {
+            Ok(()) => Progress::Connected,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Progress::Pending,
+            Err(e) => Progress::Failed(e.into()),
+        }
+    }
+}
+
+/// The outcome of a race: the winning descriptor and address, or every
+/// address's failure.
+pub(super) type RaceResult = std::result::Result<(Arc<Io>, SockAddr), Vec<(SockAddr, SocketError)>>;
+
+impl Socket {
+    /// Races connection attempts to `addrs` (already in RFC 8305 order), the
+    /// first on `own`, each later one on a new socket, started 250 ms after
+    /// the previous one or as soon as it fails. A timeout is an `Err`.
+    pub(super) async fn race(
+        &self,
+        own: Arc<Io>,
+        addrs: Vec<SockAddr>,
+        driver: Driver,
+        deadline: Deadline,
+    ) -> Result<RaceResult> {
+        let template = Template::read(own.sock());
+        let mut own = Some(own);
+        let mut queue = addrs.into_iter();
+        let mut live: Vec<Attempt> = Vec::new();
+        let mut failures = Vec::new();
+        let mut next_start = Instant::now();
+        loop {
+            // Start the next attempt when its turn has come, or at once when
+            // nothing is in flight.
+            while live.is_empty() || Instant::now() >= next_start {
+                let Some(addr) = queue.next() else { break };
+                let io = match own.take() {
+                    Some(io) => io,
+                    None => match template.make(self.io()?.sock()) {
+                        Ok(s) => Arc::new(Io::new(s)),
+                        Err(e) => {
+                            failures.push((addr, e.into()));
+                            continue;
+                        }
+                    },
+                };
+                tracing::debug!(fd = self.fd, addr = ?addr.as_socket(), "connect attempt");
+                let (attempt, progress) = Attempt::start(io, addr)?;
+                next_start = Instant::now() + STAGGER;
+                match progress {
+                    Progress::Connected => return Ok(Ok((attempt.io, attempt.addr))),
+                    Progress::Failed(e) => failures.push((attempt.addr, e)),
+                    Progress::Pending => live.push(attempt),
+                }
+            }
+            let mut i = 0;
+            while i < live.len() {
+                match live[i].check() {
+                    Progress::Connected => {
+                        let won = live.swap_remove(i);
+                        return Ok(Ok((won.io, won.addr)));
+                    }
+                    Progress::Failed(e) => {
+                        let lost = live.swap_remove(i);
+                        tracing::debug!(fd = self.fd, addr = ?lost.addr.as_socket(), error = %e, "connect attempt failed");
+                        failures.push((lost.addr, e));
+                        next_start = Instant::now();
+                    }
+                    Progress::Pending => i += 1,
+                }
+            }
+            let more = queue.len() > 0;
+            if live.is_empty() {
+                if more {
+                    continue;
+                }
+                return Ok(Err(failures));
+            }
+            let until = more.then_some(next_start);
+            wait_any(&live, until, driver, deadline).await?;
+        }
+    }
+}
+
+/// Waits until one attempt's handshake moves, `until` comes, or the
+/// deadline passes (`TimedOut`).
+async fn wait_any(
+    live: &[Attempt],
+    until: Option<Instant>,
+    driver: Driver,
+    deadline: Deadline,
+) -> Result<()> {
+    match driver {
+        Driver::CallingThread => {
+            let left = deadline.remaining("connect")?;
+            let turn = until.map(|t| t.saturating_duration_since(Instant::now()));
+            let wait = match (left, turn) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let fds: Vec<BorrowedFd<'_>> = live.iter().map(|a| a.io.sock().as_fd()).collect();
+            sys::poll_any(&fds, tokio::io::Interest::WRITABLE, wait)?;
+            deadline.remaining("connect").map(drop)
+        }
+        Driver::Reactor => {
+            type Wait<'a> = Pin<Box<dyn Future<Output = io::Result<()>> + Send + 'a>>;
+            let mut waits: Vec<Wait<'_>> = Vec::with_capacity(live.len() + 1);
+            for a in live {
+                let reg = a.io.registration()?;
+                waits.push(Box::pin(async move {
+                    reg.writable().await?.clear_ready();
+                    Ok(())
+                }));
+            }
+            if let Some(t) = until {
+                waits.push(Box::pin(async move {
+                    tokio::time::sleep_until(t).await;
+                    Ok(())
+                }));
+            }
+            let any = futures::future::select_all(waits);
+            deadline.run(driver, "connect", any).await?.0?;
+            Ok(())
+        }
+    }
+}
