@@ -41,6 +41,10 @@ pub(crate) struct Io {
     /// Set by a close through `&self`: operations still in flight stop at
     /// their next attempt instead of touching a socket the user closed.
     closed: AtomicBool,
+    /// Whether the descriptor is in blocking mode (`O_NONBLOCK` clear): a
+    /// connected stream socket made by the blocking facade, whose unbounded
+    /// waits are then the `recv`/`send` itself, as with `std::net`.
+    fd_blocking: AtomicBool,
     sock: socket2::Socket,
 }
 
@@ -50,6 +54,7 @@ impl Io {
             reg: OnceLock::new(),
             registering: Mutex::new(()),
             closed: AtomicBool::new(false),
+            fd_blocking: AtomicBool::new(false),
             sock,
         }
     }
@@ -67,6 +72,25 @@ impl Io {
         if in_flight {
             let _ = self.sock.shutdown(std::net::Shutdown::Both);
         }
+    }
+
+    /// Whether the descriptor is in blocking mode.
+    pub(crate) fn fd_blocking(&self) -> bool {
+        self.fd_blocking.load(Ordering::Relaxed)
+    }
+
+    /// Puts the descriptor in blocking mode (`on`) or back in non-blocking mode.
+    pub(crate) fn set_fd_blocking(&self, on: bool) -> io::Result<()> {
+        if self.fd_blocking() != on {
+            self.sock.set_nonblocking(!on)?;
+            self.fd_blocking.store(on, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// Records that the descriptor was born in blocking mode (accepted so).
+    pub(crate) fn note_fd_blocking(&self) {
+        self.fd_blocking.store(true, Ordering::Relaxed);
     }
 
     /// Whether a close through `&self` has happened.
@@ -294,6 +318,14 @@ pub(crate) fn recv_into(
     // (`n <= len <= spare.len()`), which directly follow the current length.
     unsafe { buf.set_len(buf.len() + n) };
     Ok(n)
+}
+
+/// `recv(2)` into an initialised buffer.
+pub(crate) fn recv_slice(sock: &socket2::Socket, buf: &mut [u8], flags: i32) -> io::Result<usize> {
+    // SAFETY: `MaybeUninit<u8>` has `u8`'s layout, and `recv` only writes
+    // initialised bytes into the slice, so it stays initialised.
+    let uninit = unsafe { &mut *(std::ptr::from_mut::<[u8]>(buf) as *mut [MaybeUninit<u8>]) };
+    sock.recv_with_flags(uninit, flags)
 }
 
 /// Like [`recv_into`], for `recvfrom(2)`.

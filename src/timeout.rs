@@ -24,6 +24,11 @@ impl Deadline {
         )
     }
 
+    /// Whether there is no deadline at all.
+    pub(crate) fn is_unbounded(self) -> bool {
+        self.0.is_none()
+    }
+
     /// Time left, or a `TimedOut` error naming `what` once it has passed.
     pub(crate) fn remaining(self, what: &str) -> Result<Option<Duration>> {
         match self.0 {

@@ -25,7 +25,7 @@ impl Socket {
     /// # Ok::<(), blade_socket::SocketError>(())
     /// ```
     pub fn pair() -> Result<(Socket, Socket)> {
-        crate::Socket::pair().map(|(a, b)| (Socket::from(a), Socket::from(b)))
+        crate::Socket::pair().map(|(a, b)| (Socket::wrap(a), Socket::wrap(b)))
     }
 
     /// See [`crate::Socket::pair_of`].
@@ -41,7 +41,7 @@ impl Socket {
     /// # Ok::<(), blade_socket::SocketError>(())
     /// ```
     pub fn pair_of(ty: SockType) -> Result<(Socket, Socket)> {
-        crate::Socket::pair_of(ty).map(|(a, b)| (Socket::from(a), Socket::from(b)))
+        crate::Socket::pair_of(ty).map(|(a, b)| (Socket::wrap(a), Socket::wrap(b)))
     }
 
     /// See [`crate::Socket::receive_into`].

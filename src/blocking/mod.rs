@@ -66,6 +66,13 @@ pub fn get_address_info(
     run(crate::get_address_info(address, service, family))
 }
 
+impl Socket {
+    /// Wraps a socket the core just made (no registration to drop).
+    fn wrap(inner: crate::Socket) -> Socket {
+        Socket { inner }
+    }
+}
+
 impl From<crate::Socket> for Socket {
     /// Wraps an async socket, dropping its reactor registration.
     fn from(mut inner: crate::Socket) -> Socket {
@@ -102,7 +109,7 @@ impl Socket {
     /// # Ok::<(), blade_socket::SocketError>(())
     /// ```
     pub fn new(family: Family, ty: SockType, protocol: Protocol) -> Result<Socket> {
-        crate::Socket::new(family, ty, protocol).map(Socket::from)
+        crate::Socket::new(family, ty, protocol).map(Socket::wrap)
     }
 
     /// See [`crate::Socket::tcp`].
@@ -116,7 +123,7 @@ impl Socket {
     /// # Ok::<(), blade_socket::SocketError>(())
     /// ```
     pub fn tcp() -> Result<Socket> {
-        crate::Socket::tcp().map(Socket::from)
+        crate::Socket::tcp().map(Socket::wrap)
     }
 
     /// See [`crate::Socket::udp`].
@@ -130,7 +137,7 @@ impl Socket {
     /// # Ok::<(), blade_socket::SocketError>(())
     /// ```
     pub fn udp() -> Result<Socket> {
-        crate::Socket::udp().map(Socket::from)
+        crate::Socket::udp().map(Socket::wrap)
     }
 
     /// See [`crate::Socket::from_fd`].
@@ -146,7 +153,7 @@ impl Socket {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn from_fd(fd: OwnedFd) -> Result<Socket> {
-        crate::Socket::from_fd(fd).map(Socket::from)
+        crate::Socket::from_fd(fd).map(Socket::wrap)
     }
 
     /// See [`crate::Socket::host`].
@@ -279,7 +286,7 @@ impl Socket {
     /// # Ok(()) }
     /// ```
     pub fn accept(&self) -> Result<Socket> {
-        run(self.inner.accept()).map(Socket::from)
+        run(self.inner.accept()).map(Socket::wrap)
     }
 
     /// See [`crate::Socket::send`]; blocks up to the send timeout.

@@ -79,6 +79,10 @@ impl Socket {
                 self.host = if self.family == AF_UNIX { host } else { h };
                 self.port = p;
                 self.state.set_phase(Phase::Connected);
+                if driver == Driver::CallingThread && self.ty == SOCK_STREAM {
+                    // Best effort: the non-blocking descriptor works as well, just slower.
+                    let _ = self.io().map(|io| io.set_fd_blocking(true));
+                }
                 trace::connection(self, "connected", None);
                 Ok(())
             }
@@ -266,10 +270,14 @@ impl Socket {
             return Err(SocketError::illegal(NOT_LISTENING));
         }
         let call = self.begin(self.receive_timeout)?;
+        // The blocking facade's connections get a blocking descriptor (see `ready_io`).
+        let blocking_fd = call.driver() == Driver::CallingThread && self.ty == SOCK_STREAM;
         let mut backoff = FIRST_BACKOFF;
         let (sock, peer) = loop {
             match call
-                .ready(self, Interest::READABLE, "accept", accept_one)
+                .ready(self, Interest::READABLE, "accept", |s, _| {
+                    accept_one(s, blocking_fd)
+                })
                 .await
             {
                 // The connection stays queued and the listener stays readable,
@@ -292,6 +300,11 @@ impl Socket {
             host,
             port,
         );
+        if blocking_fd {
+            if let Ok(io) = conn.io() {
+                io.note_fd_blocking();
+            }
+        }
         trace::connection(&conn, "accepted", Some(self.fd));
         Ok(conn)
     }
@@ -348,9 +361,17 @@ fn out_of_resources(e: &SocketError) -> bool {
 
 /// Takes one connection from the queue, skipping any the client abandoned
 /// while it waited there (Linux reports those as `ECONNABORTED`/`EPROTO`).
-fn accept_one(s: &socket2::Socket) -> std::io::Result<(socket2::Socket, socket2::SockAddr)> {
+fn accept_one(
+    s: &socket2::Socket,
+    blocking_fd: bool,
+) -> std::io::Result<(socket2::Socket, socket2::SockAddr)> {
+    let flags = if blocking_fd {
+        libc::SOCK_CLOEXEC
+    } else {
+        libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC
+    };
     loop {
-        match s.accept4(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC) {
+        match s.accept4(flags) {
             Err(e) if matches!(e.raw_os_error(), Some(libc::ECONNABORTED | libc::EPROTO)) => {}
             r => return r,
         }
@@ -413,7 +434,7 @@ async fn connect_one(
         driver,
         true,
         "connect",
-        handshake_done,
+        |s, _| handshake_done(s),
     )
     .await
 }

@@ -68,8 +68,8 @@ impl Socket {
         let mut discarded = 0u64;
         loop {
             let n = call
-                .ready(self, Interest::READABLE, "close", |s| {
-                    std::io::Read::read(&mut &*s, &mut sink)
+                .ready(self, Interest::READABLE, "close", |s, flags| {
+                    crate::sys::recv_slice(s, &mut sink, flags)
                 })
                 .await?;
             if n == 0 {

@@ -52,6 +52,11 @@ impl Call {
         r
     }
 
+    /// Who waits in this call.
+    pub(super) fn driver(&self) -> Driver {
+        self.driver
+    }
+
     /// Sleeps for `pause` within this call's deadline.
     pub(super) async fn pause(&self, what: &'static str, pause: Duration) -> Result<()> {
         self.deadline.pause(self.driver, what, pause).await
@@ -64,7 +69,7 @@ impl Call {
         sock: &Socket,
         interest: Interest,
         what: &'static str,
-        op: impl FnMut(&socket2::Socket) -> io::Result<R>,
+        op: impl FnMut(&socket2::Socket, i32) -> io::Result<R>,
     ) -> Result<R> {
         ready_io(
             &self.io,
@@ -79,15 +84,19 @@ impl Call {
     }
 }
 
-/// The one readiness loop under every operation: runs `op` (one non-blocking
-/// syscall) until it stops reporting `WouldBlock`, waiting for `interest`
-/// in between, within `deadline`.
+/// The one readiness loop under every operation: runs `op` (one syscall)
+/// until it stops reporting `WouldBlock`, waiting for `interest` in between,
+/// within `deadline`. `op` gets the `recv`/`send` flags to add: `MSG_DONTWAIT`
+/// wherever the call must not block (ops without flags, such as `accept4`,
+/// run only on non-blocking descriptors).
 ///
 /// With `may_wait` false (non-blocking mode) it makes one attempt. Under the
-/// blocking facade the calling thread waits in `poll(2)`; otherwise the socket
-/// waits on the reactor, registering on its first wait. Once registered it
-/// consults the reactor's readiness before the syscall, as `tokio::net` does,
-/// so a receive that must wait costs no failed syscall.
+/// blocking facade the calling thread waits itself: on a descriptor in
+/// blocking mode with no deadline, inside the syscall (one syscall per
+/// operation, as `std::net`); otherwise in `poll(2)`. Under the reactor the
+/// socket registers on its first wait, then consults readiness before the
+/// syscall, as `tokio::net` does, so a receive that must wait costs no
+/// failed syscall.
 ///
 /// Cancel safety: `op` runs only inside a single poll, after readiness, so
 /// dropping the future between polls loses nothing.
@@ -98,7 +107,7 @@ pub(super) async fn ready_io<R>(
     driver: Driver,
     may_wait: bool,
     what: &'static str,
-    mut op: impl FnMut(&socket2::Socket) -> io::Result<R>,
+    mut op: impl FnMut(&socket2::Socket, i32) -> io::Result<R>,
 ) -> Result<R> {
     let sock = io.sock();
     // A close through `&self` (from another task or thread) wakes the waits
@@ -112,25 +121,38 @@ pub(super) async fn ready_io<R>(
     };
     check_open()?;
     if !may_wait {
-        return op(sock).map_err(Into::into);
+        return op(sock, libc::MSG_DONTWAIT).map_err(Into::into);
     }
     match driver {
-        Driver::CallingThread => loop {
-            match op(sock) {
-                Err(e) if would_block(&e) => {}
-                r => return r.map_err(Into::into),
+        Driver::CallingThread => {
+            if io.fd_blocking() && deadline.is_unbounded() {
+                match op(sock, 0) {
+                    // A receive woken by `close_shared` sees end of file.
+                    r if io.is_closed() => drop(r),
+                    // Only with a user-set SO_RCVTIMEO/SO_SNDTIMEO: poll below.
+                    Err(e) if would_block(&e) => {}
+                    r => return r.map_err(Into::into),
+                }
             }
-            // poll(2) caps its wait near 24 days; on its timeout, the
-            // deadline alone says whether time is really up.
-            let left = deadline.remaining(what)?;
-            if !sys::poll(sock.as_fd(), interest, left)? {
-                deadline.remaining(what)?;
+            loop {
+                check_open()?;
+                match op(sock, libc::MSG_DONTWAIT) {
+                    Err(e) if would_block(&e) => {}
+                    r => return r.map_err(Into::into),
+                }
+                // poll(2) caps its wait near 24 days; on its timeout, the
+                // deadline alone says whether time is really up.
+                let left = deadline.remaining(what)?;
+                if !sys::poll(sock.as_fd(), interest, left)? {
+                    deadline.remaining(what)?;
+                }
             }
-            check_open()?;
-        },
+        }
         Driver::Reactor => {
+            // A descriptor the facade put in blocking mode, now awaited.
+            io.set_fd_blocking(false)?;
             if io.registered().is_none() {
-                match op(sock) {
+                match op(sock, libc::MSG_DONTWAIT) {
                     Err(e) if would_block(&e) => {}
                     r => return r.map_err(Into::into),
                 }
@@ -139,7 +161,7 @@ pub(super) async fn ready_io<R>(
             loop {
                 let mut guard = deadline.run(driver, what, reg.ready(interest)).await??;
                 check_open()?;
-                match guard.try_io(|_| op(sock)) {
+                match guard.try_io(|_| op(sock, libc::MSG_DONTWAIT)) {
                     Ok(r) => return r.map_err(Into::into),
                     Err(_would_block) => {
                         // tokio never clears hang-up readiness: yield through the
@@ -155,7 +177,11 @@ pub(super) async fn ready_io<R>(
 
 /// One receive on a stream socket: at most `length` bytes (all queued bytes
 /// with `None`); `Ok(None)` at end of file.
-fn recv_stream(sock: &socket2::Socket, length: Option<usize>) -> io::Result<Option<Bytes>> {
+fn recv_stream(
+    sock: &socket2::Socket,
+    length: Option<usize>,
+    flags: i32,
+) -> io::Result<Option<Bytes>> {
     let (want, sized) = match length {
         Some(n) if n <= SMALL_READ => (n, false),
         _ => {
@@ -171,9 +197,13 @@ fn recv_stream(sock: &socket2::Socket, length: Option<usize>) -> io::Result<Opti
         }
     };
     let mut buf = BytesMut::with_capacity(want);
+    // Only the first recv may block; the rest take what is already queued.
+    let mut flags = flags;
     loop {
         let room = want - buf.len();
-        match sys::recv_into(sock, &mut buf, room, 0) {
+        let r = sys::recv_into(sock, &mut buf, room, flags);
+        flags = libc::MSG_DONTWAIT;
+        match r {
             Ok(0) => break,
             Ok(_) if !sized || buf.len() >= want => break,
             Ok(_) => {}
@@ -188,21 +218,21 @@ fn recv_stream(sock: &socket2::Socket, length: Option<usize>) -> io::Result<Opti
 
 /// The size to allocate for the next datagram: `length` when small, else
 /// the datagram's real size (peeked with `MSG_TRUNC`), capped by `length`.
-fn datagram_size(sock: &socket2::Socket, length: Option<usize>) -> io::Result<usize> {
+fn datagram_size(sock: &socket2::Socket, length: Option<usize>, flags: i32) -> io::Result<usize> {
     match length {
         Some(n) if n <= SMALL_READ => Ok(n),
         _ => {
-            let real = sock.recv_with_flags(&mut [], libc::MSG_PEEK | libc::MSG_TRUNC)?;
+            let real = sock.recv_with_flags(&mut [], flags | libc::MSG_PEEK | libc::MSG_TRUNC)?;
             Ok(length.map_or(real, |n| n.min(real)))
         }
     }
 }
 
 /// One datagram, truncated to `length` (the rest is discarded).
-fn recv_datagram(sock: &socket2::Socket, length: Option<usize>) -> io::Result<Bytes> {
-    let size = datagram_size(sock, length)?;
+fn recv_datagram(sock: &socket2::Socket, length: Option<usize>, flags: i32) -> io::Result<Bytes> {
+    let size = datagram_size(sock, length, flags)?;
     let mut buf = BytesMut::with_capacity(size);
-    sys::recv_into(sock, &mut buf, size, 0)?;
+    sys::recv_into(sock, &mut buf, size, flags)?;
     Ok(buf.freeze())
 }
 
@@ -210,10 +240,11 @@ fn recv_datagram(sock: &socket2::Socket, length: Option<usize>) -> io::Result<By
 fn recv_datagram_from(
     sock: &socket2::Socket,
     length: Option<usize>,
+    flags: i32,
 ) -> io::Result<(Bytes, socket2::SockAddr)> {
-    let size = datagram_size(sock, length)?;
+    let size = datagram_size(sock, length, flags)?;
     let mut buf = BytesMut::with_capacity(size);
-    let (_, from) = sys::recv_from_into(sock, &mut buf, size, 0)?;
+    let (_, from) = sys::recv_from_into(sock, &mut buf, size, flags)?;
     Ok((buf.freeze(), from))
 }
 
@@ -277,9 +308,9 @@ impl Socket {
         loop {
             let rest = &buf[sent..];
             let r = call
-                .ready(self, Interest::WRITABLE, "send", |s| match to {
-                    None => s.send_with_flags(rest, libc::MSG_NOSIGNAL),
-                    Some(addr) => s.send_to_with_flags(rest, addr, libc::MSG_NOSIGNAL),
+                .ready(self, Interest::WRITABLE, "send", |s, flags| match to {
+                    None => s.send_with_flags(rest, flags | libc::MSG_NOSIGNAL),
+                    Some(addr) => s.send_to_with_flags(rest, addr, flags | libc::MSG_NOSIGNAL),
                 })
                 .await;
             match r {
@@ -354,6 +385,8 @@ impl Socket {
     pub async fn send_file(&self, file: &std::fs::File) -> Result<u64> {
         self.state.get().check_send(false)?;
         let call = self.begin(self.send_timeout)?;
+        // sendfile(2) takes no MSG_DONTWAIT: it needs a non-blocking descriptor.
+        call.io.set_fd_blocking(false)?;
         let r = self.send_file_with(&call, file).await;
         call.traced(self, "send_file", r, |n| *n)
     }
@@ -364,7 +397,7 @@ impl Socket {
         let mut total: u64 = 0;
         loop {
             let r = call
-                .ready(self, Interest::WRITABLE, "send", |s| {
+                .ready(self, Interest::WRITABLE, "send", |s, _| {
                     sys::sendfile(s.as_fd(), file.as_fd(), &mut offset, SENDFILE_CHUNK)
                 })
                 .await;
@@ -444,11 +477,11 @@ impl Socket {
         }
         let call = self.begin(self.receive_timeout)?;
         let r = call
-            .ready(self, Interest::READABLE, "receive", |s| {
+            .ready(self, Interest::READABLE, "receive", |s, flags| {
                 if datagram {
-                    recv_datagram(s, length).map(Some)
+                    recv_datagram(s, length, flags).map(Some)
                 } else {
-                    recv_stream(s, length)
+                    recv_stream(s, length, flags)
                 }
             })
             .await
@@ -488,8 +521,8 @@ impl Socket {
         }
         let call = self.begin(self.receive_timeout)?;
         let r = call
-            .ready(self, Interest::READABLE, "receive", |s| {
-                std::io::Read::read(&mut &*s, buf)
+            .ready(self, Interest::READABLE, "receive", |s, flags| {
+                sys::recv_slice(s, buf, flags)
             })
             .await
             .map_err(|e| self.fail(e));
@@ -534,8 +567,8 @@ impl Socket {
         }
         let call = self.begin(self.receive_timeout)?;
         let r = call
-            .ready(self, Interest::READABLE, "receive", |s| {
-                recv_datagram_from(s, length)
+            .ready(self, Interest::READABLE, "receive", |s, flags| {
+                recv_datagram_from(s, length, flags)
             })
             .await
             .map_err(|e| self.fail(e));

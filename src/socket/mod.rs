@@ -686,6 +686,9 @@ impl Socket {
         if let Some(io) = self.io.get_mut() {
             // An operation that leaked its future may still hold the `Io`;
             // then the registration stays (its runtime still drives it).
+            // The async face needs `O_NONBLOCK` back (best effort: its
+            // readiness loop also restores it).
+            let _ = io.set_fd_blocking(false);
             if let Some(io) = Arc::get_mut(io) {
                 io.deregister();
             }

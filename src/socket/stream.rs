@@ -47,6 +47,7 @@ impl Socket {
     ) -> Poll<Result<R>> {
         Driver::current()?;
         let io = self.io()?;
+        io.set_fd_blocking(false)?;
         let reg = io.registration()?;
         let result = loop {
             let ready = match way {
