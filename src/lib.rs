@@ -56,6 +56,33 @@
 //! without IO or time, tokio itself panics when the socket first waits; tokio
 //! offers no way to ask a handle whether those drivers are on.
 //!
+//! The facade's connected stream sockets keep their descriptor in blocking
+//! mode, so a wait with no timeout is the `recv`/`send` itself: one syscall
+//! per operation, as with `std::net`. With a timeout, or on the async face,
+//! the descriptor is non-blocking and waits go through `poll(2)` or the reactor.
+//!
+//! ## Closing
+//! [`Socket::close`] takes `&mut self`. To end a socket that other tasks are
+//! waiting on, [`Socket::close_shared`] works through `&self` (an
+//! `Arc<Socket>`): every pending operation wakes with `socket is in an
+//! illegal state`. [`Socket::close_graceful`] shuts the write side and
+//! drains until the peer closes; [`Socket::abort`] resets the connection.
+//!
+//! ## Beyond Blade
+//! - [`tokio::io::AsyncRead`]/[`AsyncWrite`](tokio::io::AsyncWrite) on the
+//!   async socket (codecs, `tokio::io::copy`), honouring the timeouts;
+//!   [`std::io::Read`]/[`Write`](std::io::Write) on the blocking one.
+//! - [`Socket::incoming`], a stream of accepted connections; `accept` backs
+//!   off when descriptors run out (`EMFILE`) instead of spinning.
+//! - Happy eyeballs (RFC 8305): an IPv6 socket connecting to a name that has
+//!   IPv6 and IPv4 addresses races them, 250 ms apart, under one timeout.
+//! - Unix-domain sockets: `bind`/`connect` take the path as `host`;
+//!   [`Socket::pair`] makes a connected pair.
+//! - Conversions from tokio's and std's socket types; `AsFd`/`AsRawFd`.
+//! - `tracing` events: each operation's descriptor, family, byte count,
+//!   duration and outcome; connections' local and peer addresses. Payload
+//!   bytes are never recorded. Without a subscriber they cost one cached check.
+//!
 //! ## Differences from Blade's implementation
 //! - Errors are values ([`SocketError`], alias [`SocketException`]), never
 //!   `-1`/`false` returns; no call panics.

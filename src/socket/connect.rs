@@ -28,6 +28,14 @@ impl Socket {
     /// worker threads) and each address is tried in turn, all within the one
     /// timeout. For a Unix-domain socket `host` is the path and `port` is ignored.
     ///
+    /// On a fresh (unbound) IPv6 stream socket, a name is resolved for both
+    /// families and its addresses race as RFC 8305 ("happy eyeballs") asks:
+    /// IPv6 first, the next attempt 250 ms later or as soon as one fails,
+    /// IPv4 addresses reached as IPv4-mapped ones (`::ffff:a.b.c.d`). Attempts
+    /// after the first use new descriptors with the socket's options copied;
+    /// the winner's descriptor becomes the socket's ([`id`](Socket::id) may
+    /// change), the others are closed. Literals are never mapped.
+    ///
     /// On success `is_client()` and `is_connected()` are true and
     /// `host()`/`port()` are the peer's.
     ///
@@ -243,8 +251,11 @@ impl Socket {
     ///
     /// # Errors
     /// `socket not bound/listening` when not listening; `socket is in an
-    /// illegal state` once closed; `TimedOut` (the listener is unharmed); the
-    /// OS's error (such as `Too many open files`).
+    /// illegal state` once closed; `TimedOut` (the listener is unharmed).
+    /// Out of descriptors or memory (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`)
+    /// it does not fail nor spin: it waits (5 ms, doubling up to 1 s) and
+    /// tries again, within the receive timeout; in non-blocking mode it
+    /// returns that error.
     ///
     /// # Cancel safety
     /// Cancel safe: a connection is taken from the queue only in the poll that
