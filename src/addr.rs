@@ -226,8 +226,13 @@ pub(crate) async fn resolve(
     driver: Driver,
 ) -> Result<Vec<SockAddr>> {
     if family == AF_UNIX {
+        // `@name` is an abstract address, as `host_port` shows one (Linux).
+        let path = match host.strip_prefix('@') {
+            Some(name) => format!("\0{name}"),
+            None => host.to_owned(),
+        };
         return Ok(vec![
-            SockAddr::unix(host).map_err(|e| SocketError::invalid(format!("{host:?}: {e}")))?,
+            SockAddr::unix(path).map_err(|e| SocketError::invalid(format!("{host:?}: {e}")))?,
         ]);
     }
     let literal = host

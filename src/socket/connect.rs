@@ -284,7 +284,7 @@ impl Socket {
         // The blocking facade's connections get a blocking descriptor (see `ready_io`).
         let blocking_fd = call.driver() == Driver::CallingThread && self.ty == SOCK_STREAM;
         let mut backoff = FIRST_BACKOFF;
-        let (sock, peer) = loop {
+        let accepted = loop {
             match call
                 .ready(self, Interest::READABLE, "accept", |s, _| {
                     accept_one(s, blocking_fd)
@@ -295,12 +295,15 @@ impl Socket {
                 // so retrying at once would spin: wait, longer each time.
                 Err(e) if self.blocking && out_of_resources(&e) => {
                     tracing::warn!(fd = self.fd, error = %e, ?backoff, "accept: out of descriptors or memory; backing off");
-                    call.pause("accept", backoff).await?;
+                    if let Err(e) = call.pause("accept", backoff).await {
+                        break Err(e);
+                    }
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
-                r => break r?,
+                r => break r,
             }
         };
+        let (sock, peer) = call.traced(self, "accept", accepted, |_| 0)?;
         let (host, port) = addr::host_port(&peer);
         let conn = Socket::from_parts(
             sock,
@@ -431,7 +434,14 @@ async fn connect_one(
     driver: Driver,
     deadline: Deadline,
 ) -> Result<()> {
-    match io.sock().connect(addr) {
+    let started = match io.sock().connect(addr) {
+        // After a failed non-blocking connect (an earlier address), Linux
+        // reports that failure once more (`ECONNABORTED`, as its `SO_ERROR`
+        // was already read) and only then resets the socket: connect again.
+        Err(e) if e.raw_os_error() == Some(libc::ECONNABORTED) => io.sock().connect(addr),
+        r => r,
+    };
+    match started {
         Ok(()) => return Ok(()),
         Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
         Err(e) => return Err(e.into()),

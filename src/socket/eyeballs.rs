@@ -41,29 +41,68 @@ enum Progress {
     Pending,
 }
 
+/// The `int` options a new attempt's socket copies from the user's socket,
+/// as (level, name): every one `set_option` can set, and the TCP, IPv4 and
+/// IPv6 ones a user may have set through `with_sockref`. (Buffer sizes and
+/// `SO_LINGER` need conversions: see [`Template`].)
+const COPIED: &[(i32, i32)] = &[
+    (libc::SOL_SOCKET, libc::SO_DEBUG),
+    (libc::SOL_SOCKET, libc::SO_REUSEADDR),
+    (libc::SOL_SOCKET, libc::SO_REUSEPORT),
+    (libc::SOL_SOCKET, libc::SO_KEEPALIVE),
+    (libc::SOL_SOCKET, libc::SO_DONTROUTE),
+    (libc::SOL_SOCKET, libc::SO_BROADCAST),
+    (libc::SOL_SOCKET, libc::SO_OOBINLINE),
+    (libc::SOL_SOCKET, libc::SO_TIMESTAMP),
+    (libc::SOL_SOCKET, libc::SO_RCVLOWAT),
+    (libc::SOL_SOCKET, libc::SO_PRIORITY),
+    (libc::SOL_SOCKET, libc::SO_MARK),
+    (libc::IPPROTO_TCP, libc::TCP_NODELAY),
+    (libc::IPPROTO_TCP, libc::TCP_KEEPIDLE),
+    (libc::IPPROTO_TCP, libc::TCP_KEEPINTVL),
+    (libc::IPPROTO_TCP, libc::TCP_KEEPCNT),
+    (libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT),
+    (libc::IPPROTO_TCP, libc::TCP_MAXSEG),
+    (libc::IPPROTO_IP, libc::IP_TOS),
+    (libc::IPPROTO_IP, libc::IP_TTL),
+    (libc::IPPROTO_IPV6, libc::IPV6_V6ONLY),
+    (libc::IPPROTO_IPV6, libc::IPV6_TCLASS),
+    (libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS),
+];
+
 /// The options a new attempt's socket copies from the user's socket.
 #[derive(Debug, Default)]
 struct Template {
-    keepalive: Option<bool>,
-    nodelay: Option<bool>,
+    /// The `COPIED` options that differ from a new socket's defaults.
+    ints: Vec<(i32, i32, i32)>,
     linger: Option<Option<Duration>>,
     send_buffer: Option<usize>,
     recv_buffer: Option<usize>,
-    oob_inline: Option<bool>,
-    only_v6: Option<bool>,
 }
 
 impl Template {
     fn read(s: &socket2::Socket) -> Template {
+        // Only what the user changed: a fresh socket shows the defaults.
+        let fresh = s
+            .domain()
+            .and_then(|d| socket2::Socket::new(d, s.r#type()?, s.protocol()?))
+            .ok();
+        let ints = COPIED
+            .iter()
+            .filter_map(|&(level, name)| {
+                let v = sys::getsockopt_int(s.as_fd(), level, name).ok()?;
+                let default = fresh
+                    .as_ref()
+                    .and_then(|f| sys::getsockopt_int(f.as_fd(), level, name).ok());
+                (default != Some(v)).then_some((level, name, v))
+            })
+            .collect();
         Template {
-            keepalive: s.keepalive().ok(),
-            nodelay: s.tcp_nodelay().ok(),
+            ints,
             linger: s.linger().ok(),
             // Linux reports twice the size asked for; ask for half again.
             send_buffer: s.send_buffer_size().ok().map(|n| n / 2),
             recv_buffer: s.recv_buffer_size().ok().map(|n| n / 2),
-            oob_inline: s.out_of_band_inline().ok(),
-            only_v6: s.only_v6().ok(),
         }
     }
 
@@ -71,11 +110,8 @@ impl Template {
     fn make(&self, like: &socket2::Socket) -> io::Result<socket2::Socket> {
         let ty = like.r#type()?.nonblocking().cloexec();
         let s = socket2::Socket::new(like.domain()?, ty, like.protocol()?)?;
-        if let Some(v) = self.keepalive {
-            let _ = s.set_keepalive(v);
-        }
-        if let Some(v) = self.nodelay {
-            let _ = s.set_tcp_nodelay(v);
+        for &(level, name, value) in &self.ints {
+            let _ = sys::setsockopt_int(s.as_fd(), level, name, value);
         }
         if let Some(v) = self.linger {
             let _ = s.set_linger(v);
@@ -85,12 +121,6 @@ impl Template {
         }
         if let Some(v) = self.recv_buffer.filter(|n| *n > 0) {
             let _ = s.set_recv_buffer_size(v);
-        }
-        if let Some(v) = self.oob_inline {
-            let _ = s.set_out_of_band_inline(v);
-        }
-        if let Some(v) = self.only_v6 {
-            let _ = s.set_only_v6(v);
         }
         Ok(s)
     }

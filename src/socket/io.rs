@@ -236,6 +236,17 @@ fn recv_datagram(sock: &socket2::Socket, length: Option<usize>, flags: i32) -> i
     Ok(buf.freeze())
 }
 
+/// One record of a `SOCK_SEQPACKET` socket, sized as a datagram (never
+/// merged with the next record, as `recv_stream` would); `None` at end of file.
+fn recv_record(
+    sock: &socket2::Socket,
+    length: Option<usize>,
+    flags: i32,
+) -> io::Result<Option<Bytes>> {
+    let record = recv_datagram(sock, length, flags)?;
+    Ok((!record.is_empty()).then_some(record))
+}
+
 /// One datagram and its sender.
 fn recv_datagram_from(
     sock: &socket2::Socket,
@@ -471,6 +482,7 @@ impl Socket {
     #[doc(alias = "recv")]
     pub async fn receive(&self, length: Option<usize>) -> Result<Option<Bytes>> {
         let datagram = self.is_datagram();
+        let record = self.ty == crate::consts::SOCK_SEQPACKET;
         self.state.get().check_receive(datagram)?;
         if length == Some(0) {
             return Ok(Some(Bytes::new()));
@@ -480,6 +492,8 @@ impl Socket {
             .ready(self, Interest::READABLE, "receive", |s, flags| {
                 if datagram {
                     recv_datagram(s, length, flags).map(Some)
+                } else if record {
+                    recv_record(s, length, flags)
                 } else {
                     recv_stream(s, length, flags)
                 }
