@@ -44,6 +44,28 @@ impl Socket {
         crate::Socket::pair_of(ty).map(|(a, b)| (Socket::wrap(a), Socket::wrap(b)))
     }
 
+    /// See [`crate::Socket::try_clone`]: for example, a writer thread that
+    /// half-closes its handle while a reader thread receives on the other.
+    ///
+    /// # Errors
+    /// As [`crate::Socket::try_clone`].
+    ///
+    /// # Examples
+    /// ```
+    /// let (a, b) = blade_socket::blocking::Socket::pair()?;
+    /// let mut writer = a.try_clone()?;
+    /// let reader = std::thread::spawn(move || a.receive(None));
+    /// writer.send("done")?;
+    /// writer.shutdown(blade_socket::SHUT_WR)?;
+    /// assert_eq!(b.receive(None)?.as_deref(), Some(&b"done"[..]));
+    /// drop(b); // the reader sees end of file
+    /// assert_eq!(reader.join().expect("thread")?, None);
+    /// # Ok::<(), blade_socket::SocketError>(())
+    /// ```
+    pub fn try_clone(&self) -> Result<Socket> {
+        self.inner.try_clone().map(Socket::wrap)
+    }
+
     /// See [`crate::Socket::receive_into`].
     ///
     /// # Errors

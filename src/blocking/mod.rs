@@ -68,7 +68,7 @@ pub fn get_address_info(
 
 impl Socket {
     /// Wraps a socket the core just made (no registration to drop).
-    fn wrap(inner: crate::Socket) -> Socket {
+    pub(super) fn wrap(inner: crate::Socket) -> Socket {
         Socket { inner }
     }
 }

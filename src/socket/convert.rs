@@ -64,6 +64,53 @@ impl Socket {
         Ok((end(a), end(b)))
     }
 
+    /// A second handle on the same socket (`dup(2)`, close-on-exec), as
+    /// `std::net::TcpStream::try_clone`: one thread may shut down or close
+    /// its handle while another waits on the other. It copies the state,
+    /// shut directions, host, port, timeouts and mode; from then on each
+    /// handle keeps its own. The connection ends when both are closed.
+    ///
+    /// # Errors
+    /// `socket is in an illegal state` once closed; the OS's error when no
+    /// descriptors are left.
+    ///
+    /// # Examples
+    /// ```
+    /// # #[tokio::main] async fn main() -> blade_socket::Result<()> {
+    /// let (a, b) = blade_socket::Socket::pair()?;
+    /// let mut writer = a.try_clone()?;
+    /// writer.send("last words").await?;
+    /// writer.shutdown(blade_socket::SHUT_WR)?; // b sees end of file
+    /// assert_eq!(b.receive(None).await?.as_deref(), Some(&b"last words"[..]));
+    /// assert_eq!(b.receive(None).await?, None);
+    /// assert!(a.is_connected());               // a's own handle is unchanged
+    /// # Ok(()) }
+    /// ```
+    #[doc(alias = "dup")]
+    pub fn try_clone(&self) -> Result<Socket> {
+        let st = self.state.get();
+        st.check_open()?;
+        let io = self.io()?;
+        let mut clone = Socket::from_parts(
+            io.sock().try_clone()?,
+            self.family,
+            self.ty,
+            self.protocol,
+            st.phase,
+            self.host.clone(),
+            self.port,
+        );
+        clone.state.set(st);
+        clone.send_timeout = self.send_timeout;
+        clone.receive_timeout = self.receive_timeout;
+        clone.blocking = self.blocking;
+        if io.fd_blocking() {
+            // `O_NONBLOCK` lives in the open file, which the two share.
+            clone.io()?.note_fd_blocking();
+        }
+        Ok(clone)
+    }
+
     /// Adopts a descriptor that tokio gave up; never fails: a socket whose
     /// descriptor tokio could not hand over is returned closed.
     fn from_tokio(fd: std::io::Result<OwnedFd>, ty: SockType, protocol: Protocol) -> Socket {
