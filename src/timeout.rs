@@ -24,6 +24,11 @@ impl Deadline {
         )
     }
 
+    /// The deadline's instant, if any.
+    pub(crate) fn instant(self) -> Option<Instant> {
+        self.0
+    }
+
     /// Whether there is no deadline at all.
     pub(crate) fn is_unbounded(self) -> bool {
         self.0.is_none()

@@ -1,6 +1,6 @@
 //! The readiness helper and the data operations built on it.
 
-use std::{io, os::fd::AsFd, sync::Arc, time::Duration};
+use std::{future::Future, io, os::fd::AsFd, sync::Arc, time::Duration};
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::Interest;
@@ -64,13 +64,13 @@ impl Call {
 
     /// Runs `op` through [`ready_io`] under this call's deadline and the
     /// socket's blocking mode.
-    pub(super) async fn ready<R>(
-        &self,
+    pub(super) fn ready<'a, R: 'a>(
+        &'a self,
         sock: &Socket,
         interest: Interest,
         what: &'static str,
-        op: impl FnMut(&socket2::Socket, i32) -> io::Result<R>,
-    ) -> Result<R> {
+        op: impl FnMut(&socket2::Socket, i32) -> io::Result<R> + 'a,
+    ) -> impl Future<Output = Result<R>> + 'a {
         ready_io(
             &self.io,
             interest,
@@ -80,7 +80,6 @@ impl Call {
             what,
             op,
         )
-        .await
     }
 }
 
@@ -159,7 +158,13 @@ pub(super) async fn ready_io<R>(
             }
             let reg = io.registration()?;
             loop {
-                let mut guard = deadline.run(driver, what, reg.ready(interest)).await??;
+                let mut guard = match deadline.instant() {
+                    None => reg.ready(interest).await?,
+                    // Boxed, so that only calls with a deadline carry a timer.
+                    Some(at) => Box::pin(tokio::time::timeout_at(at, reg.ready(interest)))
+                        .await
+                        .map_err(|_| SocketError::timed_out(what))??,
+                };
                 check_open()?;
                 match guard.try_io(|_| op(sock, libc::MSG_DONTWAIT)) {
                     Ok(r) => return r.map_err(Into::into),
