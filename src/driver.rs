@@ -26,7 +26,9 @@ impl Driver {
     pub(crate) fn current() -> Result<Driver> {
         if CALLING_THREAD.with(Cell::get) {
             Ok(Driver::CallingThread)
-        } else if Handle::try_current().is_ok() {
+        // A task id means a runtime, and costs no handle clone (an atomic
+        // increment and decrement) on every operation.
+        } else if tokio::task::try_id().is_some() || Handle::try_current().is_ok() {
             Ok(Driver::Reactor)
         } else {
             Err(SocketError::illegal(NO_RUNTIME))
