@@ -62,6 +62,8 @@ pub async fn get_address_info(
     let driver = Driver::current()?;
     let family = family.unwrap_or(AF_INET);
     check_host_syntax(address)?;
+    // An IP literal in brackets (`[::1]`) is that literal, never a name.
+    let address = unbracket(address);
     let port = match service {
         None => 0,
         Some(s) => match s.parse::<u16>() {
@@ -181,7 +183,7 @@ fn localhost(host: &str, family: i32) -> Result<Vec<sys::AddrInfo>> {
 /// Rejects text that cannot be a host name or IP literal, so that it never
 /// reaches DNS (glibc sends even invalid names there under `AI_CANONNAME`).
 fn check_host_syntax(host: &str) -> Result<()> {
-    let literal = host.trim_start_matches('[').trim_end_matches(']');
+    let literal = unbracket(host);
     if literal.parse::<IpAddr>().is_ok() {
         return Ok(());
     }
@@ -201,6 +203,14 @@ fn check_host_syntax(host: &str) -> Result<()> {
             "{host:?}: not a valid host name"
         )))
     }
+}
+
+/// `host` without one pair of enclosing brackets (`[::1]` -> `::1`); an
+/// unbalanced bracket stays, so that the syntax check rejects it.
+fn unbracket(host: &str) -> &str {
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
 }
 
 /// The family's loopback host text (`""` for Unix-domain sockets).
@@ -289,7 +299,7 @@ pub(crate) async fn resolve_for_connect(
     ty: SockType,
     driver: Driver,
 ) -> Result<Vec<SockAddr>> {
-    let literal = host.trim_start_matches('[').trim_end_matches(']');
+    let literal = unbracket(host);
     if family != AF_INET6 || literal.parse::<IpAddr>().is_ok() {
         return resolve(host, port, family, ty, driver).await;
     }

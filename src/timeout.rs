@@ -1,6 +1,11 @@
 //! Deadlines: a timeout becomes one instant, computed once per call.
 
-use std::{future::Future, time::Duration};
+use std::{
+    future::Future,
+    pin::Pin,
+    task::{Context, Poll},
+    time::Duration,
+};
 
 use tokio::time::Instant;
 
@@ -65,9 +70,7 @@ impl Deadline {
                 self.remaining(what)?;
                 Ok(out)
             }
-            (Some(at), Driver::Reactor) => tokio::time::timeout_at(at, fut)
-                .await
-                .map_err(|_| SocketError::timed_out(what)),
+            (Some(at), Driver::Reactor) => cut_off_at(at, what, fut).await,
         }
     }
 
@@ -80,9 +83,40 @@ impl Deadline {
         };
         match driver {
             Driver::CallingThread => std::thread::sleep(pause),
-            Driver::Reactor => tokio::time::sleep(pause).await,
+            Driver::Reactor => {
+                let mut sleep = std::pin::pin!(tokio::time::sleep(pause));
+                std::future::poll_fn(|cx| poll_timer(sleep.as_mut(), cx)).await?;
+            }
         }
         self.remaining(what).map(drop)
+    }
+}
+
+/// `fut`, cut off at `at` with `TimedOut`. Unlike `tokio::time::timeout_at`,
+/// a runtime that shuts down under the pending call makes it fail with
+/// `IllegalState` instead of panicking: tokio asserts when a timer is polled
+/// after its driver has shut down, which a call awaited outside the
+/// runtime's workers (`Handle::block_on` on another thread) can see.
+pub(crate) async fn cut_off_at<F: Future>(at: Instant, what: &str, fut: F) -> Result<F::Output> {
+    let mut fut = std::pin::pin!(fut);
+    let mut sleep = std::pin::pin!(tokio::time::sleep_until(at));
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(v) = fut.as_mut().poll(cx) {
+            return Poll::Ready(Ok(v));
+        }
+        poll_timer(sleep.as_mut(), cx).map(|r| r.and_then(|()| Err(SocketError::timed_out(what))))
+    })
+    .await
+}
+
+/// Polls a tokio timer; tokio's panic for a runtime shutting down becomes
+/// an `IllegalState` error.
+fn poll_timer(sleep: Pin<&mut tokio::time::Sleep>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sleep.poll(cx))) {
+        Ok(p) => p.map(Ok),
+        Err(_) => Poll::Ready(Err(SocketError::illegal(
+            "the tokio runtime is shutting down",
+        ))),
     }
 }
 

@@ -119,8 +119,18 @@ pub(super) async fn ready_io<R>(
         }
     };
     check_open()?;
+    // A close through `&self` between that check and the syscall leaves the
+    // syscall to fail on a descriptor shut under it (EINVAL from accept,
+    // EOF from recv, EPIPE from send): report the close instead.
+    let finish = |r: io::Result<R>| -> Result<R> {
+        if io.is_closed() {
+            Err(SocketError::illegal(ILLEGAL_STATE))
+        } else {
+            r.map_err(Into::into)
+        }
+    };
     if !may_wait {
-        return op(sock, libc::MSG_DONTWAIT).map_err(Into::into);
+        return finish(op(sock, libc::MSG_DONTWAIT));
     }
     match driver {
         Driver::CallingThread => {
@@ -137,7 +147,7 @@ pub(super) async fn ready_io<R>(
                 check_open()?;
                 match op(sock, libc::MSG_DONTWAIT) {
                     Err(e) if would_block(&e) => {}
-                    r => return r.map_err(Into::into),
+                    r => return finish(r),
                 }
                 // poll(2) caps its wait near 24 days; on its timeout, the
                 // deadline alone says whether time is really up.
@@ -153,7 +163,7 @@ pub(super) async fn ready_io<R>(
             if io.registered().is_none() {
                 match op(sock, libc::MSG_DONTWAIT) {
                     Err(e) if would_block(&e) => {}
-                    r => return r.map_err(Into::into),
+                    r => return finish(r),
                 }
             }
             let reg = io.registration()?;
@@ -161,13 +171,14 @@ pub(super) async fn ready_io<R>(
                 let mut guard = match deadline.instant() {
                     None => reg.ready(interest).await?,
                     // Boxed, so that only calls with a deadline carry a timer.
-                    Some(at) => Box::pin(tokio::time::timeout_at(at, reg.ready(interest)))
-                        .await
-                        .map_err(|_| SocketError::timed_out(what))??,
+                    Some(at) => {
+                        Box::pin(crate::timeout::cut_off_at(at, what, reg.ready(interest)))
+                            .await??
+                    }
                 };
                 check_open()?;
                 match guard.try_io(|_| op(sock, libc::MSG_DONTWAIT)) {
-                    Ok(r) => return r.map_err(Into::into),
+                    Ok(r) => return finish(r),
                     Err(_would_block) => {
                         // tokio never clears hang-up readiness: yield through the
                         // budget so that timers (our deadline) still get to fire.
