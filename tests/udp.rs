@@ -440,3 +440,43 @@ fn blocking_udp_round_trip() {
         assert_eq!(rx.socket_type(), SockType::from_raw(libc::SOCK_DGRAM));
     });
 }
+
+/// Several tasks waiting on one socket at once all wake: only one of them
+/// can hold the reactor's per-direction waker slot, the others must not be
+/// evicted from it and hang.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_receivers_on_one_socket_all_wake() {
+    within(async {
+        let mut rx = Socket::udp().unwrap();
+        rx.bind(0, None).await.unwrap();
+        let rx = std::sync::Arc::new(rx);
+        let (started_tx, mut started_rx) = tokio::sync::mpsc::channel(4);
+        let waiters: Vec<_> = (0..4)
+            .map(|_| {
+                let rx = std::sync::Arc::clone(&rx);
+                let started = started_tx.clone();
+                tokio::spawn(async move {
+                    let mut receiving = std::pin::pin!(rx.receive(None));
+                    // Polled once: now parked on the reactor.
+                    assert!(futures::poll!(receiving.as_mut()).is_pending());
+                    started.send(()).await.unwrap();
+                    receiving.await.unwrap().unwrap()
+                })
+            })
+            .collect();
+        for _ in 0..4 {
+            started_rx.recv().await.unwrap();
+        }
+        let tx = Socket::udp().unwrap();
+        for i in 0..4u8 {
+            tx.send_to("127.0.0.1", rx.port(), [i]).await.unwrap();
+        }
+        let mut got: Vec<u8> = Vec::new();
+        for w in waiters {
+            got.extend_from_slice(&w.await.unwrap());
+        }
+        got.sort_unstable();
+        assert_eq!(got, [0, 1, 2, 3]);
+    })
+    .await;
+}
