@@ -489,6 +489,7 @@ async fn happy_eyeballs_attempts_are_recorded() {
             blade_socket::IPPROTO_TCP,
         )
         .unwrap();
+        let fd_before = c.id(); // the IPv4 winner's descriptor replaces it
         c.connect(Some("localhost"), port, None).await.unwrap();
         let dump = cap.dump();
         let attempts = cap.with_message("connect attempt");
@@ -508,6 +509,17 @@ async fn happy_eyeballs_attempts_are_recorded() {
         );
         assert_eq!(failed.get("error"), Some("Connection refused"));
         one(cap.with_message("connected"), "connected", &dump);
+        // The attempts happen inside the connect span, which names the target.
+        let text = cap.text();
+        let span = format!(
+            "connect{{fd={} family=AF_INET6 host=localhost port={port}}}",
+            c.id()
+        );
+        assert!(
+            text.lines()
+                .any(|l| l.contains(&span) && l.contains("connect attempt")),
+            "{text}"
+        );
     })
     .await;
 }

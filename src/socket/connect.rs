@@ -3,6 +3,7 @@
 use std::{os::fd::AsRawFd, sync::Arc, time::Duration};
 
 use tokio::io::Interest;
+use tracing::Instrument;
 
 use super::{Phase, Socket, io::ready_io, trace};
 use crate::{
@@ -75,7 +76,13 @@ impl Socket {
         let deadline = Deadline::after(Some(timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT)));
         let host = host.map_or_else(|| self.host.clone(), str::to_owned);
         let io = self.io()?;
-        let result = self.connect_any(io, &host, port, driver, deadline).await;
+        // A span over resolution and every attempt (happy eyeballs' events
+        // nest in it); with no subscriber it is a disabled span, a no-op.
+        let span = tracing::debug_span!("connect", fd = self.fd, family = ?self.family, host = %host, port);
+        let result = self
+            .connect_any(io, &host, port, driver, deadline)
+            .instrument(span)
+            .await;
         match result {
             Ok((peer, won)) => {
                 if let Some(won) = won {
