@@ -511,10 +511,7 @@ async fn happy_eyeballs_attempts_are_recorded() {
         one(cap.with_message("connected"), "connected", &dump);
         // The attempts happen inside the connect span, which names the target.
         let text = cap.text();
-        let span = format!(
-            "connect{{fd={} family=AF_INET6 host=localhost port={port}}}",
-            c.id()
-        );
+        let span = format!("connect{{fd={fd_before} family=AF_INET6 host=localhost port={port}}}");
         assert!(
             text.lines()
                 .any(|l| l.contains(&span) && l.contains("connect attempt")),
