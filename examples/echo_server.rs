@@ -9,35 +9,15 @@
 //! The first line on stdout is `listening on HOST:PORT` with the real port;
 //! connections are logged on stderr. Runs until killed.
 
+mod common;
+
+use common::{parse_address, show};
+
 use std::{io::Write, process::ExitCode, time::Duration};
 
 use blade_socket::{AF_INET, AF_INET6, IPPROTO_TCP, SO_REUSEADDR, SOCK_STREAM, Socket};
 
 const DEFAULT_ADDRESS: &str = "127.0.0.1:7878";
-
-/// Splits `HOST:PORT` or `[IPV6]:PORT` into its parts.
-fn parse_address(text: &str) -> Result<(String, u16), String> {
-    let (host, port) = if let Some(rest) = text.strip_prefix('[') {
-        rest.split_once("]:")
-            .ok_or_else(|| format!("expected [HOST]:PORT, got {text:?}"))?
-    } else {
-        text.rsplit_once(':')
-            .ok_or_else(|| format!("expected HOST:PORT, got {text:?}"))?
-    };
-    let port = port
-        .parse::<u16>()
-        .map_err(|e| format!("bad port {port:?}: {e}"))?;
-    Ok((host.to_owned(), port))
-}
-
-/// `[::1]:80` for IPv6, `127.0.0.1:80` otherwise.
-fn show(host: &str, port: u16) -> String {
-    if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    }
-}
 
 #[tokio::main]
 async fn main() -> ExitCode {

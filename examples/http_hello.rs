@@ -20,6 +20,10 @@
 //! otherwise), only `/` exists (`404` otherwise), and request bodies are not
 //! read: a request that has one gets its answer, then the connection closes.
 
+mod common;
+
+use common::{parse_address, show};
+
 use std::{
     io::Write,
     process::ExitCode,
@@ -512,30 +516,6 @@ fn respond(
 }
 
 // ---------------------------------------------------------------- helpers
-
-/// Splits `HOST:PORT` or `[IPV6]:PORT` into its parts.
-fn parse_address(text: &str) -> Result<(String, u16), String> {
-    let (host, port) = if let Some(rest) = text.strip_prefix('[') {
-        rest.split_once("]:")
-            .ok_or_else(|| format!("expected [HOST]:PORT, got {text:?}"))?
-    } else {
-        text.rsplit_once(':')
-            .ok_or_else(|| format!("expected HOST:PORT, got {text:?}"))?
-    };
-    let port = port
-        .parse::<u16>()
-        .map_err(|e| format!("bad port {port:?}: {e}"))?;
-    Ok((host.to_owned(), port))
-}
-
-/// `[::1]:80` for IPv6, `127.0.0.1:80` otherwise.
-fn show(host: &str, port: u16) -> String {
-    if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    }
-}
 
 /// The `Date` header's format (RFC 9110, section 5.6.7), e.g.
 /// `Sun, 06 Nov 1994 08:49:37 GMT`.

@@ -27,6 +27,10 @@
 //! Exit status: 0 when the session ends normally, 1 on an error, 2 on a
 //! usage error.
 
+mod common;
+
+use common::{parse_address, show};
+
 use std::{
     io::{Read, Write},
     os::fd::AsFd,
@@ -271,28 +275,4 @@ fn write_stdout(bytes: &[u8]) -> Result<(), String> {
     out.write_all(bytes)
         .and_then(|()| out.flush())
         .map_err(|e| format!("stdout: {e}"))
-}
-
-/// Splits `HOST:PORT` or `[IPV6]:PORT` into its parts.
-fn parse_address(text: &str) -> Result<(String, u16), String> {
-    let (host, port) = if let Some(rest) = text.strip_prefix('[') {
-        rest.split_once("]:")
-            .ok_or_else(|| format!("expected [HOST]:PORT, got {text:?}"))?
-    } else {
-        text.rsplit_once(':')
-            .ok_or_else(|| format!("expected HOST:PORT, got {text:?}"))?
-    };
-    let port = port
-        .parse::<u16>()
-        .map_err(|e| format!("bad port {port:?}: {e}"))?;
-    Ok((host.to_owned(), port))
-}
-
-/// `[::1]:80` for IPv6, `127.0.0.1:80` otherwise.
-fn show(host: &str, port: u16) -> String {
-    if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    }
 }
