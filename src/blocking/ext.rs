@@ -8,6 +8,8 @@ use std::{
     time::Duration,
 };
 
+use futures::StreamExt;
+
 use super::{Socket, runtime::run};
 use crate::{Result, SockType, SocketError};
 
@@ -154,14 +156,20 @@ impl Socket {
     /// # }
     /// ```
     pub fn incoming(&self) -> impl Iterator<Item = Result<Socket>> + '_ {
-        let mut done = false;
+        let mut accepted = Box::pin(self.inner.incoming());
+        let mut runner_failed = false;
         std::iter::from_fn(move || {
-            if done {
+            if runner_failed {
                 return None;
             }
-            let next = self.accept();
-            done = matches!(&next, Err(e) if e.kind() == crate::ErrorKind::IllegalState);
-            Some(next)
+            // The core's stream decides what comes next and when it ends.
+            match run(async { Ok(accepted.next().await) }) {
+                Ok(next) => next.map(|r| r.map(Socket::wrap)),
+                Err(e) => {
+                    runner_failed = true;
+                    Some(Err(e))
+                }
+            }
         })
     }
 
