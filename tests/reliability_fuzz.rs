@@ -2121,7 +2121,15 @@ impl Harness<'_> {
                     p.peer_read,
                     p.we_sent
                 );
-                std::thread::sleep(Duration::from_millis(1));
+                // Wait for the bytes still in flight: a blocking peek with
+                // the time left, then back to the non-blocking drain.
+                let s = p.stream.as_ref().expect("peer stream");
+                let left = deadline.saturating_duration_since(Instant::now());
+                s.set_nonblocking(false).expect("blocking peer");
+                s.set_read_timeout(Some(left.max(Duration::from_millis(1))))
+                    .expect("peer read timeout");
+                let _ = s.peek(&mut [0u8; 1]);
+                s.set_nonblocking(true).expect("non-blocking peer");
             }
         }
         self.drop_partner_datagrams();

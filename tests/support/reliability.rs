@@ -304,6 +304,8 @@ pub struct ChildProc {
     lines: mpsc::Receiver<String>,
     /// Every line read so far (stdout and stderr), for failure messages.
     log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// One message from each pipe reader when it has read to end of file.
+    drained: mpsc::Receiver<()>,
 }
 
 /// How to set the child's descriptor limit.
@@ -348,8 +350,10 @@ impl ChildProc {
         let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let stdout = child.stdout.take().expect("stdout");
         let stderr = child.stderr.take().expect("stderr");
+        let (drained_tx, drained) = mpsc::channel();
         {
             let log = log.clone();
+            let drained_tx = drained_tx.clone();
             thread::spawn(move || {
                 for line in BufReader::new(stdout).lines() {
                     let Ok(line) = line else { break };
@@ -358,6 +362,7 @@ impl ChildProc {
                         // Keep draining so the child never blocks on a full pipe.
                     }
                 }
+                let _ = drained_tx.send(());
             });
         }
         {
@@ -367,6 +372,7 @@ impl ChildProc {
                     let Ok(line) = line else { break };
                     log.lock().unwrap().push(format!("[stderr] {line}"));
                 }
+                let _ = drained_tx.send(());
             });
         }
         ChildProc {
@@ -374,6 +380,7 @@ impl ChildProc {
             stdin,
             lines,
             log,
+            drained,
         }
     }
 
@@ -429,8 +436,11 @@ impl ChildProc {
         loop {
             match self.child.try_wait().expect("try_wait") {
                 Some(status) => {
-                    // Let the reader threads finish the pipes.
-                    thread::sleep(Duration::from_millis(20));
+                    // Both pipes reach end of file once the child is gone.
+                    for _ in 0..2 {
+                        let left = deadline.saturating_duration_since(Instant::now());
+                        let _ = self.drained.recv_timeout(left.max(Duration::from_secs(1)));
+                    }
                     let out = self.output();
                     assert!(status.success(), "child failed: {status:?}\n{out}");
                     assert!(
