@@ -338,7 +338,9 @@ impl Socket {
     ///
     /// A timeout or a failed connection is an `Err` item and the stream goes
     /// on. It ends after an `IllegalState` item: the listener was closed, or
-    /// is not listening.
+    /// is not listening. In non-blocking mode each item is one non-blocking
+    /// `accept`, so an empty queue gives `WouldBlock` items (as std's
+    /// `TcpListener::incoming` does): use blocking mode to wait.
     ///
     /// # Cancel safety
     /// Cancel safe, as `accept`: dropping a pending `next()` loses no connection.
