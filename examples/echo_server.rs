@@ -13,9 +13,9 @@ mod common;
 
 use common::{parse_address, show};
 
-use std::{io::Write, process::ExitCode, time::Duration};
+use std::{process::ExitCode, time::Duration};
 
-use blade_socket::{AF_INET, AF_INET6, IPPROTO_TCP, SO_REUSEADDR, SOCK_STREAM, Socket};
+use blade_socket::Socket;
 
 const DEFAULT_ADDRESS: &str = "127.0.0.1:7878";
 
@@ -33,27 +33,7 @@ async fn main() -> ExitCode {
 async fn serve() -> Result<(), String> {
     let arg = std::env::args().nth(1);
     let (host, port) = parse_address(arg.as_deref().unwrap_or(DEFAULT_ADDRESS))?;
-    let family = if host.contains(':') {
-        AF_INET6
-    } else {
-        AF_INET
-    };
-
-    let mut listener =
-        Socket::new(family, SOCK_STREAM, IPPROTO_TCP).map_err(|e| format!("socket: {e}"))?;
-    listener
-        .set_option(SO_REUSEADDR, true)
-        .map_err(|e| format!("SO_REUSEADDR: {e}"))?;
-    listener
-        .bind(port, Some(&host))
-        .await
-        .map_err(|e| format!("bind {}: {e}", show(&host, port)))?;
-    listener.listen(None).map_err(|e| format!("listen: {e}"))?;
-
-    println!("listening on {}", show(&listener.host(), listener.port()));
-    std::io::stdout()
-        .flush()
-        .map_err(|e| format!("stdout: {e}"))?;
+    let listener = common::listen(&host, port).await?;
 
     loop {
         match listener.accept().await {

@@ -25,12 +25,11 @@ mod common;
 use common::{parse_address, show};
 
 use std::{
-    io::Write,
     process::ExitCode,
     time::{Duration, SystemTime},
 };
 
-use blade_socket::{AF_INET, AF_INET6, IPPROTO_TCP, SHUT_WR, SO_REUSEADDR, SOCK_STREAM, Socket};
+use blade_socket::{SHUT_WR, Socket};
 use tokio::{sync::watch, task::JoinSet, time::Instant};
 
 const DEFAULT_ADDRESS: &str = "127.0.0.1:8080";
@@ -88,27 +87,7 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(host: &str, port: u16) -> Result<(), String> {
-    let family = if host.contains(':') {
-        AF_INET6
-    } else {
-        AF_INET
-    };
-    let mut listener =
-        Socket::new(family, SOCK_STREAM, IPPROTO_TCP).map_err(|e| format!("socket: {e}"))?;
-    // A restarted server can bind at once, despite connections in TIME_WAIT.
-    listener
-        .set_option(SO_REUSEADDR, true)
-        .map_err(|e| format!("SO_REUSEADDR: {e}"))?;
-    listener
-        .bind(port, Some(host))
-        .await
-        .map_err(|e| format!("bind {}: {e}", show(host, port)))?;
-    listener.listen(None).map_err(|e| format!("listen: {e}"))?;
-
-    println!("listening on {}", show(&listener.host(), listener.port()));
-    std::io::stdout()
-        .flush()
-        .map_err(|e| format!("stdout: {e}"))?;
+    let listener = common::listen(host, port).await?;
 
     // `true` once the server is stopping: idle connections end, busy ones
     // finish their request and answer `Connection: close`.
