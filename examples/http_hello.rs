@@ -277,7 +277,7 @@ fn head_end(buf: &[u8]) -> Option<usize> {
 /// response and then end of file, and drain what it still sends for a
 /// moment. Closing with unread bytes queued would send a reset, which can
 /// destroy the response before the client has read it.
-async fn close_gracefully(mut conn: Socket) {
+async fn close_gracefully(conn: Socket) {
     if conn.shutdown(SHUT_WR).is_err() {
         return;
     }

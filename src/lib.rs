@@ -111,6 +111,9 @@ mod sys;
 mod timeout;
 
 pub use addr::{AddressInfo, get_address_info};
+/// The bytes type that [`Socket::receive`] returns, re-exported so that
+/// naming it needs no `bytes` dependency of your own.
+pub use bytes::Bytes;
 pub use consts::*;
 pub use error::{ErrorKind, Result, SocketError, SocketException};
 pub use options::OptionValue;

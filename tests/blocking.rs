@@ -399,3 +399,90 @@ fn works_inside_a_foreign_executor() {
         })
     });
 }
+
+// ----- constructors and shutdown through &self ------------------------------
+
+#[test]
+fn blocking_constructors_make_each_family_and_type() {
+    use blade_socket::{AF_INET6, AF_UNIX, IPPROTO_TCP, IPPROTO_UDP, SOCK_DGRAM, SOCK_STREAM};
+    let s = blocking::Socket::tcp6().unwrap();
+    assert_eq!(
+        (s.family(), s.socket_type(), s.protocol()),
+        (AF_INET6, SOCK_STREAM, IPPROTO_TCP)
+    );
+    assert_eq!(s.host(), "::1");
+    let s = blocking::Socket::udp6().unwrap();
+    assert_eq!(
+        (s.family(), s.socket_type(), s.protocol()),
+        (AF_INET6, SOCK_DGRAM, IPPROTO_UDP)
+    );
+    let s = blocking::Socket::unix().unwrap();
+    assert_eq!((s.family(), s.socket_type()), (AF_UNIX, SOCK_STREAM));
+    assert_eq!(s.host(), "");
+    let s = blocking::Socket::unix_datagram().unwrap();
+    assert_eq!((s.family(), s.socket_type()), (AF_UNIX, SOCK_DGRAM));
+}
+
+#[test]
+fn blocking_tcp6_and_unix_round_trips() {
+    within_blocking(|| {
+        let mut l = blocking::Socket::tcp6().unwrap();
+        l.bind(0, None).unwrap();
+        l.listen(None).unwrap();
+        let mut c = blocking::Socket::tcp6().unwrap();
+        c.connect(None, l.port(), None).unwrap();
+        let s = l.accept().unwrap();
+        c.send("v6").unwrap();
+        assert_eq!(s.receive(None).unwrap().as_deref(), Some(&b"v6"[..]));
+
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("b.sock");
+        let path = path.to_str().unwrap();
+        let mut l = blocking::Socket::unix().unwrap();
+        l.bind(0, Some(path)).unwrap();
+        l.listen(None).unwrap();
+        let mut c = blocking::Socket::unix().unwrap();
+        c.connect(Some(path), 0, None).unwrap();
+        let s = l.accept().unwrap();
+        s.send("unix").unwrap();
+        assert_eq!(c.receive(None).unwrap().as_deref(), Some(&b"unix"[..]));
+
+        let dpath = dir.path().join("d.sock");
+        let dpath = dpath.to_str().unwrap();
+        let mut rx = blocking::Socket::unix_datagram().unwrap();
+        rx.bind(0, Some(dpath)).unwrap();
+        let tx = blocking::Socket::unix_datagram().unwrap();
+        tx.send_to(dpath, 0, "dgram").unwrap();
+        assert_eq!(&rx.receive_from(None).unwrap().data[..], b"dgram");
+    });
+}
+
+/// One thread blocks receiving the reply while another, through the same
+/// `&Socket`, sends the request and half-closes.
+#[test]
+fn blocking_shutdown_through_a_shared_reference_while_another_thread_receives() {
+    within_blocking(|| {
+        let (c, s) = blocking_pair();
+        let server = thread::spawn(move || {
+            let mut n = 0;
+            while let Some(b) = s.receive(None).expect("server receive") {
+                n += b.len();
+            }
+            s.send(format!("got {n}")).expect("reply");
+        });
+        thread::scope(|scope| {
+            let reader = scope.spawn(|| {
+                let mut reply = Vec::new();
+                while let Some(b) = c.receive(None).expect("receive") {
+                    reply.extend_from_slice(&b);
+                }
+                reply
+            });
+            c.send("request").unwrap();
+            c.shutdown(blade_socket::SHUT_WR).unwrap();
+            assert_eq!(c.shutdown_reason(), Some(blade_socket::SHUT_WR));
+            server.join().unwrap();
+            assert_eq!(reader.join().unwrap(), b"got 7");
+        });
+    });
+}

@@ -139,7 +139,7 @@ fn until_waiting_to_send(tid: i32) {
 #[tokio::test]
 async fn pair_is_a_connected_unix_stream() {
     within(async {
-        let (mut a, b) = Socket::pair().unwrap();
+        let (a, b) = Socket::pair().unwrap();
         for s in [&a, &b] {
             assert_eq!(s.family(), AF_UNIX);
             assert_eq!(s.socket_type(), SOCK_STREAM);

@@ -106,7 +106,7 @@ async fn async_scenario(echo_port: u16, refused_port: u16) -> Log {
     log.rec("timeout then receive", &async_receive_exact(&s, 4).await);
 
     // Half-close.
-    let (mut c, mut s) = async_pair().await;
+    let (c, s) = async_pair().await;
     log.rec("half shutdown write", &c.shutdown(SHUT_WR));
     log.rec("half shutdown write again", &c.shutdown(SHUT_WR));
     log.val(
@@ -224,7 +224,7 @@ fn blocking_scenario(echo_port: u16, refused_port: u16) -> Log {
     log.rec("timeout then send", &c.send("late"));
     log.rec("timeout then receive", &blocking_receive_exact(&s, 4));
 
-    let (mut c, mut s) = blocking_pair();
+    let (c, s) = blocking_pair();
     log.rec("half shutdown write", &c.shutdown(SHUT_WR));
     log.rec("half shutdown write again", &c.shutdown(SHUT_WR));
     log.val(

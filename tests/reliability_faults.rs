@@ -396,7 +396,7 @@ fn receiver_closes_mid_transfer_sender_fails_blocking() {
 
 /// `a` sends a request and shuts its write side; `b` reads it to end of
 /// file, then answers at length; `a` still reads the whole answer.
-async fn half_close_exchange(mut a: Socket, mut b: Socket, seed: u64) {
+async fn half_close_exchange(a: Socket, b: Socket, seed: u64) {
     let req = Pattern::new(seed).bytes(0, MIB + 17);
     let resp = Pattern::new(seed + 1).bytes(0, 2 * MIB + 5);
     assert_eq!(a.send(&req).await.unwrap(), req.len());
@@ -489,7 +489,7 @@ async fn half_close_server_then_client_async() {
     .await;
 }
 
-fn half_close_exchange_blocking(mut a: blocking::Socket, mut b: blocking::Socket, seed: u64) {
+fn half_close_exchange_blocking(a: blocking::Socket, b: blocking::Socket, seed: u64) {
     let req = Pattern::new(seed).bytes(0, MIB + 17);
     let resp = Pattern::new(seed + 1).bytes(0, 2 * MIB + 5);
     assert_eq!(a.send(&req).unwrap(), req.len());
@@ -538,7 +538,7 @@ fn half_close_exchange_blocking(mut a: blocking::Socket, mut b: blocking::Socket
 #[test]
 fn shut_read_after_shut_write_while_half_open_blocking() {
     within_blocking(|| {
-        let (mut a, b) = blocking_pair();
+        let (a, b) = blocking_pair();
         a.shutdown(Shutdown::Write).unwrap();
         assert_eq!(b.receive(None).unwrap(), None);
         a.shutdown(Shutdown::Read).unwrap();
@@ -571,7 +571,7 @@ fn half_close_server_then_client_blocking() {
 #[tokio::test]
 async fn shut_read_keeps_the_write_side_async() {
     within(async {
-        let (c, mut s) = tcp_pair().await;
+        let (c, s) = tcp_pair().await;
         s.shutdown(Shutdown::Read).unwrap();
         assert_eq!(s.shutdown_reason(), Some(Shutdown::Read));
         assert!(s.is_connected());
@@ -586,7 +586,7 @@ async fn shut_read_keeps_the_write_side_async() {
 #[test]
 fn shut_read_keeps_the_write_side_blocking() {
     within_blocking(|| {
-        let (c, mut s) = blocking_pair();
+        let (c, s) = blocking_pair();
         s.shutdown(Shutdown::Read).unwrap();
         assert_illegal(s.receive(None), "receive after SHUT_RD");
         let msg = Pattern::new(51).bytes(0, 300_000);

@@ -150,7 +150,7 @@ fn blocking_feed(s: &blocking::Socket, pat: Pattern, n: usize, seed: u64) -> u64
 async fn stream_async_to_blocking() {
     let n = stream_size();
     tokio::time::timeout(transfer_limit(), async move {
-        let (mut c, s) = tcp_pair().await;
+        let (c, s) = tcp_pair().await;
         let s: blocking::Socket = s.into();
         let pat = Pattern::new(0xa2b);
         let t = Instant::now();
@@ -173,7 +173,7 @@ async fn stream_blocking_to_async() {
     let n = stream_size();
     tokio::time::timeout(transfer_limit(), async move {
         let (c, s) = tcp_pair().await;
-        let mut c: blocking::Socket = c.into();
+        let c: blocking::Socket = c.into();
         let pat = Pattern::new(0xb2a);
         let t = Instant::now();
         let writer = std::thread::spawn(move || {
@@ -200,7 +200,7 @@ async fn stream_blocking_to_async() {
 async fn async_echo_server(l: Socket) {
     let mut seed = 100u64;
     loop {
-        let Ok(mut conn) = l.accept().await else {
+        let Ok(conn) = l.accept().await else {
             return;
         };
         seed += 1;
@@ -247,7 +247,7 @@ async fn echo_concurrent_connections_async() {
                 assert_eq!(len, per as u64, "connection {i}: byte count");
                 assert_eq!(got, sent, "connection {i}: checksum");
                 // Half-close; the server then half-closes too: end of file.
-                let mut c = Arc::try_unwrap(c).expect("writer done");
+                let c = Arc::try_unwrap(c).expect("writer done");
                 c.shutdown(Shutdown::Write).unwrap();
                 assert_eq!(c.receive(None).await.unwrap(), None, "connection {i}: EOF");
                 len
@@ -272,7 +272,7 @@ async fn echo_concurrent_connections_async() {
 /// The blocking echo server: a thread per connection.
 fn blocking_echo_server(l: blocking::Socket) {
     let mut seed = 500u64;
-    while let Ok(mut conn) = l.accept() {
+    while let Ok(conn) = l.accept() {
         seed += 1;
         std::thread::spawn(move || {
             let mut rng = Rng::new(seed);
@@ -318,7 +318,7 @@ fn echo_concurrent_connections_blocking() {
                     let sent = writer.join().unwrap();
                     assert_eq!(len, per as u64, "connection {i}: byte count");
                     assert_eq!(got, sent, "connection {i}: checksum");
-                    let mut c = Arc::try_unwrap(c).expect("writer done");
+                    let c = Arc::try_unwrap(c).expect("writer done");
                     c.shutdown(Shutdown::Write).unwrap();
                     assert_eq!(c.receive(None).unwrap(), None, "connection {i}: EOF");
                     len

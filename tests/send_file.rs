@@ -72,7 +72,7 @@ async fn sends_the_whole_file_whatever_its_position_and_twice() {
 async fn empty_file_is_ok_zero() {
     within(async {
         let file = tempfile::tempfile().unwrap();
-        let (mut c, s) = tcp_pair().await;
+        let (c, s) = tcp_pair().await;
         assert_eq!(c.send_file(&file).await.unwrap(), 0);
         assert!(c.is_connected());
         // nothing was sent: the peer sees only our marker, then EOF
@@ -151,7 +151,7 @@ async fn send_file_when_not_connected() {
 async fn send_file_after_shutdown_write_is_illegal_state() {
     within(async {
         let file = temp_file_with(b"abc");
-        let (mut c, s) = tcp_pair().await;
+        let (c, s) = tcp_pair().await;
         c.shutdown(Shutdown::Write).unwrap();
         let err = c.send_file(&file).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::IllegalState);

@@ -491,7 +491,7 @@ async fn bind_failures_leave_the_socket_open() {
 #[tokio::test]
 async fn shutdown_write_is_a_half_close() {
     within(async {
-        let (mut c, s) = tcp_pair().await;
+        let (c, s) = tcp_pair().await;
         c.send("request").await.unwrap();
         c.shutdown(Shutdown::Write).unwrap();
         assert!(c.is_shutdown());
@@ -526,7 +526,7 @@ async fn shutdown_write_is_a_half_close() {
 #[tokio::test]
 async fn shutdown_read_leaves_send_working() {
     within(async {
-        let (mut c, s) = tcp_pair().await;
+        let (c, s) = tcp_pair().await;
         c.shutdown(Shutdown::Read).unwrap();
         assert_eq!(c.shutdown_reason(), Some(Shutdown::Read));
         assert!(c.is_shutdown() && c.is_connected());
@@ -556,7 +556,7 @@ async fn shutdown_both_directions_in_either_order() {
             [Shutdown::Read, Shutdown::Write],
             [Shutdown::Write, Shutdown::Read],
         ] {
-            let (mut c, _s) = tcp_pair().await;
+            let (c, _s) = tcp_pair().await;
             c.shutdown(order[0]).unwrap();
             assert!(c.is_connected());
             c.shutdown(order[1]).unwrap();
@@ -580,7 +580,7 @@ async fn shutdown_both_directions_in_either_order() {
                 ILLEGAL,
             );
         }
-        let (mut c, s) = tcp_pair().await;
+        let (c, s) = tcp_pair().await;
         c.shutdown(Shutdown::Both).unwrap();
         assert_eq!(c.shutdown_reason(), Some(Shutdown::Both));
         assert!(!c.is_connected() && !c.is_closed());

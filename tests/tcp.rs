@@ -13,7 +13,7 @@ use blade_socket::{
 // ----- helpers ---------------------------------------------------------------
 
 fn v6() -> Socket {
-    Socket::new(AF_INET6, SOCK_STREAM, IPPROTO_TCP).expect("v6 socket")
+    Socket::tcp6().expect("v6 socket")
 }
 
 async fn v6_listener() -> Socket {
@@ -633,6 +633,81 @@ async fn peer_info_requires_a_connection() {
         let key = |i: blade_socket::SocketInfo| (i.address, i.port, i.family);
         assert_eq!(key(c.peer_info().unwrap()), key(s.info().unwrap()));
         assert_eq!(key(s.peer_info().unwrap()), key(c.info().unwrap()));
+    })
+    .await;
+}
+
+// ----- constructors and shutdown through &self ------------------------------
+
+#[test]
+fn tcp6_is_an_ipv6_stream_socket_on_loopback() {
+    let s = Socket::tcp6().unwrap();
+    assert_eq!(
+        (s.family(), s.socket_type(), s.protocol()),
+        (AF_INET6, SOCK_STREAM, IPPROTO_TCP)
+    );
+    assert_eq!((s.host().as_str(), s.port()), ("::1", 0));
+    assert!(s.is_blocking() && !s.is_bound() && !s.is_connected());
+}
+
+/// The case `shutdown(&self)` exists for: one task waits for the reply on an
+/// `Arc<Socket>` while another sends the request and half-closes the same socket.
+#[tokio::test]
+async fn shutdown_through_a_shared_reference_while_another_task_receives() {
+    within(async {
+        let (c, s) = tcp_pair().await;
+        let c = Arc::new(c);
+        let reader = tokio::spawn({
+            let c = Arc::clone(&c);
+            async move {
+                let mut reply = Vec::new();
+                while let Some(b) = c.receive(None).await.expect("receive") {
+                    reply.extend_from_slice(&b);
+                }
+                reply
+            }
+        });
+        // The server answers only after the client's end of file.
+        let server = tokio::spawn(async move {
+            let mut request = Vec::new();
+            while let Some(b) = s.receive(None).await.expect("server receive") {
+                request.extend_from_slice(&b);
+            }
+            s.send(format!("got {}", request.len()))
+                .await
+                .expect("reply");
+        });
+        c.send("request").await.unwrap();
+        c.shutdown(blade_socket::SHUT_WR).unwrap();
+        assert_eq!(c.shutdown_reason(), Some(blade_socket::SHUT_WR));
+        assert!(c.is_connected());
+        server.await.unwrap();
+        assert_eq!(reader.await.unwrap(), b"got 7");
+    })
+    .await;
+}
+
+/// Two directions shut from two tasks at once end as `Both`, never as
+/// whichever landed last.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_shutdowns_of_both_directions_merge() {
+    within(async {
+        for _ in 0..50 {
+            let (c, _s) = tcp_pair().await;
+            let c = Arc::new(c);
+            let rd = tokio::spawn({
+                let c = Arc::clone(&c);
+                async move { c.shutdown(blade_socket::SHUT_RD) }
+            });
+            let wr = tokio::spawn({
+                let c = Arc::clone(&c);
+                async move { c.shutdown(blade_socket::SHUT_WR) }
+            });
+            rd.await.unwrap().unwrap();
+            wr.await.unwrap().unwrap();
+            assert_eq!(c.shutdown_reason(), Some(blade_socket::SHUT_RDWR));
+            assert!(!c.is_connected());
+        }
     })
     .await;
 }

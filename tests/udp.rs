@@ -323,7 +323,7 @@ async fn send_to_on_an_unconnected_stream_socket_is_not_connected() {
 #[tokio::test]
 async fn receive_from_on_a_stream_socket() {
     within(async {
-        let (mut c, s) = tcp_pair().await;
+        let (c, s) = tcp_pair().await;
         c.send(b"stream data").await.unwrap();
         let d = s.receive_from(Some(11)).await.unwrap();
         assert!(!d.data.is_empty());
@@ -477,6 +477,25 @@ async fn concurrent_receivers_on_one_socket_all_wake() {
         }
         got.sort_unstable();
         assert_eq!(got, [0, 1, 2, 3]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn udp6_round_trip_over_ipv6_loopback() {
+    within(async {
+        let mut rx = Socket::udp6().unwrap();
+        assert_eq!(
+            (rx.family(), rx.socket_type(), rx.protocol()),
+            (AF_INET6, SOCK_DGRAM, IPPROTO_UDP)
+        );
+        assert_eq!(rx.host(), "::1");
+        rx.bind(0, None).await.unwrap();
+        assert_eq!(rx.host(), "::1");
+        let tx = Socket::udp6().unwrap();
+        assert_eq!(tx.send_to("::1", rx.port(), "over v6").await.unwrap(), 7);
+        let d = rx.receive_from(None).await.unwrap();
+        assert_eq!((&d.data[..], d.host.as_str()), (&b"over v6"[..], "::1"));
     })
     .await;
 }

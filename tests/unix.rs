@@ -143,7 +143,7 @@ async fn stream_data_both_ways_binary_safe() {
 async fn stream_half_close_and_peer_close() {
     within(async {
         let dir = tempfile::tempdir().unwrap();
-        let (mut c, s, _l) = unix_stream_pair(&dir).await;
+        let (c, s, _l) = unix_stream_pair(&dir).await;
         c.send("request").await.unwrap();
         c.shutdown(SHUT_WR).unwrap();
         assert_eq!(c.shutdown_reason(), Some(blade_socket::Shutdown::Write));
@@ -546,4 +546,45 @@ fn blocking_unix_stream_and_datagram() {
         assert_os(&e, libc::ENOENT);
         assert!(missing.is_closed());
     });
+}
+
+// ----- constructors -----------------------------------------------------------
+
+#[tokio::test]
+async fn unix_constructor_makes_a_stream_socket_that_takes_a_path() {
+    within(async {
+        let dir = TempDir::new().unwrap();
+        let path = path_in(&dir, "ctor.sock");
+        let mut l = Socket::unix().unwrap();
+        assert_eq!((l.family(), l.socket_type()), (AF_UNIX, SOCK_STREAM));
+        assert_eq!((l.host().as_str(), l.port()), ("", 0));
+        l.bind(0, Some(&path)).await.unwrap();
+        l.listen(None).unwrap();
+        let mut c = Socket::unix().unwrap();
+        c.connect(Some(&path), 0, None).await.unwrap();
+        let s = l.accept().await.unwrap();
+        c.send("ping").await.unwrap();
+        assert_eq!(
+            s.receive(None).await.unwrap().as_deref(),
+            Some(&b"ping"[..])
+        );
+        assert_eq!(c.host(), path);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn unix_datagram_constructor_sends_to_a_path() {
+    within(async {
+        let dir = TempDir::new().unwrap();
+        let path = path_in(&dir, "dgram.sock");
+        let mut rx = Socket::unix_datagram().unwrap();
+        assert_eq!((rx.family(), rx.socket_type()), (AF_UNIX, SOCK_DGRAM));
+        rx.bind(0, Some(&path)).await.unwrap();
+        let tx = Socket::unix_datagram().unwrap();
+        assert_eq!(tx.send_to(&path, 0, "one").await.unwrap(), 3);
+        let d = rx.receive_from(None).await.unwrap();
+        assert_eq!(&d.data[..], b"one");
+    })
+    .await;
 }

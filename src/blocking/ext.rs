@@ -55,7 +55,7 @@ impl Socket {
     /// # Examples
     /// ```
     /// let (a, b) = blade_socket::blocking::Socket::pair()?;
-    /// let mut writer = a.try_clone()?;
+    /// let writer = a.try_clone()?;
     /// let reader = std::thread::spawn(move || a.receive(None));
     /// writer.send("done")?;
     /// writer.shutdown(blade_socket::SHUT_WR)?;

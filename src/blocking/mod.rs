@@ -140,6 +140,85 @@ impl Socket {
         crate::Socket::udp().map(Socket::wrap)
     }
 
+    /// A TCP socket over IPv6 (`AF_INET6, SOCK_STREAM, IPPROTO_TCP`); its
+    /// default host is `"::1"`.
+    ///
+    /// # Errors
+    /// The OS's error if it cannot create a socket (descriptor limit reached,
+    /// or IPv6 disabled: `Address family not supported by protocol`).
+    ///
+    /// # Examples
+    /// ```
+    /// let s = blade_socket::blocking::Socket::tcp6()?;
+    /// assert_eq!((s.family(), s.host().as_str()), (blade_socket::AF_INET6, "::1"));
+    /// # Ok::<(), blade_socket::SocketError>(())
+    /// ```
+    pub fn tcp6() -> Result<Socket> {
+        crate::Socket::tcp6().map(Socket::wrap)
+    }
+
+    /// A UDP socket over IPv6 (`AF_INET6, SOCK_DGRAM, IPPROTO_UDP`).
+    ///
+    /// # Errors
+    /// The OS's error if it cannot create a socket (descriptor limit reached,
+    /// or IPv6 disabled).
+    ///
+    /// # Examples
+    /// ```
+    /// let s = blade_socket::blocking::Socket::udp6()?;
+    /// assert_eq!(s.family(), blade_socket::AF_INET6);
+    /// assert_eq!(s.socket_type(), blade_socket::SOCK_DGRAM);
+    /// # Ok::<(), blade_socket::SocketError>(())
+    /// ```
+    pub fn udp6() -> Result<Socket> {
+        crate::Socket::udp6().map(Socket::wrap)
+    }
+
+    /// A Unix-domain stream socket (`AF_UNIX, SOCK_STREAM`). `bind` and
+    /// `connect` take the path as `host` (`@name` for a Linux abstract
+    /// name) and ignore the port.
+    ///
+    /// # Errors
+    /// The OS's error if it cannot create a socket.
+    ///
+    /// # Examples
+    /// ```
+    /// use blade_socket::blocking::Socket;
+    /// let path = std::env::temp_dir().join(format!("blade-unix-bdoc-{}", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let path = path.to_str().expect("a UTF-8 path");
+    /// let mut server = Socket::unix()?;
+    /// server.bind(0, Some(path))?;
+    /// server.listen(None)?;
+    /// let mut client = Socket::unix()?;
+    /// client.connect(Some(path), 0, None)?;
+    /// let conn = server.accept()?;
+    /// client.send("hi")?;
+    /// assert_eq!(conn.receive(None)?.as_deref(), Some(&b"hi"[..]));
+    /// # std::fs::remove_file(path).ok();
+    /// # Ok::<(), blade_socket::SocketError>(())
+    /// ```
+    pub fn unix() -> Result<Socket> {
+        crate::Socket::unix().map(Socket::wrap)
+    }
+
+    /// A Unix-domain datagram socket (`AF_UNIX, SOCK_DGRAM`). `bind` and
+    /// `send_to` take the path as `host` and ignore the port.
+    ///
+    /// # Errors
+    /// The OS's error if it cannot create a socket.
+    ///
+    /// # Examples
+    /// ```
+    /// let s = blade_socket::blocking::Socket::unix_datagram()?;
+    /// assert_eq!(s.family(), blade_socket::AF_UNIX);
+    /// assert_eq!(s.socket_type(), blade_socket::SOCK_DGRAM);
+    /// # Ok::<(), blade_socket::SocketError>(())
+    /// ```
+    pub fn unix_datagram() -> Result<Socket> {
+        crate::Socket::unix_datagram().map(Socket::wrap)
+    }
+
     /// See [`crate::Socket::from_fd`].
     ///
     /// # Errors
@@ -369,18 +448,33 @@ impl Socket {
         run(self.inner.receive_from(length))
     }
 
-    /// See [`crate::Socket::shutdown`].
+    /// Shuts down one direction of the connection (`shutdown(2)`).
+    ///
+    /// After [`SHUT_WR`](crate::SHUT_WR) the peer reads end of file and
+    /// [`receive`](Socket::receive) still works (a half-close); after
+    /// [`SHUT_RD`](crate::SHUT_RD), [`send`](Socket::send) still works.
+    /// Shutting a direction already shut succeeds again; once both are shut,
+    /// `shutdown_reason()` is `Some(Both)` and `is_connected()` false. It
+    /// takes `&self`, as std's `TcpStream::shutdown`: one thread may
+    /// half-close while another is blocked receiving on the same socket.
     ///
     /// # Errors
-    /// As [`crate::Socket::shutdown`].
+    /// `socket is in an illegal state` once closed. On a socket that is not
+    /// connected (a listener included): `ENOTCONN`, `Transport endpoint is
+    /// not connected`, without calling the OS, and nothing changes.
     ///
     /// # Examples
-    /// ```no_run
-    /// # fn f(mut s: blade_socket::blocking::Socket) -> blade_socket::Result<()> {
-    /// s.shutdown(blade_socket::SHUT_WR)?;
-    /// # Ok(()) }
     /// ```
-    pub fn shutdown(&mut self, how: Shutdown) -> Result<()> {
+    /// let (a, b) = blade_socket::blocking::Socket::pair()?;
+    /// a.send("request")?;
+    /// a.shutdown(blade_socket::SHUT_WR)?;            // b sees end of file
+    /// assert_eq!(b.receive(None)?.as_deref(), Some(&b"request"[..]));
+    /// assert_eq!(b.receive(None)?, None);
+    /// b.send("reply")?;                              // but can still answer
+    /// assert_eq!(a.receive(None)?.as_deref(), Some(&b"reply"[..]));
+    /// # Ok::<(), blade_socket::SocketError>(())
+    /// ```
+    pub fn shutdown(&self, how: Shutdown) -> Result<()> {
         self.inner.shutdown(how)
     }
 

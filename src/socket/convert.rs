@@ -78,7 +78,7 @@ impl Socket {
     /// ```
     /// # #[tokio::main] async fn main() -> blade_socket::Result<()> {
     /// let (a, b) = blade_socket::Socket::pair()?;
-    /// let mut writer = a.try_clone()?;
+    /// let writer = a.try_clone()?;
     /// writer.send("last words").await?;
     /// writer.shutdown(blade_socket::SHUT_WR)?; // b sees end of file
     /// assert_eq!(b.receive(None).await?.as_deref(), Some(&b"last words"[..]));

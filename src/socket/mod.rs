@@ -19,7 +19,7 @@ use std::{
 
 use socket2::SockRef;
 
-pub(crate) use self::state::{Phase, State};
+pub(crate) use self::state::Phase;
 use self::state::{StateCell, merge_shut};
 use crate::{
     addr,
@@ -57,9 +57,11 @@ pub struct Datagram {
 /// A socket on tokio's reactor: Blade's `Socket` class.
 ///
 /// Any family, type and protocol; TCP and UDP over IPv4 and IPv6 are the
-/// common cases ([`Socket::tcp`], [`Socket::udp`]). State changes (`connect`,
-/// `bind`, `listen`, `shutdown`, `close`, options) take `&mut self`; I/O takes
-/// `&self`, so one task may send while another receives on an `Arc<Socket>`.
+/// common cases ([`Socket::tcp`], [`Socket::udp`], [`Socket::tcp6`],
+/// [`Socket::udp6`], [`Socket::unix`], [`Socket::unix_datagram`]). State
+/// changes (`connect`, `bind`, `listen`, `close`, options) take `&mut self`;
+/// I/O and [`shutdown`](Socket::shutdown) take `&self`, so one task may send
+/// (and half-close) while another receives on an `Arc<Socket>`.
 ///
 /// The socket is registered with the reactor of the runtime on which it first
 /// has to wait; constructors, properties and non-async methods work on any
@@ -164,6 +166,88 @@ impl Socket {
     /// ```
     pub fn udp() -> Result<Socket> {
         Socket::new(AF_INET, SOCK_DGRAM, IPPROTO_UDP)
+    }
+
+    /// A TCP socket over IPv6 (`AF_INET6, SOCK_STREAM, IPPROTO_TCP`).
+    ///
+    /// Its default host is `"::1"`. Connecting it to a name that has IPv6 and
+    /// IPv4 addresses races them (happy eyeballs).
+    ///
+    /// # Errors
+    /// The OS's error if it cannot create a socket (descriptor limit reached,
+    /// or IPv6 disabled: `Address family not supported by protocol`).
+    ///
+    /// # Examples
+    /// ```
+    /// let s = blade_socket::Socket::tcp6()?;
+    /// assert_eq!((s.family(), s.host().as_str()), (blade_socket::AF_INET6, "::1"));
+    /// # Ok::<(), blade_socket::SocketError>(())
+    /// ```
+    pub fn tcp6() -> Result<Socket> {
+        Socket::new(AF_INET6, SOCK_STREAM, IPPROTO_TCP)
+    }
+
+    /// A UDP socket over IPv6 (`AF_INET6, SOCK_DGRAM, IPPROTO_UDP`).
+    ///
+    /// # Errors
+    /// The OS's error if it cannot create a socket (descriptor limit reached,
+    /// or IPv6 disabled).
+    ///
+    /// # Examples
+    /// ```
+    /// let s = blade_socket::Socket::udp6()?;
+    /// assert_eq!(s.socket_type(), blade_socket::SOCK_DGRAM);
+    /// assert_eq!(s.family(), blade_socket::AF_INET6);
+    /// # Ok::<(), blade_socket::SocketError>(())
+    /// ```
+    pub fn udp6() -> Result<Socket> {
+        Socket::new(AF_INET6, SOCK_DGRAM, IPPROTO_UDP)
+    }
+
+    /// A Unix-domain stream socket (`AF_UNIX, SOCK_STREAM`). `bind` and
+    /// `connect` take the path as `host` (`@name` for a Linux abstract
+    /// name) and ignore the port.
+    ///
+    /// # Errors
+    /// The OS's error if it cannot create a socket.
+    ///
+    /// # Examples
+    /// ```
+    /// # #[tokio::main] async fn main() -> blade_socket::Result<()> {
+    /// use blade_socket::Socket;
+    /// let dir = std::env::temp_dir().join(format!("blade-unix-doc-{}", std::process::id()));
+    /// # let _ = std::fs::remove_file(&dir);
+    /// let path = dir.to_str().expect("a UTF-8 path");
+    /// let mut server = Socket::unix()?;
+    /// server.bind(0, Some(path)).await?;
+    /// server.listen(None)?;
+    /// let mut client = Socket::unix()?;
+    /// client.connect(Some(path), 0, None).await?;
+    /// let conn = server.accept().await?;
+    /// client.send("hi").await?;
+    /// assert_eq!(conn.receive(None).await?.as_deref(), Some(&b"hi"[..]));
+    /// # std::fs::remove_file(&dir).ok();
+    /// # Ok(()) }
+    /// ```
+    pub fn unix() -> Result<Socket> {
+        Socket::new(AF_UNIX, SOCK_STREAM, IPPROTO_IP)
+    }
+
+    /// A Unix-domain datagram socket (`AF_UNIX, SOCK_DGRAM`). `bind` and
+    /// `send_to` take the path as `host` and ignore the port.
+    ///
+    /// # Errors
+    /// The OS's error if it cannot create a socket.
+    ///
+    /// # Examples
+    /// ```
+    /// let s = blade_socket::Socket::unix_datagram()?;
+    /// assert_eq!(s.family(), blade_socket::AF_UNIX);
+    /// assert_eq!(s.socket_type(), blade_socket::SOCK_DGRAM);
+    /// # Ok::<(), blade_socket::SocketError>(())
+    /// ```
+    pub fn unix_datagram() -> Result<Socket> {
+        Socket::new(AF_UNIX, SOCK_DGRAM, IPPROTO_IP)
     }
 
     /// Adopts an open socket descriptor (Blade's `id` argument), reading its
@@ -348,7 +432,11 @@ impl Socket {
     /// [`receive`](Socket::receive) still works (a half-close); after
     /// [`Shutdown::Read`], [`send`](Socket::send) still works. Shutting a
     /// direction that is already shut succeeds again. Once both are shut,
-    /// `shutdown_reason()` is `Some(Both)` and `is_connected()` false.
+    /// in either order, `shutdown_reason()` is `Some(Both)` and
+    /// `is_connected()` false.
+    ///
+    /// It takes `&self`, as std's `TcpStream::shutdown` does: one task may
+    /// half-close while another is receiving on the same socket.
     ///
     /// # Errors
     /// `socket is in an illegal state` once closed. On a socket that is not
@@ -356,14 +444,18 @@ impl Socket {
     /// not connected`, without calling the OS, and nothing changes.
     ///
     /// # Examples
-    /// ```no_run
-    /// # async fn f(mut s: blade_socket::Socket) -> blade_socket::Result<()> {
-    /// s.send("request").await?;
-    /// s.shutdown(blade_socket::SHUT_WR)?;   // the peer sees EOF
-    /// let reply = s.receive(None).await?;   // but can still answer
+    /// ```
+    /// # #[tokio::main] async fn main() -> blade_socket::Result<()> {
+    /// let (a, b) = blade_socket::Socket::pair()?;
+    /// a.send("request").await?;
+    /// a.shutdown(blade_socket::SHUT_WR)?;          // b sees end of file
+    /// assert_eq!(b.receive(None).await?.as_deref(), Some(&b"request"[..]));
+    /// assert_eq!(b.receive(None).await?, None);
+    /// b.send("reply").await?;                      // but can still answer
+    /// assert_eq!(a.receive(None).await?.as_deref(), Some(&b"reply"[..]));
     /// # Ok(()) }
     /// ```
-    pub fn shutdown(&mut self, how: Shutdown) -> Result<()> {
+    pub fn shutdown(&self, how: Shutdown) -> Result<()> {
         let st = self.state.get();
         st.check_open()?;
         if st.phase != Phase::Connected {
@@ -378,11 +470,8 @@ impl Socket {
             Shutdown::Write => std::net::Shutdown::Write,
             Shutdown::Both => std::net::Shutdown::Both,
         };
-        self.io_mut()?.sock().shutdown(os_how)?;
-        self.state.set(State {
-            shut: Some(shut),
-            ..st
-        });
+        self.io()?.sock().shutdown(os_how)?;
+        self.state.add_shut(how);
         Ok(())
     }
 

@@ -109,6 +109,20 @@ impl StateCell {
         self.0.store(encode(state), Ordering::Release);
     }
 
+    /// Adds direction `how` to the shut directions, leaving the phase as it
+    /// is now (a concurrent close is never undone).
+    pub(crate) fn add_shut(&self, how: Shutdown) {
+        let _ = self
+            .0
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |b| {
+                let st = decode(b);
+                Some(encode(State {
+                    shut: Some(merge_shut(st.shut, how)),
+                    ..st
+                }))
+            });
+    }
+
     pub(crate) fn set_phase(&self, phase: Phase) {
         let _ = self
             .0
