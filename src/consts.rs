@@ -286,6 +286,6 @@ impl TryFrom<i32> for Shutdown {
     /// `expected one of SHUT_* flags` for any value but the three `SHUT_*`.
     fn try_from(raw: i32) -> Result<Self, Self::Error> {
         Shutdown::from_raw(raw)
-            .ok_or_else(|| crate::error::SocketError::invalid(crate::error::BAD_SHUTDOWN))
+            .ok_or_else(|| crate::error::SocketError::from(crate::error::BAD_SHUTDOWN))
     }
 }

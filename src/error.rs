@@ -1,7 +1,7 @@
 //! [`SocketError`]: one opaque error type with a kind, Blade's message texts for
 //! library errors and the OS text for OS errors.
 
-use std::{borrow::Cow, fmt, io};
+use std::{borrow::Cow, fmt, io, sync::Arc};
 
 /// The result of every fallible call in this crate.
 pub type Result<T> = std::result::Result<T, SocketError>;
@@ -33,49 +33,142 @@ pub enum ErrorKind {
 ///
 /// Its [`Display`](fmt::Display) text is [`message`](SocketError::message):
 /// Blade's text for a library error (`socket is in an illegal state`), the
-/// OS's text for an OS error (`Connection refused`).
-#[derive(Clone, PartialEq, Eq)]
+/// OS's text for an OS error (`Connection refused`). It keeps its detail:
+/// [`io_kind`](SocketError::io_kind) is the fine [`io::ErrorKind`],
+/// [`source`](std::error::Error::source) the OS error, and a failed send says
+/// how much went out ([`bytes_sent`](SocketError::bytes_sent)).
+#[derive(Clone)]
 pub struct SocketError {
     kind: ErrorKind,
+    reason: Reason,
     message: Cow<'static, str>,
     errno: Option<i32>,
+    /// Whether `message` says more than the OS's text for `errno`.
+    annotated: bool,
+    bytes_sent: Option<u64>,
+    /// The OS's (or tokio's) own error, for `source()`.
+    source: Option<Arc<io::Error>>,
 }
 
-// Blade's texts, spelled once.
-pub(crate) const ILLEGAL_STATE: &str = "socket is in an illegal state";
-pub(crate) const EXISTING_CONNECTION: &str = "socket has existing connection";
-pub(crate) const PREVIOUSLY_BOUND: &str = "socket previously bound";
-pub(crate) const NOT_CONNECTED: &str = "socket not listening or connected";
-pub(crate) const NOT_LISTENING: &str = "socket not bound/listening";
-pub(crate) const QUEUE_TOO_LONG: &str = "maximum queue length exceeded";
-pub(crate) const READ_ONLY_OPTION: &str = "the given option is read-only";
-pub(crate) const BAD_SHUTDOWN: &str = "expected one of SHUT_* flags";
-pub(crate) const NO_RUNTIME: &str = "no tokio runtime: async socket methods must be awaited \
-     inside a tokio runtime with IO and time enabled";
+/// Why an error happened, inside the crate: it picks the error's kind and
+/// its `io::ErrorKind`, so that nothing is decided by comparing texts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Reason {
+    /// Reported by the OS (`errno`), or by an `io::Error` of this kind.
+    Io(io::ErrorKind),
+    /// Closed, or the direction is shut (`socket is in an illegal state`).
+    IllegalState,
+    ExistingConnection,
+    PreviouslyBound,
+    NotConnected,
+    NotListening,
+    QueueTooLong,
+    ReadOnlyOption,
+    BadShutdown,
+    NoRuntime,
+    RuntimeShutDown,
+    /// Any other bad argument.
+    Invalid,
+    TimedOut,
+    Resolution,
+}
 
-impl SocketError {
-    pub(crate) fn new(kind: ErrorKind, message: impl Into<Cow<'static, str>>) -> Self {
-        SocketError {
-            kind,
-            message: message.into(),
-            errno: None,
+// Blade's texts, each spelled once, in its reason.
+pub(crate) const ILLEGAL_STATE: Reason = Reason::IllegalState;
+pub(crate) const EXISTING_CONNECTION: Reason = Reason::ExistingConnection;
+pub(crate) const PREVIOUSLY_BOUND: Reason = Reason::PreviouslyBound;
+pub(crate) const NOT_CONNECTED: Reason = Reason::NotConnected;
+pub(crate) const NOT_LISTENING: Reason = Reason::NotListening;
+pub(crate) const QUEUE_TOO_LONG: Reason = Reason::QueueTooLong;
+pub(crate) const READ_ONLY_OPTION: Reason = Reason::ReadOnlyOption;
+pub(crate) const BAD_SHUTDOWN: Reason = Reason::BadShutdown;
+pub(crate) const NO_RUNTIME: Reason = Reason::NoRuntime;
+pub(crate) const RUNTIME_SHUT_DOWN: Reason = Reason::RuntimeShutDown;
+
+impl Reason {
+    /// The fixed text and kind of a library reason.
+    fn text(self) -> (&'static str, ErrorKind) {
+        use ErrorKind::{IllegalState, InvalidArgument};
+        match self {
+            Reason::ExistingConnection => ("socket has existing connection", IllegalState),
+            Reason::PreviouslyBound => ("socket previously bound", IllegalState),
+            Reason::NotConnected => ("socket not listening or connected", IllegalState),
+            Reason::NotListening => ("socket not bound/listening", IllegalState),
+            Reason::QueueTooLong => ("maximum queue length exceeded", InvalidArgument),
+            Reason::ReadOnlyOption => ("the given option is read-only", InvalidArgument),
+            Reason::BadShutdown => ("expected one of SHUT_* flags", InvalidArgument),
+            Reason::NoRuntime => (
+                "no tokio runtime: async socket methods must be awaited \
+                 inside a tokio runtime with IO and time enabled",
+                IllegalState,
+            ),
+            Reason::RuntimeShutDown => ("the tokio runtime is shutting down", IllegalState),
+            _ => ("socket is in an illegal state", IllegalState),
         }
     }
 
-    pub(crate) fn illegal(message: &'static str) -> Self {
-        Self::new(ErrorKind::IllegalState, message)
+    /// The `io::ErrorKind` an error of this reason converts to.
+    fn io_kind(self) -> io::ErrorKind {
+        match self {
+            Reason::Io(kind) => kind,
+            Reason::NotConnected => io::ErrorKind::NotConnected,
+            Reason::ExistingConnection => io::ErrorKind::AlreadyExists,
+            // What Linux says (EINVAL) for a second bind, accept on a socket
+            // that is not listening, and bad arguments.
+            Reason::PreviouslyBound
+            | Reason::NotListening
+            | Reason::QueueTooLong
+            | Reason::ReadOnlyOption
+            | Reason::BadShutdown
+            | Reason::Invalid => io::ErrorKind::InvalidInput,
+            Reason::TimedOut => io::ErrorKind::TimedOut,
+            Reason::Resolution => io::ErrorKind::NotFound,
+            Reason::IllegalState | Reason::NoRuntime | Reason::RuntimeShutDown => {
+                io::ErrorKind::Other
+            }
+        }
+    }
+}
+
+impl From<Reason> for SocketError {
+    fn from(reason: Reason) -> Self {
+        let (text, kind) = reason.text();
+        SocketError::with_reason(kind, reason, text)
+    }
+}
+
+impl SocketError {
+    fn with_reason(kind: ErrorKind, reason: Reason, message: impl Into<Cow<'static, str>>) -> Self {
+        SocketError {
+            kind,
+            reason,
+            message: message.into(),
+            errno: None,
+            annotated: false,
+            bytes_sent: None,
+            source: None,
+        }
+    }
+
+    /// A library error for a wrong state, with Blade's text.
+    pub(crate) fn illegal(reason: Reason) -> Self {
+        SocketError::from(reason)
     }
 
     pub(crate) fn invalid(message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(ErrorKind::InvalidArgument, message)
+        Self::with_reason(ErrorKind::InvalidArgument, Reason::Invalid, message)
     }
 
     pub(crate) fn timed_out(what: &str) -> Self {
-        Self::new(ErrorKind::TimedOut, format!("{what} timed out"))
+        Self::with_reason(
+            ErrorKind::TimedOut,
+            Reason::TimedOut,
+            format!("{what} timed out"),
+        )
     }
 
     pub(crate) fn resolution(message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(ErrorKind::AddressResolution, message)
+        Self::with_reason(ErrorKind::AddressResolution, Reason::Resolution, message)
     }
 
     /// A name that resolved to no usable address.
@@ -85,6 +178,10 @@ impl SocketError {
 
     /// An OS error from its `errno`, with the OS's text.
     pub(crate) fn from_errno(errno: i32) -> Self {
+        SocketError::from_os(io::Error::from_raw_os_error(errno), errno)
+    }
+
+    fn from_os(err: io::Error, errno: i32) -> Self {
         let kind = match errno {
             libc::EWOULDBLOCK => ErrorKind::WouldBlock,
             libc::ETIMEDOUT => ErrorKind::TimedOut,
@@ -92,14 +189,25 @@ impl SocketError {
         };
         SocketError {
             kind,
+            reason: Reason::Io(err.kind()),
             message: os_text(errno).into(),
             errno: Some(errno),
+            annotated: false,
+            bytes_sent: None,
+            source: Some(Arc::new(err)),
         }
     }
 
     /// The same error with another text (for a summary of several failures).
     pub(crate) fn with_message(mut self, message: impl Into<Cow<'static, str>>) -> Self {
         self.message = message.into();
+        self.annotated = true;
+        self
+    }
+
+    /// The same error, from a send that got `n` bytes out before it failed.
+    pub(crate) fn with_bytes_sent(mut self, n: u64) -> Self {
+        self.bytes_sent = Some(n);
         self
     }
 
@@ -122,6 +230,48 @@ impl SocketError {
     pub fn raw_os_error(&self) -> Option<i32> {
         self.errno
     }
+
+    /// The fine-grained [`io::ErrorKind`]: `ConnectionRefused`, `AddrInUse`,
+    /// `BrokenPipe`, `ConnectionReset`, `TimedOut`, `WouldBlock`,
+    /// `NotConnected` (`socket not listening or connected`), `InvalidInput`
+    /// (a bad argument)... so callers need not compare `errno` by hand.
+    ///
+    /// # Examples
+    /// ```
+    /// # #[tokio::main] async fn main() -> blade_socket::Result<()> {
+    /// let mut taken = blade_socket::Socket::tcp()?;
+    /// taken.bind(0, None).await?;
+    /// let mut s = blade_socket::Socket::tcp()?;
+    /// let err = s.bind(taken.port(), None).await.unwrap_err();
+    /// assert_eq!(err.io_kind(), std::io::ErrorKind::AddrInUse);
+    /// # Ok(()) }
+    /// ```
+    pub fn io_kind(&self) -> io::ErrorKind {
+        self.reason.io_kind()
+    }
+
+    /// For a failed `send`, `send_to` or `send_file`: how many bytes the OS
+    /// accepted before the failure (`Some(0)` if none), so the caller knows
+    /// where the stream stands. `None` for every other operation's error.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # async fn f(s: &blade_socket::Socket, data: &[u8]) {
+    /// if let Err(e) = s.send(data).await {
+    ///     let sent = e.bytes_sent().unwrap_or(0) as usize;
+    ///     eprintln!("{e}; {} bytes still to send", data.len() - sent);
+    /// }
+    /// # }
+    /// ```
+    pub fn bytes_sent(&self) -> Option<u64> {
+        self.bytes_sent
+    }
+
+    /// Whether this is the OS's error and nothing more (a send that failed
+    /// before any byte went out says nothing more).
+    fn is_bare_os(&self) -> bool {
+        self.errno.is_some() && !self.annotated && self.bytes_sent.unwrap_or(0) == 0
+    }
 }
 
 /// The OS's text for `errno`, without std's ` (os error N)` suffix.
@@ -136,35 +286,46 @@ fn os_text(errno: i32) -> String {
 impl From<io::Error> for SocketError {
     fn from(err: io::Error) -> Self {
         if let Some(errno) = err.raw_os_error() {
-            return SocketError::from_errno(errno);
+            return SocketError::from_os(err, errno);
         }
-        let kind = match err.kind() {
+        let io_kind = err.kind();
+        let kind = match io_kind {
             io::ErrorKind::TimedOut => ErrorKind::TimedOut,
             io::ErrorKind::WouldBlock => ErrorKind::WouldBlock,
             io::ErrorKind::InvalidInput => ErrorKind::InvalidArgument,
             _ => ErrorKind::Os,
         };
-        SocketError::new(kind, err.to_string())
+        let mut e = SocketError::with_reason(kind, Reason::Io(io_kind), err.to_string());
+        e.source = Some(Arc::new(err));
+        e
     }
 }
 
+/// Loses nothing: a bare OS error becomes [`io::Error::from_raw_os_error`]
+/// (so `raw_os_error()` survives); any error with more to say (a library
+/// message, every address a connect tried, a partial send) becomes
+/// `io::Error::new(io_kind, the SocketError)`, whose `get_ref()` downcasts back.
 impl From<SocketError> for io::Error {
     fn from(err: SocketError) -> io::Error {
-        if let Some(errno) = err.errno {
-            return io::Error::from_raw_os_error(errno);
+        match err.errno {
+            Some(errno) if err.is_bare_os() => io::Error::from_raw_os_error(errno),
+            _ => io::Error::new(err.io_kind(), err),
         }
-        let kind = match err.kind {
-            ErrorKind::InvalidArgument => io::ErrorKind::InvalidInput,
-            ErrorKind::TimedOut => io::ErrorKind::TimedOut,
-            ErrorKind::WouldBlock => io::ErrorKind::WouldBlock,
-            ErrorKind::IllegalState if err.message == NOT_CONNECTED => io::ErrorKind::NotConnected,
-            ErrorKind::IllegalState if err.message == NOT_LISTENING => io::ErrorKind::InvalidInput,
-            ErrorKind::AddressResolution => io::ErrorKind::NotFound,
-            ErrorKind::IllegalState | ErrorKind::Os => io::ErrorKind::Other,
-        };
-        io::Error::new(kind, err)
     }
 }
+
+impl PartialEq for SocketError {
+    /// Equal kind, text, `errno` and partial count (the source is not compared).
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind
+            && self.reason == other.reason
+            && self.message == other.message
+            && self.errno == other.errno
+            && self.bytes_sent == other.bytes_sent
+    }
+}
+
+impl Eq for SocketError {}
 
 impl fmt::Display for SocketError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -179,8 +340,18 @@ impl fmt::Debug for SocketError {
         if let Some(errno) = self.errno {
             d.field("errno", &errno);
         }
+        if let Some(n) = self.bytes_sent {
+            d.field("bytes_sent", &n);
+        }
         d.finish()
     }
 }
 
-impl std::error::Error for SocketError {}
+impl std::error::Error for SocketError {
+    /// The OS's error (an `io::Error`), for an error the OS reported.
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}

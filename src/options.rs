@@ -127,7 +127,7 @@ pub(crate) fn set_os(
 ) -> Result<()> {
     let fd = fd.as_fd();
     if kind.read_only() {
-        return Err(SocketError::invalid(READ_ONLY_OPTION));
+        return Err(SocketError::from(READ_ONLY_OPTION));
     }
     let int = match (kind, value) {
         (Kind::Flag { .. }, OptionValue::Bool(b)) => i32::from(*b),

@@ -114,9 +114,7 @@ pub(crate) async fn cut_off_at<F: Future>(at: Instant, what: &str, fut: F) -> Re
 fn poll_timer(sleep: Pin<&mut tokio::time::Sleep>, cx: &mut Context<'_>) -> Poll<Result<()>> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sleep.poll(cx))) {
         Ok(p) => p.map(Ok),
-        Err(_) => Poll::Ready(Err(SocketError::illegal(
-            "the tokio runtime is shutting down",
-        ))),
+        Err(_) => Poll::Ready(Err(SocketError::illegal(crate::error::RUNTIME_SHUT_DOWN))),
     }
 }
 

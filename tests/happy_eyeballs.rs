@@ -281,6 +281,14 @@ async fn both_refused_error_lists_every_address() {
         );
         assert!(c.is_closed(), "a failed connect closes the socket");
         assert_eq!(c.id(), -1);
+        // As an io::Error it keeps every address, and downcasts back.
+        let io = std::io::Error::from(e.clone());
+        assert_eq!(io.kind(), std::io::ErrorKind::ConnectionRefused);
+        assert_eq!(io.to_string(), msg);
+        let back = io
+            .get_ref()
+            .and_then(|r| r.downcast_ref::<blade_socket::SocketError>());
+        assert_eq!(back, Some(&e));
     })
     .await;
 }

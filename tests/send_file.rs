@@ -26,6 +26,7 @@ fn temp_file_with(data: &[u8]) -> std::fs::File {
     let mut f = tempfile::tempfile().unwrap();
     f.write_all(data).unwrap();
     f.flush().unwrap();
+    f.rewind().unwrap();
     f
 }
 
@@ -50,20 +51,62 @@ async fn streams_a_whole_file_identically() {
 }
 
 #[tokio::test]
-async fn sends_the_whole_file_whatever_its_position_and_twice() {
+async fn starts_at_the_file_offset_and_advances_it() {
     within(async {
         let data = pseudo_random(200_000, 42);
         let mut file = temp_file_with(&data);
         file.seek(SeekFrom::Start(1000)).unwrap();
         let (c, s) = tcp_pair().await;
         let n = data.len();
-        let reader = tokio::spawn(async move { receive_exact(&s, 2 * n).await });
-        assert_eq!(c.send_file(&file).await.unwrap(), n as u64);
-        assert_eq!(c.send_file(&file).await.unwrap(), n as u64);
+        let reader = tokio::spawn(async move { receive_exact(&s, n - 1000).await });
+        assert_eq!(c.send_file(&file).await.unwrap(), (n - 1000) as u64);
+        assert_eq!(file.stream_position().unwrap(), n as u64, "offset advanced");
+        // at its end, the file sends nothing (as Python's socket.sendfile)
+        assert_eq!(c.send_file(&file).await.unwrap(), 0);
         let got = reader.await.unwrap();
-        assert_eq!(got.len(), 2 * n);
-        assert!(got[..n] == data[..]);
-        assert!(got[n..] == data[..]);
+        assert!(got == data[1000..], "the bytes from the offset on");
+    })
+    .await;
+}
+
+#[test]
+fn blocking_send_file_starts_at_the_offset_and_advances_it() {
+    within_blocking(|| {
+        let data = pseudo_random(300_000, 43);
+        let mut file = temp_file_with(&data);
+        file.seek(SeekFrom::Start(77)).unwrap();
+        let (c, s) = blocking::Socket::pair().unwrap();
+        let n = data.len();
+        let reader = std::thread::spawn(move || {
+            let mut got = Vec::new();
+            while let Some(b) = s.receive(None).unwrap() {
+                got.extend_from_slice(&b);
+            }
+            got
+        });
+        assert_eq!(c.send_file(&file).unwrap(), (n - 77) as u64);
+        assert_eq!(file.stream_position().unwrap(), n as u64);
+        assert_eq!(c.send_file(&file).unwrap(), 0);
+        drop(c);
+        assert!(reader.join().unwrap() == data[77..]);
+    });
+}
+
+#[tokio::test]
+async fn a_pipe_is_sent_as_it_comes() {
+    within(async {
+        // A pipe has no offset (ESPIPE): the copy path reads it as a stream.
+        let data = pseudo_random(100_000, 44);
+        let (reader_end, mut writer_end) = std::io::pipe().unwrap();
+        let feed = data.clone();
+        let writer = std::thread::spawn(move || writer_end.write_all(&feed));
+        let file = std::fs::File::from(std::os::fd::OwnedFd::from(reader_end));
+        let (c, s) = tcp_pair().await;
+        let n = data.len();
+        let got = tokio::spawn(async move { receive_exact(&s, n).await });
+        assert_eq!(c.send_file(&file).await.unwrap(), n as u64);
+        writer.join().unwrap().unwrap();
+        assert!(got.await.unwrap() == data);
     })
     .await;
 }
@@ -188,6 +231,7 @@ async fn send_file_to_a_vanished_peer_is_an_error_and_closes() {
         s.close().unwrap();
         let mut err = None;
         for _ in 0..1000 {
+            (&file).rewind().unwrap();
             match c.send_file(&file).await {
                 Ok(_) => {}
                 Err(e) => {

@@ -338,6 +338,7 @@ async fn datagram_and_file_operations_are_recorded() {
         let (c, s) = tcp_pair().await;
         let mut file = tempfile::tempfile().unwrap();
         file.write_all(SECRET.repeat(100).as_bytes()).unwrap();
+        std::io::Seek::rewind(&mut file).unwrap(); // send_file starts at the offset
         let sent = c.send_file(&file).await.unwrap();
         assert_eq!(sent, (SECRET.len() * 100) as u64);
         receive_exact(&s, sent as usize).await;

@@ -240,9 +240,9 @@ impl Socket {
         }
         let backlog = queue_length.unwrap_or(SOMAXCONN);
         if backlog > SOMAXCONN {
-            return Err(SocketError::invalid(QUEUE_TOO_LONG));
+            return Err(SocketError::from(QUEUE_TOO_LONG));
         }
-        let backlog = i32::try_from(backlog).map_err(|_| SocketError::invalid(QUEUE_TOO_LONG))?;
+        let backlog = i32::try_from(backlog).map_err(|_| SocketError::from(QUEUE_TOO_LONG))?;
         self.io_mut()?.sock().listen(backlog)?;
         self.state.set_phase(Phase::Listening);
         trace::lifecycle(self, "listening");

@@ -21,6 +21,11 @@ const SMALL_READ: usize = 64 * 1024;
 /// The most one `sendfile(2)` call may move (Linux's own limit).
 const SENDFILE_CHUNK: usize = 0x7fff_f000;
 
+/// A send's error before anything went out: `bytes_sent() == Some(0)`.
+fn none_sent(e: SocketError) -> SocketError {
+    e.with_bytes_sent(0)
+}
+
 /// A byte count for the trace.
 fn count(n: &usize) -> u64 {
     *n as u64
@@ -306,8 +311,8 @@ impl Socket {
     /// ```
     pub async fn send(&self, message: impl AsRef<[u8]>) -> Result<usize> {
         let buf = message.as_ref();
-        self.state.get().check_send(false)?;
-        let call = self.begin(self.send_timeout)?;
+        self.state.get().check_send(false).map_err(none_sent)?;
+        let call = self.begin(self.send_timeout).map_err(none_sent)?;
         let r = self.send_all(&call, buf, None).await;
         call.traced(self, "send", r, count)
     }
@@ -348,7 +353,7 @@ impl Socket {
                     }
                 }
                 Err(e) if e.kind() == crate::ErrorKind::WouldBlock && sent > 0 => return Ok(sent),
-                Err(e) => return Err(self.fail(e)),
+                Err(e) => return Err(self.fail(e).with_bytes_sent(sent as u64)),
             }
         }
     }
@@ -381,25 +386,36 @@ impl Socket {
             return self.send(message).await;
         }
         let buf = message.as_ref();
-        self.state.get().check_send(true)?;
-        let call = self.begin(self.send_timeout)?;
+        self.state.get().check_send(true).map_err(none_sent)?;
+        let call = self.begin(self.send_timeout).map_err(none_sent)?;
         let resolving = addr::resolve(host, port, self.family, self.ty, call.driver);
-        let to = call.deadline.run(call.driver, "send", resolving).await??;
-        let to = to.first().ok_or_else(|| SocketError::no_address(host))?;
-        let r = self.send_all(&call, buf, Some(to)).await;
+        let to = async {
+            let to = call.deadline.run(call.driver, "send", resolving).await??;
+            to.into_iter()
+                .next()
+                .ok_or_else(|| SocketError::no_address(host))
+        }
+        .await
+        .map_err(none_sent)?;
+        let r = self.send_all(&call, buf, Some(&to)).await;
         call.traced(self, "send_to", r, count)
     }
 
-    /// Streams a whole file (from its start to its end) to the connected peer
-    /// with `sendfile(2)`, zero-copy, never reading it into memory; returns
-    /// the byte count. Falls back to chunked reads where the OS cannot
+    /// Streams a file, from its current offset to its end, to the connected
+    /// peer with `sendfile(2)`, zero-copy, never reading it into memory, and
+    /// advances the file's offset by the bytes sent (as Python's
+    /// `socket.sendfile` does); returns the byte count. A file already at its
+    /// end sends 0. Falls back to chunked reads where the OS cannot
     /// `sendfile` from that file. Never raises `SIGPIPE`.
     ///
     /// # Errors
-    /// As [`send`](Socket::send); also the OS's error reading the file.
+    /// As [`send`](Socket::send); also the OS's error reading the file. The
+    /// error's [`bytes_sent`](crate::SocketError::bytes_sent) says how much
+    /// went out, and the file's offset has advanced by as much.
     ///
     /// # Cancel safety
-    /// Not cancel safe: part of the file may have been sent.
+    /// Not cancel safe: part of the file may have been sent, and the file's
+    /// offset is then not advanced.
     ///
     /// # Examples
     /// ```no_run
@@ -410,58 +426,102 @@ impl Socket {
     /// ```
     #[doc(alias = "sendfile")]
     pub async fn send_file(&self, file: &std::fs::File) -> Result<u64> {
-        self.state.get().check_send(false)?;
-        let call = self.begin(self.send_timeout)?;
+        self.state.get().check_send(false).map_err(none_sent)?;
+        let call = self.begin(self.send_timeout).map_err(none_sent)?;
         // sendfile(2) takes no MSG_DONTWAIT: it needs a non-blocking descriptor.
-        call.io.set_fd_blocking(false)?;
+        call.io
+            .set_fd_blocking(false)
+            .map_err(|e| none_sent(e.into()))?;
         let r = self.send_file_with(&call, file).await;
         call.traced(self, "send_file", r, |n| *n)
     }
 
-    /// `send_file`'s loop: `sendfile(2)` until the end of the file.
+    /// `send_file`'s loop: `sendfile(2)` from the file's offset to its end,
+    /// then the offset moved past what was sent (also on failure).
     async fn send_file_with(&self, call: &Call, file: &std::fs::File) -> Result<u64> {
-        let mut offset: i64 = 0;
+        use std::io::{Seek, SeekFrom};
+        let start = match (&*file).stream_position() {
+            Ok(at) => at,
+            // A pipe or socket has no offset: read it as it comes.
+            Err(e) if e.raw_os_error() == Some(libc::ESPIPE) => {
+                return self.send_file_copy(call, file, None).await;
+            }
+            Err(e) => return Err(none_sent(e.into())),
+        };
+        let Ok(mut offset) = i64::try_from(start) else {
+            return Err(none_sent(SocketError::invalid("file offset out of range")));
+        };
         let mut total: u64 = 0;
-        loop {
+        let r = loop {
             let r = call
                 .ready(self, Interest::WRITABLE, "send", |s, _| {
                     sys::sendfile(s.as_fd(), file.as_fd(), &mut offset, SENDFILE_CHUNK)
                 })
                 .await;
             match r {
-                Ok(0) => return Ok(total),
+                Ok(0) => break Ok(total),
                 Ok(n) => total += n as u64,
-                Err(e) if e.kind() == crate::ErrorKind::WouldBlock && total > 0 => {
-                    return Ok(total);
-                }
+                Err(e) if e.kind() == crate::ErrorKind::WouldBlock && total > 0 => break Ok(total),
                 Err(e)
                     if total == 0
                         && matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS)) =>
                 {
-                    return self.send_file_copy(call, file).await;
+                    return self.send_file_copy(call, file, Some(start)).await;
                 }
-                Err(e) => return Err(self.fail(e)),
+                Err(e) => break Err(self.fail(e).with_bytes_sent(total)),
             }
+        };
+        let moved = (&*file).seek(SeekFrom::Start(start + total));
+        match (r, moved) {
+            (Ok(n), Err(e)) => Err(SocketError::from(e).with_bytes_sent(n)),
+            (r, _) => r,
         }
     }
 
-    /// `send_file` for files `sendfile(2)` refuses: 64 KiB chunks, never the whole file.
-    async fn send_file_copy(&self, call: &Call, file: &std::fs::File) -> Result<u64> {
-        use std::os::unix::fs::FileExt;
+    /// `send_file` for files `sendfile(2)` refuses: 64 KiB chunks, never the
+    /// whole file, from offset `start` (then moved past what was sent), or
+    /// with `None` read as a stream.
+    async fn send_file_copy(
+        &self,
+        call: &Call,
+        file: &std::fs::File,
+        start: Option<u64>,
+    ) -> Result<u64> {
+        use std::{
+            io::{Read, Seek, SeekFrom},
+            os::unix::fs::FileExt,
+        };
         let mut chunk = vec![0u8; SMALL_READ];
         let mut total: u64 = 0;
-        loop {
-            let n = match file.read_at(&mut chunk, total) {
-                Ok(0) => return Ok(total),
+        let r = loop {
+            let read = match start {
+                Some(at) => file.read_at(&mut chunk, at + total),
+                None => (&*file).read(&mut chunk),
+            };
+            let n = match read {
+                Ok(0) => break Ok(total),
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e.into()),
+                Err(e) => break Err(SocketError::from(e).with_bytes_sent(total)),
             };
-            let sent = self.send_all(call, &chunk[..n], None).await?;
-            total += sent as u64;
-            if sent < n {
-                return Ok(total); // non-blocking mode: a partial count
+            match self.send_all(call, &chunk[..n], None).await {
+                Ok(sent) => {
+                    total += sent as u64;
+                    if sent < n {
+                        break Ok(total); // non-blocking mode: a partial count
+                    }
+                }
+                Err(e) => {
+                    total += e.bytes_sent().unwrap_or(0);
+                    break Err(e.with_bytes_sent(total));
+                }
             }
+        };
+        let Some(start) = start else { return r };
+        let moved = (&*file).seek(SeekFrom::Start(start + total));
+        match (r, moved) {
+            (Ok(n), Err(e)) => Err(SocketError::from(e).with_bytes_sent(n)),
+            (r, _) => r,
         }
     }
 
@@ -617,5 +677,33 @@ impl Socket {
             self.end();
         }
         err
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Seek, SeekFrom, Write};
+
+    use super::*;
+
+    /// The fallback for files `sendfile(2)` refuses (hard to meet on a test
+    /// machine's file systems) keeps the offset rule too.
+    #[tokio::test]
+    async fn the_copy_path_starts_at_the_offset_and_advances_it() {
+        let run = async {
+            let (a, b) = Socket::pair().unwrap();
+            let mut file = tempfile::tempfile().unwrap();
+            file.write_all(b"0123456789").unwrap();
+            file.seek(SeekFrom::Start(4)).unwrap();
+            let call = a.begin(None).unwrap();
+            assert_eq!(a.send_file_copy(&call, &file, Some(4)).await.unwrap(), 6);
+            assert_eq!(file.stream_position().unwrap(), 10);
+            let got = b.receive(None).await.unwrap();
+            assert_eq!(got.as_deref(), Some(&b"456789"[..]));
+            assert_eq!(a.send_file_copy(&call, &file, Some(10)).await.unwrap(), 0);
+        };
+        tokio::time::timeout(Duration::from_secs(20), run)
+            .await
+            .unwrap();
     }
 }

@@ -1,0 +1,276 @@
+//! The second revision of the API contract, on both faces: errors that keep
+//! their detail, partial sends that say how much went out, listeners that
+//! stay bound, datagram receives that cannot wait forever, negative buffer
+//! sizes, the borrowed descriptor of `fd()`, `TryFrom` conversions, and
+//! resets that are never end of file.
+
+mod support;
+use support::*;
+
+use std::{error::Error as _, io, time::Duration};
+
+use blade_socket::{ErrorKind, SHUT_WR, Socket, SocketError, blocking};
+
+/// A recognisable message: byte `i` is `i % 251`, so any prefix can be checked.
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i % 251) as u8).collect()
+}
+
+const BIG: usize = 32 * 1024 * 1024;
+
+// ----- errors keep their detail -----------------------------------------------
+
+#[tokio::test]
+async fn io_kind_is_the_fine_kind() {
+    within(async {
+        let mut s = Socket::tcp().unwrap();
+        let e = s
+            .connect(Some("127.0.0.1"), closed_port(), None)
+            .await
+            .unwrap_err();
+        assert_eq!(e.io_kind(), io::ErrorKind::ConnectionRefused, "{e:?}");
+
+        let mut taken = Socket::tcp().unwrap();
+        taken.bind(0, None).await.unwrap();
+        let mut s = Socket::tcp().unwrap();
+        let e = s.bind(taken.port(), None).await.unwrap_err();
+        assert_eq!(e.io_kind(), io::ErrorKind::AddrInUse, "{e:?}");
+
+        let s = Socket::tcp().unwrap();
+        let e = s.receive(None).await.unwrap_err();
+        assert_eq!(e.message(), "socket not listening or connected");
+        assert_eq!(e.io_kind(), io::ErrorKind::NotConnected);
+
+        let mut s = Socket::tcp().unwrap();
+        s.bind(0, None).await.unwrap();
+        let e = s.listen(Some(u32::MAX)).unwrap_err();
+        assert_eq!(e.io_kind(), io::ErrorKind::InvalidInput);
+
+        let (mut c, _s) = tcp_pair().await;
+        c.set_receive_timeout(Some(Duration::from_millis(20)));
+        let e = c.receive(None).await.unwrap_err();
+        assert_eq!(e.io_kind(), io::ErrorKind::TimedOut);
+        c.set_blocking(false).unwrap();
+        let e = c.receive(None).await.unwrap_err();
+        assert_eq!(e.io_kind(), io::ErrorKind::WouldBlock);
+    })
+    .await;
+}
+
+#[test]
+fn blocking_io_kind_is_the_fine_kind() {
+    within_blocking(|| {
+        let mut s = blocking::Socket::tcp().unwrap();
+        let e = s
+            .connect(Some("127.0.0.1"), closed_port(), None)
+            .unwrap_err();
+        assert_eq!(e.io_kind(), io::ErrorKind::ConnectionRefused, "{e:?}");
+        let l = blocking_listener();
+        let mut s = blocking::Socket::tcp().unwrap();
+        let e = s.bind(l.port(), None).unwrap_err();
+        assert_eq!(e.io_kind(), io::ErrorKind::AddrInUse, "{e:?}");
+    });
+}
+
+#[tokio::test]
+async fn source_is_the_os_error() {
+    within(async {
+        let mut s = Socket::tcp().unwrap();
+        let e = s
+            .connect(Some("127.0.0.1"), closed_port(), None)
+            .await
+            .unwrap_err();
+        let os = e
+            .source()
+            .and_then(|s| s.downcast_ref::<io::Error>())
+            .expect("an OS error's source is the io::Error");
+        assert_eq!(os.raw_os_error(), Some(libc::ECONNREFUSED));
+
+        s = Socket::tcp().unwrap();
+        s.close().unwrap();
+        let e = s.send("x").await.unwrap_err();
+        assert!(e.source().is_none(), "a library error has no OS source");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn into_io_error_loses_nothing() {
+    within(async {
+        // A bare OS error keeps its errno.
+        let mut s = Socket::tcp().unwrap();
+        let e = s
+            .connect(Some("127.0.0.1"), closed_port(), None)
+            .await
+            .unwrap_err();
+        let io = io::Error::from(e);
+        assert_eq!(io.raw_os_error(), Some(libc::ECONNREFUSED));
+
+        // A library error keeps its text and downcasts back.
+        let s = Socket::tcp().unwrap();
+        let e = s.receive(None).await.unwrap_err();
+        let io = io::Error::from(e.clone());
+        assert_eq!(io.kind(), io::ErrorKind::NotConnected);
+        assert_eq!(io.to_string(), "socket not listening or connected");
+        let back = io.get_ref().and_then(|r| r.downcast_ref::<SocketError>());
+        assert_eq!(back, Some(&e));
+    })
+    .await;
+}
+
+// ----- partial sends -------------------------------------------------------------
+
+#[tokio::test]
+async fn a_timed_out_send_says_how_much_went_out() {
+    within(async {
+        let data = pattern(BIG);
+        let (mut c, s) = tcp_pair().await;
+        c.set_send_timeout(Some(Duration::from_millis(200)));
+        let e = c.send(&data).await.unwrap_err();
+        assert!(e.is_timeout(), "{e:?}");
+        let sent = e.bytes_sent().expect("a failed send reports bytes_sent");
+        assert!(sent > 0 && (sent as usize) < data.len(), "{sent}");
+        // The converted error keeps the count.
+        let io = io::Error::from(e.clone());
+        assert_eq!(io.kind(), io::ErrorKind::TimedOut);
+        let back = io.get_ref().and_then(|r| r.downcast_ref::<SocketError>());
+        assert_eq!(back.and_then(SocketError::bytes_sent), Some(sent));
+        // Exactly that many bytes, the message's first ones, reach the peer.
+        c.shutdown(SHUT_WR).unwrap();
+        let got = receive_exact(&s, data.len()).await;
+        assert_eq!(got.len() as u64, sent);
+        assert!(got[..] == data[..got.len()]);
+    })
+    .await;
+}
+
+#[test]
+fn blocking_a_timed_out_send_says_how_much_went_out() {
+    within_blocking(|| {
+        let data = pattern(BIG);
+        let (mut c, s) = blocking_pair();
+        c.set_send_timeout(Some(Duration::from_millis(200)));
+        let e = c.send(&data).unwrap_err();
+        assert!(e.is_timeout(), "{e:?}");
+        let sent = e.bytes_sent().expect("a failed send reports bytes_sent");
+        assert!(sent > 0, "{sent}");
+        c.shutdown(SHUT_WR).unwrap();
+        let got = blocking_receive_exact(&s, data.len());
+        assert_eq!(got.len() as u64, sent);
+        assert!(got[..] == data[..got.len()]);
+    });
+}
+
+#[tokio::test]
+async fn a_timed_out_send_file_says_how_much_went_out_and_moves_the_offset() {
+    within(async {
+        use std::io::{Seek, Write};
+        let data = pattern(BIG);
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(&data).unwrap();
+        file.rewind().unwrap();
+        let (mut c, s) = tcp_pair().await;
+        c.set_send_timeout(Some(Duration::from_millis(200)));
+        let e = c.send_file(&file).await.unwrap_err();
+        assert!(e.is_timeout(), "{e:?}");
+        let sent = e.bytes_sent().expect("bytes_sent");
+        assert!(sent > 0, "{sent}");
+        assert_eq!(file.stream_position().unwrap(), sent);
+        c.shutdown(SHUT_WR).unwrap();
+        let got = receive_exact(&s, data.len()).await;
+        assert_eq!(got.len() as u64, sent);
+        assert!(got[..] == data[..got.len()]);
+    })
+    .await;
+}
+
+#[test]
+fn blocking_a_timed_out_send_file_says_how_much_went_out() {
+    within_blocking(|| {
+        use std::io::{Seek, Write};
+        let data = pattern(BIG);
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(&data).unwrap();
+        file.rewind().unwrap();
+        let (mut c, s) = blocking_pair();
+        c.set_send_timeout(Some(Duration::from_millis(200)));
+        let e = c.send_file(&file).unwrap_err();
+        let sent = e.bytes_sent().expect("bytes_sent");
+        assert!(e.is_timeout() && sent > 0, "{e:?}");
+        assert_eq!(file.stream_position().unwrap(), sent);
+        c.shutdown(SHUT_WR).unwrap();
+        assert_eq!(blocking_receive_exact(&s, data.len()).len() as u64, sent);
+    });
+}
+
+#[tokio::test]
+async fn a_send_to_a_reset_peer_reports_bytes_sent() {
+    within(async {
+        let (c, mut s) = tcp_pair().await;
+        s.abort().unwrap();
+        let data = pattern(1024 * 1024);
+        let mut err = None;
+        for _ in 0..100 {
+            if let Err(e) = c.send(&data).await {
+                err = Some(e);
+                break;
+            }
+        }
+        let e = err.expect("a send to a reset peer fails");
+        assert!(
+            matches!(e.raw_os_error(), Some(libc::EPIPE | libc::ECONNRESET)),
+            "{e:?}"
+        );
+        assert!(e.bytes_sent().is_some(), "{e:?}");
+        assert!(c.is_closed());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bytes_sent_is_some_zero_for_sends_and_none_for_the_rest() {
+    within(async {
+        let mut s = Socket::tcp().unwrap();
+        s.close().unwrap();
+        let e = s.send("x").await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::IllegalState);
+        assert_eq!(e.bytes_sent(), Some(0));
+        // nothing went out: converted, it is the library error itself
+        assert!(io::Error::from(e).get_ref().is_some());
+        let e = s.send_to("127.0.0.1", 9, "x").await.unwrap_err();
+        assert_eq!(e.bytes_sent(), Some(0));
+        let e = s
+            .send_file(&tempfile::tempfile().unwrap())
+            .await
+            .unwrap_err();
+        assert_eq!(e.bytes_sent(), Some(0));
+        let e = s.receive(None).await.unwrap_err();
+        assert_eq!(e.bytes_sent(), None);
+        let mut u = Socket::udp().unwrap();
+        u.close().unwrap();
+        let e = u.send_to("127.0.0.1", 9, "x").await.unwrap_err();
+        assert_eq!(e.bytes_sent(), Some(0));
+
+        let mut c = Socket::tcp().unwrap();
+        let e = c
+            .connect(Some("127.0.0.1"), closed_port(), None)
+            .await
+            .unwrap_err();
+        assert_eq!(e.bytes_sent(), None);
+    })
+    .await;
+}
+
+#[test]
+fn blocking_bytes_sent_is_some_zero_for_sends_and_none_for_the_rest() {
+    within_blocking(|| {
+        let mut s = blocking::Socket::tcp().unwrap();
+        s.close().unwrap();
+        assert_eq!(s.send("x").unwrap_err().bytes_sent(), Some(0));
+        assert_eq!(s.receive(None).unwrap_err().bytes_sent(), None);
+        assert_eq!(
+            s.send_to("127.0.0.1", 9, "x").unwrap_err().bytes_sent(),
+            Some(0)
+        );
+    });
+}
