@@ -566,3 +566,211 @@ unsafe fn sockaddr_to_std(addr: *const libc::sockaddr, len: libc::socklen_t) -> 
         }
     }
 }
+
+/// One message of a [`send_batch`]: the slices `iov` of the batch, sent as
+/// one datagram, or with `segment > 0` as UDP GSO datagrams of `segment`
+/// bytes each (the last may be shorter).
+#[derive(Clone, Debug)]
+pub(crate) struct SendEntry {
+    pub(crate) iov: std::ops::Range<usize>,
+    pub(crate) segment: u16,
+}
+
+/// Room for one `UDP_SEGMENT` (u16) or `UDP_GRO` (int) control message,
+/// in `u64`s so that the buffer is aligned for `cmsghdr`.
+const CMSG_WORDS: usize = 4;
+
+/// Sends `entries` to `to`: with `mmsg` as many as the OS takes in one
+/// `sendmmsg(2)`, otherwise the first one with `sendmsg(2)`. Returns the
+/// number of entries sent (at least 1 on success); an error means none was.
+pub(crate) fn send_batch(
+    sock: &socket2::Socket,
+    to: &socket2::SockAddr,
+    bufs: &[io::IoSlice<'_>],
+    entries: &[SendEntry],
+    flags: i32,
+    mmsg: bool,
+) -> io::Result<usize> {
+    let entries = if mmsg {
+        &entries[..entries.len().min(1024)] // UIO_MAXIOV
+    } else {
+        &entries[..entries.len().min(1)]
+    };
+    let mut control = vec![[0u64; CMSG_WORDS]; entries.len()];
+    // SAFETY: all-zero is a valid `mmsghdr` (null pointers, zero lengths).
+    let mut msgs: Vec<libc::mmsghdr> = vec![unsafe { std::mem::zeroed() }; entries.len()];
+    for ((entry, msg), cmsg) in entries.iter().zip(&mut msgs).zip(&mut control) {
+        let iov = &bufs[entry.iov.clone()];
+        let hdr = &mut msg.msg_hdr;
+        // The kernel only reads the address and the slices of a send.
+        hdr.msg_name = to.as_ptr() as *mut libc::c_void;
+        hdr.msg_namelen = to.len();
+        // `IoSlice` is guaranteed ABI-compatible with `iovec` on Unix.
+        hdr.msg_iov = iov.as_ptr() as *mut libc::iovec;
+        hdr.msg_iovlen = iov.len();
+        if entry.segment > 0 {
+            hdr.msg_control = cmsg.as_mut_ptr().cast();
+            // SAFETY: CMSG_SPACE is a pure size computation.
+            hdr.msg_controllen = unsafe { libc::CMSG_SPACE(2) } as usize;
+            // SAFETY: `msg_control` points to `CMSG_WORDS * 8` zeroed, aligned
+            // bytes, more than the CMSG_SPACE(2) announced, so CMSG_FIRSTHDR
+            // is non-null and the header and its 2 data bytes lie inside it.
+            unsafe {
+                let c = libc::CMSG_FIRSTHDR(hdr);
+                (*c).cmsg_level = libc::SOL_UDP;
+                (*c).cmsg_type = libc::UDP_SEGMENT;
+                (*c).cmsg_len = libc::CMSG_LEN(2) as usize;
+                std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<u16>(), entry.segment);
+            }
+        }
+    }
+    let flags = flags | libc::MSG_NOSIGNAL;
+    let fd = sock.as_raw_fd();
+    loop {
+        let n = if mmsg {
+            // SAFETY: `msgs` holds `msgs.len()` initialised headers whose
+            // pointers (address, slices, control) outlive the call.
+            unsafe { libc::sendmmsg(fd, msgs.as_mut_ptr(), msgs.len() as libc::c_uint, flags) }
+        } else {
+            // SAFETY: as above, for the one header `msgs[0]`.
+            let n = unsafe { libc::sendmsg(fd, &msgs[0].msg_hdr, flags) };
+            if n < 0 { -1 } else { 1 }
+        };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+}
+
+/// What one receive of a [`recv_batch`] got.
+#[derive(Debug)]
+pub(crate) struct RecvSlot {
+    /// Bytes written at the slot's start.
+    pub(crate) len: usize,
+    /// With UDP GRO, the size of each datagram that was coalesced into the
+    /// slot (the last may be shorter); 0 for one datagram.
+    pub(crate) segment: usize,
+    pub(crate) from: socket2::SockAddr,
+}
+
+/// Receives up to `buf.spare_capacity_mut().len() / slot` messages, each into
+/// its own `slot`-byte part of `buf`'s spare capacity: with `mmsg` in one
+/// `recvmmsg(2)`, otherwise one with `recvmsg(2)`. Then moves them together
+/// and extends `buf` by their bytes, in order; `out` (cleared first) says
+/// how long each one is. Returns the number of messages.
+pub(crate) fn recv_batch(
+    sock: &socket2::Socket,
+    buf: &mut BytesMut,
+    slot: usize,
+    flags: i32,
+    mmsg: bool,
+    out: &mut Vec<RecvSlot>,
+) -> io::Result<usize> {
+    out.clear();
+    let spare = buf.spare_capacity_mut();
+    let count = spare.len().checked_div(slot).unwrap_or(0);
+    let count = if mmsg { count.min(1024) } else { count.min(1) };
+    if count == 0 {
+        return Ok(0);
+    }
+    let mut iovs: Vec<libc::iovec> = spare
+        .chunks_exact_mut(slot)
+        .take(count)
+        .map(|c| libc::iovec {
+            iov_base: c.as_mut_ptr().cast(),
+            iov_len: slot,
+        })
+        .collect();
+    let mut names: Vec<socket2::SockAddrStorage> = (0..count)
+        .map(|_| socket2::SockAddrStorage::zeroed())
+        .collect();
+    let mut control = vec![[0u64; CMSG_WORDS]; count];
+    // SAFETY: all-zero is a valid `mmsghdr`.
+    let mut msgs: Vec<libc::mmsghdr> = vec![unsafe { std::mem::zeroed() }; count];
+    for (((msg, iov), name), cmsg) in msgs
+        .iter_mut()
+        .zip(&mut iovs)
+        .zip(&mut names)
+        .zip(&mut control)
+    {
+        let hdr = &mut msg.msg_hdr;
+        hdr.msg_name = (name as *mut socket2::SockAddrStorage).cast();
+        hdr.msg_namelen = name.size_of();
+        hdr.msg_iov = iov;
+        hdr.msg_iovlen = 1;
+        hdr.msg_control = cmsg.as_mut_ptr().cast();
+        hdr.msg_controllen = CMSG_WORDS * 8;
+    }
+    let fd = sock.as_raw_fd();
+    let n = loop {
+        let n = if mmsg {
+            // SAFETY: every header points to its own address storage, one
+            // iovec over a distinct `slot`-byte part of `buf`'s spare
+            // capacity, and its own aligned control buffer, all of which
+            // outlive the call; the lengths given are theirs.
+            unsafe {
+                libc::recvmmsg(
+                    fd,
+                    msgs.as_mut_ptr(),
+                    count as libc::c_uint,
+                    flags,
+                    std::ptr::null_mut(),
+                )
+            }
+        } else {
+            // SAFETY: as above, for the one header `msgs[0]`.
+            let n = unsafe { libc::recvmsg(fd, &mut msgs[0].msg_hdr, flags) };
+            if n >= 0 {
+                msgs[0].msg_len = n as libc::c_uint;
+                1
+            } else {
+                -1
+            }
+        };
+        if n >= 0 {
+            break n as usize;
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    };
+    let base = spare.as_mut_ptr();
+    let mut total = 0;
+    for (i, (msg, name)) in msgs.iter_mut().zip(names).take(n).enumerate() {
+        let len = (msg.msg_len as usize).min(slot);
+        // SAFETY: the kernel initialised `len` bytes at the start of slot `i`,
+        // inside the spare capacity; `total <= i * slot`, so the copy moves
+        // them down (or not at all) within the same allocation, and
+        // `ptr::copy` allows the overlap.
+        unsafe { std::ptr::copy(base.add(i * slot), base.add(total), len) };
+        total += len;
+        let hdr = &mut msg.msg_hdr;
+        let mut segment = 0;
+        // SAFETY: the kernel set `msg_controllen` to the bytes it wrote in
+        // the control buffer; CMSG_FIRSTHDR/NXTHDR stay within it, and a
+        // UDP_GRO message carries one int, read unaligned.
+        unsafe {
+            let mut c = libc::CMSG_FIRSTHDR(hdr);
+            while !c.is_null() {
+                if (*c).cmsg_level == libc::SOL_UDP && (*c).cmsg_type == libc::UDP_GRO {
+                    let v = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::c_int>());
+                    segment = usize::try_from(v).unwrap_or(0);
+                }
+                c = libc::CMSG_NXTHDR(hdr, c);
+            }
+        }
+        // SAFETY: the kernel wrote a valid address of `msg_namelen` bytes
+        // (at most the storage's size) into `name`.
+        let from = unsafe { socket2::SockAddr::new(name, hdr.msg_namelen) };
+        out.push(RecvSlot { len, segment, from });
+    }
+    // SAFETY: the first `total` bytes of the spare capacity were initialised
+    // by the copies above, and directly follow the current length.
+    unsafe { buf.set_len(buf.len() + total) };
+    Ok(n)
+}

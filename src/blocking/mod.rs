@@ -23,6 +23,7 @@
 //! # Ok::<(), blade_socket::SocketError>(())
 //! ```
 
+mod batch;
 mod ext;
 mod runtime;
 

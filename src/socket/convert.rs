@@ -104,6 +104,8 @@ impl Socket {
         clone.send_timeout = self.send_timeout;
         clone.receive_timeout = self.receive_timeout;
         clone.blocking = self.blocking;
+        // The two share the kernel socket, and so its `UDP_GRO` setting.
+        clone.batch = self.share_offload();
         if io.fd_blocking() {
             // `O_NONBLOCK` lives in the open file, which the two share.
             clone.io()?.note_fd_blocking();

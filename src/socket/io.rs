@@ -249,6 +249,14 @@ fn datagram_size(sock: &socket2::Socket, length: Option<usize>, flags: i32) -> i
     }
 }
 
+/// `data` cut to its first `length` bytes.
+fn truncated(data: Bytes, length: Option<usize>) -> Bytes {
+    match length {
+        Some(n) if n < data.len() => data.slice(..n),
+        _ => data,
+    }
+}
+
 /// One datagram, truncated to `length` (the rest is discarded).
 fn recv_datagram(sock: &socket2::Socket, length: Option<usize>, flags: i32) -> io::Result<Bytes> {
     let size = datagram_size(sock, length, flags)?;
@@ -269,7 +277,7 @@ fn recv_record(
 }
 
 /// One datagram and its sender.
-fn recv_datagram_from(
+pub(super) fn recv_datagram_from(
     sock: &socket2::Socket,
     length: Option<usize>,
     flags: i32,
@@ -564,9 +572,13 @@ impl Socket {
             return Ok(Some(Bytes::new()));
         }
         let call = self.begin(self.receive_timeout)?;
+        let gro = self.gro();
         let r = call
             .ready(self, Interest::READABLE, "receive", |s, flags| {
-                if datagram {
+                if let Some(gro) = gro {
+                    gro.receive_one(s, flags)
+                        .map(|(d, _)| Some(truncated(d, length)))
+                } else if datagram {
                     recv_datagram(s, length, flags).map(Some)
                 } else if record {
                     recv_record(s, length, flags)
@@ -610,9 +622,15 @@ impl Socket {
             return Ok(0);
         }
         let call = self.begin(self.receive_timeout)?;
+        let gro = self.gro();
         let r = call
-            .ready(self, Interest::READABLE, "receive", |s, flags| {
-                sys::recv_slice(s, buf, flags)
+            .ready(self, Interest::READABLE, "receive", |s, flags| match gro {
+                Some(gro) => gro.receive_one(s, flags).map(|(d, _)| {
+                    let n = d.len().min(buf.len());
+                    buf[..n].copy_from_slice(&d[..n]);
+                    n
+                }),
+                None => sys::recv_slice(s, buf, flags),
             })
             .await
             .map_err(|e| self.fail(e));
@@ -656,9 +674,13 @@ impl Socket {
             });
         }
         let call = self.begin(self.receive_timeout)?;
+        let gro = self.gro();
         let r = call
-            .ready(self, Interest::READABLE, "receive", |s, flags| {
-                recv_datagram_from(s, length, flags)
+            .ready(self, Interest::READABLE, "receive", |s, flags| match gro {
+                Some(gro) => gro
+                    .receive_one(s, flags)
+                    .map(|(d, from)| (truncated(d, length), from)),
+                None => recv_datagram_from(s, length, flags),
             })
             .await
             .map_err(|e| self.fail(e));

@@ -1,6 +1,7 @@
 //! The async [`Socket`]: public API and docs; the work is in `connect`, `io`
 //! and `state`.
 
+mod batch;
 mod connect;
 mod convert;
 mod ending;
@@ -101,6 +102,8 @@ pub struct Socket {
     blocking: bool,
     /// The timers of a pending `AsyncRead`/`AsyncWrite` poll.
     timers: stream::Timers,
+    /// UDP offload state and datagrams read ahead, made on first use.
+    batch: std::sync::OnceLock<Arc<batch::Offload>>,
 }
 
 impl Socket {
@@ -331,6 +334,7 @@ impl Socket {
             receive_timeout: None,
             blocking: true,
             timers: stream::Timers::default(),
+            batch: std::sync::OnceLock::new(),
         }
     }
 
