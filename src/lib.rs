@@ -117,4 +117,4 @@ pub use bytes::Bytes;
 pub use consts::*;
 pub use error::{ErrorKind, Result, SocketError, SocketException};
 pub use options::OptionValue;
-pub use socket::{Datagram, Socket, SocketInfo};
+pub use socket::{Datagram, OwnedReadHalf, OwnedWriteHalf, ReuniteError, Socket, SocketInfo};

@@ -749,3 +749,215 @@ async fn as_fd_of_a_closed_conversion_is_a_stand_in() {
     })
     .await;
 }
+
+// ----- &Socket, owned halves and a chat server ------------------------------------
+
+use std::sync::Arc;
+
+use blade_socket::{OwnedReadHalf, OwnedWriteHalf, ReuniteError};
+use tokio_util::codec::{FramedRead, FramedWrite};
+
+#[test]
+fn halves_are_send_sync_debug() {
+    fn debug<T: std::fmt::Debug>() {}
+    assert_send_sync::<OwnedReadHalf>();
+    assert_send_sync::<OwnedWriteHalf>();
+    assert_send_sync::<ReuniteError>();
+    debug::<OwnedReadHalf>();
+    debug::<OwnedWriteHalf>();
+}
+
+/// A reader and a writer in two tasks over one `Arc<Socket>`, through the
+/// `&Socket` impls: `FramedRead::new(&*arc, ..)` and `FramedWrite::new(&*arc, ..)`.
+#[tokio::test]
+async fn framed_read_and_write_over_a_shared_reference() {
+    within(async {
+        let (a, b) = Socket::pair().unwrap();
+        let a = Arc::new(a);
+        let reader = tokio::spawn({
+            let a = Arc::clone(&a);
+            async move {
+                let mut lines = FramedRead::new(&*a, LinesCodec::new());
+                let mut got = Vec::new();
+                while let Some(line) = lines.next().await {
+                    got.push(line.expect("line"));
+                }
+                got
+            }
+        });
+        let mut out = FramedWrite::new(&*a, LinesCodec::new());
+        out.send("to b").await.unwrap();
+        assert_eq!(
+            b.receive(None).await.unwrap().as_deref(),
+            Some(&b"to b\n"[..])
+        );
+        b.send("one\ntwo\n").await.unwrap();
+        drop(b);
+        assert_eq!(reader.await.unwrap(), ["one", "two"]);
+        // poll_shutdown through &Socket shuts the write side only.
+        let mut w: &Socket = &a;
+        AsyncWriteExt::shutdown(&mut w).await.unwrap();
+        assert_eq!(a.shutdown_reason(), Some(SHUT_WR));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn async_read_write_through_a_shared_reference_honour_timeouts() {
+    within(async {
+        let (mut a, _b) = Socket::pair().unwrap();
+        a.set_receive_timeout(Some(Duration::from_millis(50)));
+        let mut r: &Socket = &a;
+        let mut buf = [0u8; 8];
+        let err = r.read(&mut buf).await.unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+        assert!(!a.is_closed());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn into_split_reader_and_writer_in_two_tasks() {
+    within(async {
+        let (c, s) = tcp_pair().await;
+        let (mut rd, mut wr) = c.into_split();
+        assert!(rd.is_pair_of(&wr) && wr.is_pair_of(&rd));
+        assert!(rd.as_ref().is_connected());
+        let data = pattern(256 * 1024);
+        let reader = tokio::spawn(async move {
+            let mut got = Vec::new();
+            rd.read_to_end(&mut got).await.map(|_| (got, rd))
+        });
+        let writer = tokio::spawn({
+            let data = data.clone();
+            async move {
+                wr.write_all(&data).await?;
+                wr.shutdown().await?; // SHUT_WR
+                Ok::<_, std::io::Error>(wr)
+            }
+        });
+        // The server echoes until the client's end of file, then closes.
+        let mut echoed = 0;
+        while let Some(b) = s.receive(None).await.unwrap() {
+            echoed += b.len();
+            s.send(&b).await.unwrap();
+        }
+        drop(s);
+        assert_eq!(echoed, data.len());
+        let wr = writer.await.unwrap().unwrap();
+        let (got, rd) = reader.await.unwrap().unwrap();
+        assert!(got == data, "the echo differs");
+        assert_eq!(wr.as_ref().shutdown_reason(), Some(SHUT_WR));
+        let c = rd.reunite(wr).expect("same socket");
+        assert!(!c.is_closed());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn dropping_the_write_half_shuts_the_write_side() {
+    within(async {
+        let (a, b) = Socket::pair().unwrap();
+        let (mut rd, wr) = a.into_split();
+        drop(wr);
+        assert_eq!(b.receive(None).await.unwrap(), None, "b sees end of file");
+        // The read half still works.
+        b.send("still here").await.unwrap();
+        let mut buf = [0u8; 16];
+        let n = rd.read(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"still here");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn reunite_checks_that_the_halves_belong_together() {
+    within(async {
+        let (a, _b) = Socket::pair().unwrap();
+        let (c, _d) = Socket::pair().unwrap();
+        let (a_fd, c_fd) = (a.id(), c.id());
+        let (ard, awr) = a.into_split();
+        let (crd, cwr) = c.into_split();
+        assert!(!ard.is_pair_of(&cwr));
+        let ReuniteError(ard, cwr) = ard.reunite(cwr).unwrap_err();
+        let err = cwr.reunite(ard).unwrap_err();
+        assert!(err.to_string().contains("not from the same socket"));
+        let ReuniteError(ard, cwr) = err;
+        let a = awr.reunite(ard).unwrap();
+        let c = crd.reunite(cwr).unwrap();
+        assert_eq!((a.id(), c.id()), (a_fd, c_fd));
+        // Reuniting does not shut anything.
+        assert_eq!((a.shutdown_reason(), c.shutdown_reason()), (None, None));
+    })
+    .await;
+}
+
+/// The trial that found the gaps, as a test: a chat server on
+/// `FramedRead`/`FramedWrite` over the owned halves with `LinesCodec`,
+/// talking to three blocking clients on their own threads. Each client's
+/// line reaches the other two; their end of file ends the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn framed_chat_server_with_blocking_clients() {
+    const CLIENTS: usize = 3;
+    within(async {
+        let l = listener().await;
+        let port = l.port();
+        let clients: Vec<_> = (0..CLIENTS)
+            .map(|i| {
+                tokio::task::spawn_blocking(move || {
+                    let mut c = blocking::Socket::tcp().expect("socket");
+                    c.connect(None, port, None).expect("connect");
+                    (&c).write_all(format!("hello from {i}\n").as_bytes())
+                        .expect("write");
+                    let mut lines = BufReader::new(&c).lines();
+                    let mut heard: Vec<String> = (1..CLIENTS)
+                        .map(|_| lines.next().expect("a line").expect("read"))
+                        .collect();
+                    heard.sort();
+                    c.shutdown(SHUT_WR).expect("shutdown");
+                    assert!(lines.next().is_none(), "end of file after the chat");
+                    heard
+                })
+            })
+            .collect();
+
+        // Every writer is known before any line is read, so no line is missed.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<(usize, String)>(16);
+        let mut writers = Vec::new();
+        for id in 0..CLIENTS {
+            let (rd, wr) = l.accept().await.expect("accept").into_split();
+            writers.push(FramedWrite::new(wr, LinesCodec::new()));
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut lines = FramedRead::new(rd, LinesCodec::new());
+                while let Some(Ok(line)) = lines.next().await {
+                    if tx.send((id, line)).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut relayed = 0;
+        while let Some((from, line)) = rx.recv().await {
+            for (to, w) in writers.iter_mut().enumerate() {
+                if to != from {
+                    w.send(format!("{from}: {line}")).await.expect("relay");
+                }
+            }
+            relayed += 1;
+        }
+        assert_eq!(relayed, CLIENTS);
+        drop(writers); // each write half's drop shuts its side: clients see EOF
+
+        for (i, c) in clients.into_iter().enumerate() {
+            let heard = c.await.expect("client");
+            let expected: Vec<String> = (0..CLIENTS)
+                .filter(|&j| j != i)
+                .map(|j| format!("{j}: hello from {j}"))
+                .collect();
+            assert_eq!(heard, expected, "client {i}");
+        }
+    })
+    .await;
+}

@@ -7,6 +7,7 @@ mod convert;
 mod ending;
 mod eyeballs;
 mod io;
+mod split;
 mod state;
 mod stream;
 mod trace;
@@ -20,6 +21,7 @@ use std::{
 
 use socket2::SockRef;
 
+pub use self::split::{OwnedReadHalf, OwnedWriteHalf, ReuniteError};
 pub(crate) use self::state::Phase;
 use self::state::{StateCell, merge_shut};
 use crate::{

@@ -1,11 +1,14 @@
 //! `tokio::io::AsyncRead`/`AsyncWrite`: the socket as a byte stream for
 //! codecs and `tokio::io` utilities, on the same readiness and deadlines as
-//! the async methods.
+//! the async methods. The impls for `Socket`, `&Socket` and the owned halves
+//! all delegate to one poll function per direction:
+//! [`Socket::poll_receive`] and [`Socket::poll_send`].
 
 use std::{
     future::Future,
     io,
     pin::Pin,
+    sync::Mutex,
     task::{Context, Poll, ready},
 };
 
@@ -28,19 +31,76 @@ enum Way {
     Write,
 }
 
+type Timer = Mutex<Option<Pin<Box<Sleep>>>>;
+
 /// The timer of a pending `poll_read` or `poll_write`: armed when the first
 /// poll has to wait, dropped when the poll completes, so each read or write
-/// gets the whole timeout, as each `receive` or `send` does.
+/// gets the whole timeout, as each `receive` or `send` does. Behind a lock
+/// because `&Socket` reads and writes too; one lock per direction, so a
+/// reader and a writer never wait for each other.
 #[derive(Debug, Default)]
 pub(super) struct Timers {
-    read: Option<Pin<Box<Sleep>>>,
-    write: Option<Pin<Box<Sleep>>>,
+    read: Timer,
+    write: Timer,
+}
+
+impl Timers {
+    fn slot(&self, way: Way) -> &Timer {
+        match way {
+            Way::Read => &self.read,
+            Way::Write => &self.write,
+        }
+    }
+}
+
+/// Runs `f` on one direction's timer; a poisoned lock (a panic inside `f`,
+/// which polls only a tokio timer) still holds a usable value.
+fn with_timer<R>(timer: &Timer, f: impl FnOnce(&mut Option<Pin<Box<Sleep>>>) -> R) -> R {
+    f(&mut timer.lock().unwrap_or_else(|e| e.into_inner()))
 }
 
 impl Socket {
+    /// The read side of every `AsyncRead` impl: reads as
+    /// [`receive_into`](Socket::receive_into) does, within the receive
+    /// timeout; nothing added to `buf` means end of file.
+    pub(super) fn poll_receive(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if let Err(e) = self.state.get().check_receive(self.is_datagram()) {
+            return Poll::Ready(Err(e.into()));
+        }
+        let n = ready!(self.poll_io(cx, Way::Read, |s| {
+            std::io::Read::read(&mut &*s, buf.initialize_unfilled())
+        }))?;
+        buf.advance(n);
+        Poll::Ready(Ok(()))
+    }
+
+    /// The write side of every `AsyncWrite` impl: one `send(2)`
+    /// (`MSG_NOSIGNAL`) within the send timeout.
+    pub(super) fn poll_send(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        if let Err(e) = self.state.get().check_send(false) {
+            return Poll::Ready(Err(e.into()));
+        }
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        self.poll_io(cx, Way::Write, |s| {
+            s.send_with_flags(buf, libc::MSG_NOSIGNAL)
+        })
+        .map_err(Into::into)
+    }
+
+    /// `poll_shutdown` of every `AsyncWrite` impl: shuts the write side.
+    pub(super) fn shutdown_write(&self) -> io::Result<()> {
+        self.shutdown(SHUT_WR).map_err(Into::into)
+    }
+
     /// One readiness-driven attempt of `op` through the reactor, with `cx`.
     fn poll_io<R>(
-        &mut self,
+        &self,
         cx: &mut Context<'_>,
         way: Way,
         mut op: impl FnMut(&socket2::Socket) -> io::Result<R>,
@@ -68,12 +128,12 @@ impl Socket {
                 Err(_would_block) => ready!(tokio::task::coop::poll_proceed(cx)).made_progress(),
             }
         };
-        *self.timers.slot(way) = None;
+        with_timer(self.timers.slot(way), |t| *t = None);
         Poll::Ready(result.map_err(|e| self.fail(e)))
     }
 
     /// Pending, unless the timeout of this read or write has passed.
-    fn poll_timer<R>(&mut self, cx: &mut Context<'_>, way: Way) -> Poll<Result<R>> {
+    fn poll_timer<R>(&self, cx: &mut Context<'_>, way: Way) -> Poll<Result<R>> {
         let timeout = match way {
             Way::Read => self.receive_timeout,
             Way::Write => self.send_timeout,
@@ -81,25 +141,15 @@ impl Socket {
         let Some(timeout) = timeout else {
             return Poll::Pending;
         };
-        let timer = self
-            .timers
-            .slot(way)
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
-        ready!(timer.as_mut().poll(cx));
-        *self.timers.slot(way) = None;
-        Poll::Ready(Err(SocketError::timed_out(match way {
-            Way::Read => "receive",
-            Way::Write => "send",
-        })))
-    }
-}
-
-impl Timers {
-    fn slot(&mut self, way: Way) -> &mut Option<Pin<Box<Sleep>>> {
-        match way {
-            Way::Read => &mut self.read,
-            Way::Write => &mut self.write,
-        }
+        with_timer(self.timers.slot(way), |slot| {
+            let timer = slot.get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+            ready!(timer.as_mut().poll(cx));
+            *slot = None;
+            Poll::Ready(Err(SocketError::timed_out(match way {
+                Way::Read => "receive",
+                Way::Write => "send",
+            })))
+        })
     }
 }
 
@@ -112,15 +162,21 @@ impl AsyncRead for Socket {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        if let Err(e) = this.state.get().check_receive(this.is_datagram()) {
-            return Poll::Ready(Err(e.into()));
-        }
-        let n = ready!(this.poll_io(cx, Way::Read, |s| {
-            std::io::Read::read(&mut &*s, buf.initialize_unfilled())
-        }))?;
-        buf.advance(n);
-        Poll::Ready(Ok(()))
+        self.poll_receive(cx, buf)
+    }
+}
+
+/// Reads through a shared reference, as std has `Read for &TcpStream`: one
+/// task may read (say, a `FramedRead` over `&*arc`) while another writes.
+/// As with tokio's readiness, only the task that polled a direction last is
+/// woken, so let one task at a time read.
+impl AsyncRead for &Socket {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        self.poll_receive(cx, buf)
     }
 }
 
@@ -132,17 +188,7 @@ impl AsyncWrite for Socket {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        if let Err(e) = this.state.get().check_send(false) {
-            return Poll::Ready(Err(e.into()));
-        }
-        if buf.is_empty() {
-            return Poll::Ready(Ok(0));
-        }
-        this.poll_io(cx, Way::Write, |s| {
-            s.send_with_flags(buf, libc::MSG_NOSIGNAL)
-        })
-        .map_err(Into::into)
+        self.poll_send(cx, buf)
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -151,6 +197,26 @@ impl AsyncWrite for Socket {
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(self.get_mut().shutdown(SHUT_WR).map_err(Into::into))
+        Poll::Ready(self.shutdown_write())
+    }
+}
+
+/// Writes through a shared reference, as std has `Write for &TcpStream`;
+/// let one task at a time write. `poll_shutdown` shuts the write side.
+impl AsyncWrite for &Socket {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_send(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(self.shutdown_write())
     }
 }
