@@ -2,6 +2,8 @@
 //! connected pairs. Every helper binds port 0 on loopback.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod face;
+
 use std::{future::Future, sync::mpsc, thread, time::Duration};
 
 use blade_socket::Socket;
