@@ -133,6 +133,8 @@ async fn lookup(
     if let Some(h) = host.as_deref().filter(|h| is_localhost(h)) {
         return localhost(h, family);
     }
+    // The error names what was asked for, as the syntax check's does.
+    let asked = host.clone().or_else(|| service.clone()).unwrap_or_default();
     let call = move || {
         sys::getaddrinfo(
             host.as_deref(),
@@ -148,7 +150,7 @@ async fn lookup(
             .await
             .map_err(|e| SocketError::resolution(format!("resolver task failed: {e}")))?,
     };
-    result.map_err(SocketError::resolution)
+    result.map_err(|e| SocketError::resolution(format!("{asked}: {e}")))
 }
 
 /// `localhost` and `*.localhost` (RFC 6761): always loopback, answered here so
@@ -250,13 +252,7 @@ pub(crate) async fn resolve(
         .and_then(|h| h.strip_suffix(']'))
         .unwrap_or(host);
     if let Ok(ip) = literal.parse::<IpAddr>() {
-        let addr = SocketAddr::new(ip, port);
-        if family != AF_UNSPEC && family_of(&addr) != family {
-            return Err(SocketError::resolution(format!(
-                "{host}: address family for hostname not supported by a {family:?} socket"
-            )));
-        }
-        return Ok(vec![addr.into()]);
+        return Ok(vec![exact(SocketAddr::new(ip, port), family, host)?]);
     }
     check_host_syntax(host)?;
     let ty = if ty.raw() > 0 { ty.raw() } else { 0 };
@@ -286,6 +282,26 @@ pub(crate) async fn resolve(
         return Err(SocketError::no_address(host));
     }
     Ok(addrs)
+}
+
+/// An IP socket address for a socket of `family` (`host` names it in the
+/// error): the one check a literal gets, whether it came as text or as a
+/// `SocketAddr`.
+pub(crate) fn exact(addr: SocketAddr, family: Family, host: &str) -> Result<SockAddr> {
+    if family != AF_UNSPEC && family_of(&addr) != family {
+        return Err(SocketError::resolution(format!(
+            "{host}: address family for hostname not supported by {}",
+            socket_of(family)
+        )));
+    }
+    Ok(addr.into())
+}
+
+/// "an AF_INET socket", "a Family(99) socket".
+fn socket_of(family: Family) -> String {
+    let name = format!("{family:?}");
+    let article = if name.starts_with("AF_") { "an" } else { "a" };
+    format!("{article} {name} socket")
 }
 
 /// Resolves a `connect` target. On an IPv6 socket a *name* may also reach
@@ -355,6 +371,19 @@ mod tests {
         assert_eq!(one(AF_UNSPEC).len(), 2);
         assert!(is_localhost("LOCALHOST.") && is_localhost("app.localhost"));
         assert!(!is_localhost("localhost.example") && !is_localhost("notlocalhost"));
+    }
+
+    #[test]
+    fn a_literal_of_the_wrong_family_names_the_host_and_the_socket() {
+        let v6 = SocketAddr::from(([0u16, 0, 0, 0, 0, 0, 0, 1], 80));
+        let e = exact(v6, AF_INET, "::1").unwrap_err();
+        assert_eq!(
+            e.message(),
+            "::1: address family for hostname not supported by an AF_INET socket"
+        );
+        let e = exact(v6, Family::from_raw(9999), "x").unwrap_err();
+        assert!(e.message().ends_with("by a Family(9999) socket"), "{e}");
+        assert!(exact(v6, AF_INET6, "::1").is_ok() && exact(v6, AF_UNSPEC, "::1").is_ok());
     }
 
     #[test]

@@ -486,3 +486,47 @@ fn blocking_shutdown_through_a_shared_reference_while_another_thread_receives() 
         });
     });
 }
+
+// ----- SocketAddr forms -----------------------------------------------------
+
+#[test]
+fn blocking_socket_addr_forms() {
+    use std::net::{Ipv4Addr, SocketAddr};
+    within_blocking(|| {
+        let mut l = blocking::Socket::tcp().unwrap();
+        l.bind_addr(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+            .unwrap();
+        l.listen(None).unwrap();
+        let addr = l.info().unwrap().socket_addr().unwrap();
+        let mut c = blocking::Socket::tcp().unwrap();
+        c.connect_addr(addr, Some(Duration::from_secs(5))).unwrap();
+        assert_eq!(c.peer_info().unwrap().socket_addr(), Some(addr));
+        let conn = l.accept().unwrap();
+        c.send("tcp").unwrap();
+        assert_eq!(conn.receive(None).unwrap().as_deref(), Some(&b"tcp"[..]));
+
+        let mut server = blocking::Socket::udp().unwrap();
+        server
+            .bind_addr(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+            .unwrap();
+        let client = blocking::Socket::udp().unwrap();
+        let to = server.info().unwrap().socket_addr().unwrap();
+        assert_eq!(client.send_to_addr(to, "ping").unwrap(), 4);
+        let d = server.receive_from(None).unwrap();
+        // The client is bound to the wildcard by its first send_to.
+        let port = client.info().unwrap().port;
+        assert_eq!(
+            d.sender(),
+            Some(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
+        );
+        server.send_to_addr(d.sender().unwrap(), "pong").unwrap();
+        assert_eq!(&client.receive_from(None).unwrap().data[..], b"pong");
+
+        let mut refused = blocking::Socket::tcp().unwrap();
+        let e = refused
+            .connect_addr(SocketAddr::from((Ipv4Addr::LOCALHOST, closed_port())), None)
+            .unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ECONNREFUSED));
+        assert!(refused.is_closed());
+    });
+}

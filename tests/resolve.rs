@@ -88,6 +88,8 @@ async fn family_none_means_af_inet() {
             .await
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::AddressResolution);
+        // A lookup that fails names what was looked up.
+        assert!(err.message().starts_with("127.0.0.1: "), "{err}");
     })
     .await;
 }

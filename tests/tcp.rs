@@ -711,3 +711,153 @@ async fn concurrent_shutdowns_of_both_directions_merge() {
     })
     .await;
 }
+
+// ----- SocketAddr forms -----------------------------------------------------
+
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+
+#[tokio::test]
+async fn bind_addr_and_connect_addr_over_ipv4_and_ipv6() {
+    within(async {
+        for (mut server, mut client, ip) in [
+            (
+                Socket::tcp().unwrap(),
+                Socket::tcp().unwrap(),
+                Ipv4Addr::LOCALHOST.into(),
+            ),
+            (v6(), v6(), std::net::IpAddr::from(Ipv6Addr::LOCALHOST)),
+        ] {
+            server.bind_addr(SocketAddr::new(ip, 0)).unwrap();
+            assert!(server.is_bound());
+            assert_eq!(server.host(), ip.to_string());
+            assert_ne!(server.port(), 0);
+            let addr = server.info().unwrap().socket_addr().expect("an IP address");
+            assert_eq!(addr, SocketAddr::new(ip, server.port()));
+            server.listen(None).unwrap();
+
+            client
+                .connect_addr(addr, Some(Duration::from_secs(5)))
+                .await
+                .unwrap();
+            assert!(client.is_client() && client.is_connected());
+            assert_eq!(
+                (client.host(), client.port()),
+                (ip.to_string(), addr.port())
+            );
+            assert_eq!(client.peer_info().unwrap().socket_addr(), Some(addr));
+            let conn = server.accept().await.unwrap();
+            assert_eq!(
+                conn.peer_info().unwrap().socket_addr(),
+                client.info().unwrap().socket_addr()
+            );
+            client.send("addr").await.unwrap();
+            assert_eq!(
+                conn.receive(None).await.unwrap().as_deref(),
+                Some(&b"addr"[..])
+            );
+        }
+    })
+    .await;
+}
+
+/// `bind_addr` is not async and needs no runtime; the wildcard is the
+/// unspecified address.
+#[test]
+fn bind_addr_works_outside_a_runtime_and_takes_the_wildcard() {
+    let mut s = Socket::tcp().unwrap();
+    s.bind_addr(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)))
+        .unwrap();
+    assert_eq!(s.host(), IP_ANY);
+    assert!(s.is_bound() && s.port() != 0);
+}
+
+#[tokio::test]
+async fn bind_addr_failures_leave_the_socket_open() {
+    within(async {
+        let l = listener().await;
+        let mut s = Socket::tcp().unwrap();
+        let e = s
+            .bind_addr(SocketAddr::from((Ipv4Addr::LOCALHOST, l.port())))
+            .unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EADDRINUSE), "{e:?}");
+        assert!(!s.is_closed() && !s.is_bound());
+
+        let e = s
+            .bind_addr(SocketAddr::from((Ipv6Addr::LOCALHOST, 0)))
+            .unwrap_err();
+        assert_err(
+            &e,
+            ErrorKind::AddressResolution,
+            "::1: address family for hostname not supported by an AF_INET socket",
+        );
+        assert!(!s.is_closed());
+
+        s.bind_addr(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+            .unwrap();
+        let e = s
+            .bind_addr(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+            .unwrap_err();
+        assert_err(&e, ErrorKind::IllegalState, "socket previously bound");
+        s.close().unwrap();
+        let e = s
+            .bind_addr(SocketAddr::from((Ipv6Addr::LOCALHOST, 0)))
+            .unwrap_err();
+        assert_err(&e, ErrorKind::IllegalState, "socket is in an illegal state");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn connect_addr_failures_follow_connect() {
+    within(async {
+        // Refused: that attempt's own OS error, and the socket is closed.
+        let mut c = Socket::tcp().unwrap();
+        let e = c
+            .connect_addr(SocketAddr::from((Ipv4Addr::LOCALHOST, closed_port())), None)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (e.kind(), e.raw_os_error()),
+            (ErrorKind::Os, Some(libc::ECONNREFUSED))
+        );
+        assert!(c.is_closed());
+
+        // Another family than the socket's: an error naming it, socket closed.
+        let mut c = v6();
+        let e = c
+            .connect_addr(SocketAddr::from((Ipv4Addr::LOCALHOST, 1)), None)
+            .await
+            .unwrap_err();
+        assert_err(
+            &e,
+            ErrorKind::AddressResolution,
+            "127.0.0.1: address family for hostname not supported by an AF_INET6 socket",
+        );
+        assert!(c.is_closed());
+
+        // Already connected; closed.
+        let (mut c, _s) = tcp_pair().await;
+        let to = c.peer_info().unwrap().socket_addr().unwrap();
+        let e = c.connect_addr(to, None).await.unwrap_err();
+        assert_err(
+            &e,
+            ErrorKind::IllegalState,
+            "socket has existing connection",
+        );
+        c.close().unwrap();
+        let e = c.connect_addr(to, None).await.unwrap_err();
+        assert_err(&e, ErrorKind::IllegalState, "socket is in an illegal state");
+
+        // A full backlog: the timeout.
+        let (l, _filler) = full_backlog().await;
+        let to = l.info().unwrap().socket_addr().unwrap();
+        let mut c = Socket::tcp().unwrap();
+        let e = c
+            .connect_addr(to, Some(Duration::from_millis(200)))
+            .await
+            .unwrap_err();
+        assert!(e.is_timeout(), "{e:?}");
+        assert!(c.is_closed());
+    })
+    .await;
+}

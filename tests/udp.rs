@@ -499,3 +499,68 @@ async fn udp6_round_trip_over_ipv6_loopback() {
     })
     .await;
 }
+
+// ----- SocketAddr forms -----------------------------------------------------
+
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+
+#[tokio::test]
+async fn send_to_addr_and_sender_answer_a_request() {
+    within(async {
+        for (mut server, client, ip) in [
+            (
+                Socket::udp().unwrap(),
+                Socket::udp().unwrap(),
+                std::net::IpAddr::from(Ipv4Addr::LOCALHOST),
+            ),
+            (
+                Socket::udp6().unwrap(),
+                Socket::udp6().unwrap(),
+                Ipv6Addr::LOCALHOST.into(),
+            ),
+        ] {
+            server.bind_addr(SocketAddr::new(ip, 0)).unwrap();
+            let to = server.info().unwrap().socket_addr().unwrap();
+            assert_eq!(client.send_to_addr(to, "ping").await.unwrap(), 4);
+            let d = server.receive_from(None).await.unwrap();
+            assert_eq!(&d.data[..], b"ping");
+            let sender = d.sender().expect("an IP sender");
+            // The client is bound to the wildcard by its first send.
+            assert_eq!(sender, SocketAddr::new(ip, client.info().unwrap().port));
+            server.send_to_addr(sender, "pong").await.unwrap();
+            let back = client.receive_from(None).await.unwrap();
+            assert_eq!((&back.data[..], back.sender()), (&b"pong"[..], Some(to)));
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn send_to_addr_of_another_family_fails_and_keeps_the_socket() {
+    within(async {
+        let s = Socket::udp().unwrap();
+        let e = s
+            .send_to_addr(SocketAddr::from((Ipv6Addr::LOCALHOST, 9)), "x")
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), blade_socket::ErrorKind::AddressResolution);
+        assert!(e.message().contains("by an AF_INET socket"), "{e}");
+        assert!(!s.is_closed());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn send_to_addr_on_a_stream_socket_behaves_as_send() {
+    within(async {
+        let (c, s) = tcp_pair().await;
+        // The address is ignored once connected, as with send_to.
+        let n = c
+            .send_to_addr(SocketAddr::from((Ipv4Addr::LOCALHOST, 9)), "via")
+            .await
+            .unwrap();
+        assert_eq!(n, 3);
+        assert_eq!(s.receive(None).await.unwrap().as_deref(), Some(&b"via"[..]));
+    })
+    .await;
+}

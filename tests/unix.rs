@@ -588,3 +588,42 @@ async fn unix_datagram_constructor_sends_to_a_path() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn unix_addresses_have_no_socket_addr() {
+    within(async {
+        let dir = TempDir::new().unwrap();
+        let (rx_path, tx_path) = (path_in(&dir, "rx.sock"), path_in(&dir, "tx.sock"));
+        let mut rx = Socket::unix_datagram().unwrap();
+        rx.bind(0, Some(&rx_path)).await.unwrap();
+        assert_eq!(rx.info().unwrap().socket_addr(), None);
+        let mut tx = Socket::unix_datagram().unwrap();
+        tx.bind(0, Some(&tx_path)).await.unwrap();
+        tx.send_to(&rx_path, 0, "hi").await.unwrap();
+        let d = rx.receive_from(None).await.unwrap();
+        assert_eq!(d.host, tx_path);
+        assert_eq!(d.sender(), None);
+        // An unnamed sender too.
+        let anon = Socket::unix_datagram().unwrap();
+        anon.send_to(&rx_path, 0, "anon").await.unwrap();
+        let d = rx.receive_from(None).await.unwrap();
+        assert_eq!((d.host.as_str(), d.sender()), ("", None));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn socket_addr_forms_refuse_a_unix_socket() {
+    within(async {
+        let ip = std::net::SocketAddr::from(([127, 0, 0, 1], 9));
+        let mut s = Socket::unix().unwrap();
+        let e = s.bind_addr(ip).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::AddressResolution, "{e:?}");
+        assert!(e.message().contains("by an AF_UNIX socket"), "{e}");
+        assert!(!s.is_closed());
+        let e = s.connect_addr(ip, None).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::AddressResolution, "{e:?}");
+        assert!(s.is_closed(), "a failed connect closes the socket");
+    })
+    .await;
+}

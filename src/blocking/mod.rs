@@ -28,6 +28,7 @@ mod ext;
 mod runtime;
 
 use std::{
+    net::SocketAddr,
     os::fd::{AsRawFd, OwnedFd, RawFd},
     time::Duration,
 };
@@ -335,6 +336,89 @@ impl Socket {
     /// ```
     pub fn bind(&mut self, port: u16, host: Option<&str>) -> Result<()> {
         run(self.inner.bind(port, host))
+    }
+
+    /// Connects to `addr` (`connect(2)`), blocking up to `timeout`: the
+    /// [`connect`](Socket::connect) of a caller who already holds a
+    /// [`SocketAddr`], with no name to resolve. `timeout` `None` means 300 s,
+    /// zero means no limit. On success `is_client()` and `is_connected()` are
+    /// true and `host()`/`port()` are `addr`'s.
+    ///
+    /// # Errors
+    /// `socket has existing connection` when already connected; `socket is
+    /// in an illegal state` when closed or listening (the listener stays
+    /// open). Any failure to connect closes the socket: the OS's error
+    /// (`Connection refused`), `TimedOut`, or `AddressResolution` for an
+    /// address of another family than the socket's.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::{net::SocketAddr, time::Duration};
+    /// use blade_socket::blocking::Socket;
+    /// let mut server = Socket::tcp()?;
+    /// server.bind_addr(SocketAddr::from(([127, 0, 0, 1], 0)))?;
+    /// server.listen(None)?;
+    /// let addr = server.info()?.socket_addr().expect("an IP address");
+    /// let mut client = Socket::tcp()?;
+    /// client.connect_addr(addr, Some(Duration::from_secs(5)))?;
+    /// assert_eq!(client.peer_info()?.socket_addr(), Some(addr));
+    /// # Ok::<(), blade_socket::SocketError>(())
+    /// ```
+    pub fn connect_addr(&mut self, addr: SocketAddr, timeout: Option<Duration>) -> Result<()> {
+        run(self.inner.connect_addr(addr, timeout))
+    }
+
+    /// Binds to `addr` (`bind(2)`): the [`bind`](Socket::bind) of a caller
+    /// who already holds a [`SocketAddr`]. Port 0 asks for an ephemeral
+    /// port; the unspecified IP (`0.0.0.0`, `::`) is the wildcard. Afterwards
+    /// `is_bound()` is true and `host()`/`port()` hold the bound address and
+    /// the real port. It never waits.
+    ///
+    /// # Errors
+    /// `socket previously bound` when already bound, listening or connected;
+    /// `socket is in an illegal state` once closed; `Address already in
+    /// use`; `AddressResolution` for an address of another family than the
+    /// socket's. The socket stays open on failure.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::net::{Ipv6Addr, SocketAddr};
+    /// let mut s = blade_socket::blocking::Socket::udp6()?;
+    /// s.bind_addr(SocketAddr::from((Ipv6Addr::LOCALHOST, 0)))?;
+    /// assert_eq!(s.host(), "::1");
+    /// assert_ne!(s.port(), 0);
+    /// # Ok::<(), blade_socket::SocketError>(())
+    /// ```
+    pub fn bind_addr(&mut self, addr: SocketAddr) -> Result<()> {
+        self.inner.bind_addr(addr)
+    }
+
+    /// Sends `message` to `addr` (`sendto(2)`) as one datagram, blocking up
+    /// to the send timeout, and returns the byte count: the
+    /// [`send_to`](Socket::send_to) of a caller who already holds a
+    /// [`SocketAddr`] (say, a [`Datagram::sender`]). On a stream socket it
+    /// behaves as [`send`](Socket::send) and the address is ignored.
+    ///
+    /// # Errors
+    /// `socket is in an illegal state` when closed or shut for writing;
+    /// `AddressResolution` for an address of another family than the
+    /// socket's; `TimedOut`; `WouldBlock` in non-blocking mode; the OS's
+    /// error (`Message too long`).
+    ///
+    /// # Examples
+    /// ```
+    /// use blade_socket::blocking::Socket;
+    /// let mut server = Socket::udp()?;
+    /// server.bind(0, None)?;
+    /// let client = Socket::udp()?;
+    /// client.send_to_addr(server.info()?.socket_addr().expect("IP"), "ping")?;
+    /// let d = server.receive_from(None)?;
+    /// server.send_to_addr(d.sender().expect("a UDP sender"), "pong")?;
+    /// assert_eq!(&client.receive_from(None)?.data[..], b"pong");
+    /// # Ok::<(), blade_socket::SocketError>(())
+    /// ```
+    pub fn send_to_addr(&self, addr: SocketAddr, message: impl AsRef<[u8]>) -> Result<usize> {
+        run(self.inner.send_to_addr(addr, message))
     }
 
     /// See [`crate::Socket::listen`].

@@ -1,6 +1,6 @@
 //! Connection set-up: connect, bind, listen, accept.
 
-use std::{os::fd::AsRawFd, sync::Arc, time::Duration};
+use std::{net::SocketAddr, os::fd::AsRawFd, sync::Arc, time::Duration};
 
 use tokio::io::Interest;
 use tracing::Instrument;
@@ -17,6 +17,22 @@ use crate::{
     sys::{Io, Slot},
     timeout::Deadline,
 };
+
+/// What `connect` was asked to reach: a host to resolve, or an address.
+enum Target {
+    Name(String),
+    Addr(SocketAddr),
+}
+
+impl Target {
+    /// The host as text, for `host()`, errors and the trace.
+    fn host(&self) -> String {
+        match self {
+            Target::Name(h) => h.clone(),
+            Target::Addr(a) => a.ip().to_string(),
+        }
+    }
+}
 
 /// Blade's default connect timeout.
 pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(300);
@@ -65,6 +81,59 @@ impl Socket {
         port: u16,
         timeout: Option<Duration>,
     ) -> Result<()> {
+        let host = host.map_or_else(|| self.host.clone(), str::to_owned);
+        self.connect_to(Target::Name(host), port, timeout).await
+    }
+
+    /// Connects to `addr` (`connect(2)`), within `timeout`: [`connect`](Socket::connect)
+    /// for a caller who already holds a [`SocketAddr`], with no name to resolve.
+    ///
+    /// `timeout` `None` means 300 s, and zero means no limit. On success
+    /// `is_client()` and `is_connected()` are true and `host()`/`port()` are
+    /// `addr`'s.
+    ///
+    /// # Errors
+    /// As [`connect`](Socket::connect): `socket has existing connection`;
+    /// `socket is in an illegal state` when closed or listening; and any
+    /// failure closes the socket: the OS's error (`Connection refused`),
+    /// `TimedOut`, or `AddressResolution` for an address of another family
+    /// than the socket's (an IPv6 address on an `AF_INET` socket).
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: a dropped connect leaves the attempt in flight; close
+    /// the socket.
+    ///
+    /// # Examples
+    /// ```
+    /// # #[tokio::main] async fn main() -> blade_socket::Result<()> {
+    /// use std::{net::SocketAddr, time::Duration};
+    /// let mut server = blade_socket::Socket::tcp()?;
+    /// server.bind_addr(SocketAddr::from(([127, 0, 0, 1], 0)))?;
+    /// server.listen(None)?;
+    /// let addr = server.info()?.socket_addr().expect("an IP address");
+    ///
+    /// let mut client = blade_socket::Socket::tcp()?;
+    /// client.connect_addr(addr, Some(Duration::from_secs(5))).await?;
+    /// assert_eq!(client.peer_info()?.socket_addr(), Some(addr));
+    /// # Ok(()) }
+    /// ```
+    pub async fn connect_addr(
+        &mut self,
+        addr: SocketAddr,
+        timeout: Option<Duration>,
+    ) -> Result<()> {
+        self.connect_to(Target::Addr(addr), addr.port(), timeout)
+            .await
+    }
+
+    /// `connect` and `connect_addr`: the state checks, the deadline, the
+    /// attempts, and the new state.
+    async fn connect_to(
+        &mut self,
+        target: Target,
+        port: u16,
+        timeout: Option<Duration>,
+    ) -> Result<()> {
         let st = self.state.get();
         st.check_open()?;
         match st.phase {
@@ -74,13 +143,13 @@ impl Socket {
         }
         let driver = Driver::current()?;
         let deadline = Deadline::after(Some(timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT)));
-        let host = host.map_or_else(|| self.host.clone(), str::to_owned);
+        let host = target.host();
         let io = self.io()?;
         // A span over resolution and every attempt (happy eyeballs' events
         // nest in it); with no subscriber it is a disabled span, a no-op.
         let span = tracing::debug_span!("connect", fd = self.fd, family = ?self.family, host = %host, port);
         let result = self
-            .connect_any(io, &host, port, driver, deadline)
+            .connect_any(io, &target, port, driver, deadline)
             .instrument(span)
             .await;
         match result {
@@ -115,18 +184,25 @@ impl Socket {
     async fn connect_any(
         &self,
         io: Arc<Io>,
-        host: &str,
+        target: &Target,
         port: u16,
         driver: Driver,
         deadline: Deadline,
     ) -> Result<(socket2::SockAddr, Option<Arc<Io>>)> {
-        let addrs = deadline
-            .run(
-                driver,
-                "connect",
-                addr::resolve_for_connect(host, port, self.family, self.ty, driver),
-            )
-            .await??;
+        let host = target.host();
+        let host = host.as_str();
+        let addrs = match target {
+            Target::Name(name) => {
+                deadline
+                    .run(
+                        driver,
+                        "connect",
+                        addr::resolve_for_connect(name, port, self.family, self.ty, driver),
+                    )
+                    .await??
+            }
+            Target::Addr(a) => vec![addr::exact(*a, self.family, host)?],
+        };
         let racing = addrs.len() > 1
             && self.ty == SOCK_STREAM
             && self.state.get().phase == Phase::Fresh
@@ -179,11 +255,7 @@ impl Socket {
     /// # Ok(()) }
     /// ```
     pub async fn bind(&mut self, port: u16, host: Option<&str>) -> Result<()> {
-        let st = self.state.get();
-        st.check_open()?;
-        if st.phase != Phase::Fresh {
-            return Err(SocketError::illegal(PREVIOUSLY_BOUND));
-        }
+        self.check_bindable()?;
         let driver = Driver::current()?;
         let host = match host {
             None => addr::loopback(self.family),
@@ -193,9 +265,54 @@ impl Socket {
             Some(h) => h,
         };
         let addrs = addr::resolve(host, port, self.family, self.ty, driver).await?;
+        self.bind_any(&addrs, host)
+    }
+
+    /// Binds to `addr` (`bind(2)`): [`bind`](Socket::bind) for a caller who
+    /// already holds a [`SocketAddr`]. Not `async`, as nothing is resolved,
+    /// so it works on any thread. Port 0 asks for an ephemeral port; the
+    /// unspecified IP (`0.0.0.0`, `::`) is the wildcard. Afterwards
+    /// `is_bound()` is true and `host()`/`port()` hold the bound address
+    /// and the real port.
+    ///
+    /// # Errors
+    /// As [`bind`](Socket::bind): `socket previously bound` when already
+    /// bound, listening or connected; `socket is in an illegal state` once
+    /// closed; `Address already in use`; `AddressResolution` for an address
+    /// of another family than the socket's. The socket stays open on failure.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::net::{Ipv6Addr, SocketAddr};
+    /// let mut s = blade_socket::Socket::udp6()?;
+    /// s.bind_addr(SocketAddr::from((Ipv6Addr::LOCALHOST, 0)))?;
+    /// assert_eq!(s.host(), "::1");
+    /// assert_ne!(s.port(), 0);
+    /// # Ok::<(), blade_socket::SocketError>(())
+    /// ```
+    pub fn bind_addr(&mut self, addr: SocketAddr) -> Result<()> {
+        self.check_bindable()?;
+        let host = addr.ip().to_string();
+        let addrs = [addr::exact(addr, self.family, &host)?];
+        self.bind_any(&addrs, &host)
+    }
+
+    /// `bind`'s state check: only a fresh socket may bind.
+    fn check_bindable(&self) -> Result<()> {
+        let st = self.state.get();
+        st.check_open()?;
+        if st.phase != Phase::Fresh {
+            return Err(SocketError::illegal(PREVIOUSLY_BOUND));
+        }
+        Ok(())
+    }
+
+    /// Binds to the first of `addrs` that the OS accepts; `host` is what
+    /// the caller asked for (a Unix-domain socket's `host()` keeps it).
+    fn bind_any(&mut self, addrs: &[socket2::SockAddr], host: &str) -> Result<()> {
         let io = self.io_mut()?;
         let mut result = Err(SocketError::no_address(host));
-        for a in &addrs {
+        for a in addrs {
             result = io.sock().bind(a).map_err(SocketError::from);
             if result.is_ok() {
                 break;

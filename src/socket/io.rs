@@ -390,18 +390,70 @@ impl Socket {
     /// ```
     #[doc(alias = "sendto")]
     pub async fn send_to(&self, host: &str, port: u16, message: impl AsRef<[u8]>) -> Result<usize> {
+        self.send_to_either(Ok((host, port)), message.as_ref())
+            .await
+    }
+
+    /// Sends `message` to `addr` (`sendto(2)`): [`send_to`](Socket::send_to)
+    /// for a caller who already holds a [`SocketAddr`](std::net::SocketAddr),
+    /// with no name to resolve. On a stream socket it behaves as
+    /// [`send`](Socket::send) and the address is ignored.
+    ///
+    /// # Errors
+    /// As [`send_to`](Socket::send_to); `AddressResolution` for an address of
+    /// another family than the socket's (an IPv6 address on an `AF_INET`
+    /// socket).
+    ///
+    /// # Cancel safety
+    /// A datagram is sent in one syscall: cancel safe. On a stream socket, as `send`.
+    ///
+    /// # Examples
+    /// ```
+    /// # #[tokio::main] async fn main() -> blade_socket::Result<()> {
+    /// use blade_socket::Socket;
+    /// let mut rx = Socket::udp()?;
+    /// rx.bind(0, None).await?;
+    /// let to = rx.info()?.socket_addr().expect("an IP address");
+    /// let tx = Socket::udp()?;
+    /// tx.send_to_addr(to, b"hi").await?;
+    /// let d = rx.receive_from(None).await?;
+    /// assert_eq!(&d.data[..], b"hi");
+    /// assert_eq!(d.sender().map(|a| a.port()), Some(tx.info()?.port));
+    /// # Ok(()) }
+    /// ```
+    #[doc(alias = "sendto")]
+    pub async fn send_to_addr(
+        &self,
+        addr: std::net::SocketAddr,
+        message: impl AsRef<[u8]>,
+    ) -> Result<usize> {
+        self.send_to_either(Err(addr), message.as_ref()).await
+    }
+
+    /// `send_to` and `send_to_addr`: `Ok` a host and port to resolve, or
+    /// `Err` an address to take as it is.
+    async fn send_to_either(
+        &self,
+        to: std::result::Result<(&str, u16), std::net::SocketAddr>,
+        buf: &[u8],
+    ) -> Result<usize> {
         if !self.is_datagram() {
-            return self.send(message).await;
+            return self.send(buf).await;
         }
-        let buf = message.as_ref();
         self.state.get().check_send(true).map_err(none_sent)?;
         let call = self.begin(self.send_timeout).map_err(none_sent)?;
-        let resolving = addr::resolve(host, port, self.family, self.ty, call.driver);
         let to = async {
-            let to = call.deadline.run(call.driver, "send", resolving).await??;
-            to.into_iter()
-                .next()
-                .ok_or_else(|| SocketError::no_address(host))
+            match to {
+                Ok((host, port)) => {
+                    let resolving = addr::resolve(host, port, self.family, self.ty, call.driver);
+                    let found = call.deadline.run(call.driver, "send", resolving).await??;
+                    found
+                        .into_iter()
+                        .next()
+                        .ok_or_else(|| SocketError::no_address(host))
+                }
+                Err(a) => addr::exact(a, self.family, &a.ip().to_string()),
+            }
         }
         .await
         .map_err(none_sent)?;

@@ -14,6 +14,7 @@ mod trace;
 
 use std::{
     fmt,
+    net::{IpAddr, SocketAddr},
     os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd},
     sync::Arc,
     time::Duration,
@@ -45,6 +46,29 @@ pub struct SocketInfo {
     pub family: Family,
 }
 
+impl SocketInfo {
+    /// The address as a [`SocketAddr`], for the `std::net` and tokio calls
+    /// that take one (and for [`Socket::connect_addr`] and friends); `None`
+    /// for a Unix-domain socket. An IPv6 scope id is not kept.
+    ///
+    /// # Examples
+    /// ```
+    /// # #[tokio::main] async fn main() -> blade_socket::Result<()> {
+    /// let mut s = blade_socket::Socket::tcp()?;
+    /// s.bind(0, None).await?;
+    /// let addr = s.info()?.socket_addr().expect("an IP socket");
+    /// assert_eq!(addr, std::net::SocketAddr::from(([127, 0, 0, 1], s.port())));
+    /// # Ok(()) }
+    /// ```
+    pub fn socket_addr(&self) -> Option<SocketAddr> {
+        if self.family != AF_INET && self.family != AF_INET6 {
+            return None;
+        }
+        let ip = self.address.parse::<IpAddr>().ok()?;
+        Some(SocketAddr::new(ip, self.port))
+    }
+}
+
 /// One datagram (or, on a stream socket, one receive) with its sender, from
 /// [`Socket::receive_from`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,6 +79,35 @@ pub struct Datagram {
     pub host: String,
     /// The sender's port.
     pub port: u16,
+}
+
+impl Datagram {
+    /// The sender as a [`SocketAddr`], to answer with
+    /// [`Socket::send_to_addr`]; `None` when the sender is not an IP
+    /// address (a Unix-domain socket's path, or an unnamed one).
+    ///
+    /// # Examples
+    /// ```
+    /// # #[tokio::main] async fn main() -> blade_socket::Result<()> {
+    /// use blade_socket::Socket;
+    /// let mut server = Socket::udp()?;
+    /// server.bind(0, None).await?;
+    /// let client = Socket::udp()?;
+    /// client.send_to("127.0.0.1", server.port(), "ping").await?;
+    ///
+    /// let d = server.receive_from(None).await?;
+    /// let sender = d.sender().expect("a UDP sender");
+    /// server.send_to_addr(sender, "pong").await?;     // answer it
+    /// assert_eq!(&client.receive_from(None).await?.data[..], b"pong");
+    /// # Ok(()) }
+    /// ```
+    pub fn sender(&self) -> Option<SocketAddr> {
+        // A Unix-domain sender is a path: absolute, `@name` or unnamed (""),
+        // none of which parses as IP text (a relative path spelling an IP
+        // address would, but then it is taken for one).
+        let ip = self.host.parse::<IpAddr>().ok()?;
+        Some(SocketAddr::new(ip, self.port))
+    }
 }
 
 /// A socket on tokio's reactor: Blade's `Socket` class.
