@@ -22,7 +22,7 @@
 
 mod common;
 
-use common::{parse_address, show};
+use common::{parse_address, show, shutdown_signal};
 
 use std::{
     process::ExitCode,
@@ -127,29 +127,6 @@ async fn serve(host: &str, port: u16) -> Result<(), String> {
         why = shutdown_signal() => eprintln!("{why} again: cutting off the rest"),
     }
     Ok(()) // dropping `connections` aborts what is left
-}
-
-/// Resolves on Ctrl-C or `SIGTERM`, naming which. A signal that cannot be
-/// watched is simply never seen.
-async fn shutdown_signal() -> &'static str {
-    use tokio::signal::unix::{SignalKind, signal};
-    let interrupt = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    let terminate = async {
-        match signal(SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        () = interrupt => "interrupt",
-        () = terminate => "terminate",
-    }
 }
 
 /// Serves one connection: request after request until the client closes,

@@ -1,6 +1,8 @@
 //! Runs the example programs as a user would: `http_hello` against raw
 //! `std::net` clients (good requests, garbage, abandoned and oversized
-//! ones), and `netcat` in each mode against `std::net` peers. Each test
+//! ones), `netcat` in each mode against `std::net` peers, and `hyper_server`
+//! (hyper over the crate) against a hyper client on the crate's `Socket` and
+//! against `curl`. Each test
 //! starts its own processes on ephemeral loopback ports, bounds every wait,
 //! and kills what it started on the way out, pass or fail.
 
@@ -16,7 +18,7 @@ use std::{
     time::Instant,
 };
 
-use support::{LIMIT, closed_port, within_blocking};
+use support::{LIMIT, closed_port, within, within_blocking};
 
 // ------------------------------------------------------------ the programs
 
@@ -67,6 +69,8 @@ fn build_examples() -> Result<PathBuf, String> {
             "http_hello",
             "--example",
             "netcat",
+            "--example",
+            "hyper_server",
         ])
         .arg("--manifest-path")
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
@@ -678,10 +682,12 @@ fn bad_arguments_are_usage_errors_and_failures_are_reported() {
             "netcat {args:?}: {stderr}"
         );
     }
-    for args in [&["nonsense"][..], &["127.0.0.1:0", "extra"]] {
-        let (status, stderr) = run_to_end("http_hello", args);
-        assert_eq!(status.code(), Some(2), "http_hello {args:?}: {stderr}");
-        assert!(stderr.contains("usage: http_hello"), "{stderr}");
+    for server in ["http_hello", "hyper_server"] {
+        for args in [&["nonsense"][..], &["127.0.0.1:0", "extra"]] {
+            let (status, stderr) = run_to_end(server, args);
+            assert_eq!(status.code(), Some(2), "{server} {args:?}: {stderr}");
+            assert!(stderr.contains(&format!("usage: {server}")), "{stderr}");
+        }
     }
 
     // A refused connection is an error (1) with the OS's words, not a panic.
@@ -689,4 +695,188 @@ fn bad_arguments_are_usage_errors_and_failures_are_reported() {
     let (status, stderr) = run_to_end("netcat", &[address.as_str()]);
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("Connection refused"), "{stderr}");
+}
+
+// ------------------------------------------------------------ hyper_server
+
+const HYPER_HELLO: &str = "Hello from hyper on blade-socket\n";
+
+/// A body with every byte value, larger than the socket buffers on both
+/// sides, so an echo streams rather than fitting in one write.
+fn large_body() -> Vec<u8> {
+    (0..3 * 1024 * 1024u32)
+        .map(|i| (i ^ (i >> 11)) as u8)
+        .collect()
+}
+
+/// Sends a kill signal (`-INT`, `-TERM`) to a running example.
+fn signal(program: &Program, which: &str) {
+    let sent = Command::new("kill")
+        .args([which, &program.child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(sent.success());
+}
+
+/// One request on a hyper client connection: (status, headers, whole body).
+async fn hyper_exchange(
+    sender: &mut hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>,
+    method: hyper::Method,
+    path: &str,
+    body: Vec<u8>,
+) -> (hyper::StatusCode, hyper::HeaderMap, bytes::Bytes) {
+    use http_body_util::BodyExt;
+    // hyper's rule: wait until the connection can take the next request.
+    sender.ready().await.expect("connection ready");
+    let request = hyper::Request::builder()
+        .method(method.clone())
+        .uri(path)
+        .header("host", "127.0.0.1")
+        .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+        .expect("request");
+    let response = sender
+        .send_request(request)
+        .await
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+    let (head, body) = response.into_parts();
+    let body = body.collect().await.expect("response body").to_bytes();
+    (head.status, head.headers, body)
+}
+
+#[test]
+fn hyper_server_serves_a_hyper_client_on_a_blade_socket() {
+    use blade_socket::Socket;
+    use hyper::{Method, StatusCode};
+    use hyper_util::rt::TokioIo;
+
+    let mut server = Program::start("hyper_server", &["127.0.0.1:0"]);
+    let port = server.listening_port();
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+
+    // Both ends of the HTTP exchange run on the crate's sockets: the client
+    // is a `Socket` under hyper's client connection.
+    let (sender, connection) = runtime.block_on(within(async {
+        let mut socket = Socket::tcp().expect("socket");
+        socket.connect(None, port, None).await.expect("connect");
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(socket))
+            .await
+            .expect("handshake");
+        let connection = tokio::spawn(connection);
+
+        // Every request below goes over this one keep-alive connection:
+        // hyper fails a request on a connection that has closed.
+        let (status, headers, body) = hyper_exchange(&mut sender, Method::GET, "/", vec![]).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers["content-length"], "33");
+        assert_eq!(body, HYPER_HELLO.as_bytes());
+
+        let sent = large_body();
+        let (status, _, echoed) =
+            hyper_exchange(&mut sender, Method::POST, "/echo", sent.clone()).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(echoed == sent, "the echo differs from the body sent");
+
+        let (status, headers, body) = hyper_exchange(&mut sender, Method::HEAD, "/", vec![]).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers["content-length"], "33");
+        assert!(body.is_empty(), "a HEAD response has no body");
+
+        for (method, path, status) in [
+            (Method::GET, "/missing", StatusCode::NOT_FOUND),
+            (Method::DELETE, "/", StatusCode::METHOD_NOT_ALLOWED),
+            (Method::GET, "/echo", StatusCode::METHOD_NOT_ALLOWED),
+        ] {
+            let (got, _, _) = hyper_exchange(&mut sender, method.clone(), path, vec![]).await;
+            assert_eq!(got, status, "{method} {path}");
+        }
+        // The connection stays open and idle, for the stop below.
+        (sender, connection)
+    }));
+
+    // Ctrl-C: the server closes the idle keep-alive connection cleanly and
+    // exits 0.
+    signal(&server, "-INT");
+    runtime.block_on(within(async {
+        connection
+            .await
+            .expect("the connection task")
+            .expect("a clean close, not an error");
+    }));
+    drop(sender);
+    assert!(server.wait_exit().success());
+    // The process is gone: its stderr is complete once the reader ends.
+    if let Some(reader) = server.stderr_reader.take() {
+        reader.join().expect("the stderr reader");
+    }
+    let log = server.stderr_text();
+    assert!(
+        log.contains("GET / 200") && log.contains("POST /echo 200"),
+        "{log}"
+    );
+}
+
+/// Runs `curl` with `args` (it must be installed: `.ci/run` installs it);
+/// returns its stdout. Loopback only, and bounded twice: curl's own
+/// `--max-time` and the test's.
+fn curl(args: &[&str]) -> Vec<u8> {
+    let args: Vec<String> = ["--silent", "--show-error", "--max-time", "10"]
+        .iter()
+        .chain(args)
+        .map(|&a| a.to_owned())
+        .collect();
+    let out = within_blocking(move || Command::new("curl").args(&args).output());
+    let out = out.unwrap_or_else(|e| {
+        panic!("cannot run curl ({e}): install it, e.g. `apt-get install -y curl`")
+    });
+    assert!(
+        out.status.success(),
+        "curl failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+#[test]
+fn hyper_server_serves_curl() {
+    let mut server = Program::start("hyper_server", &["127.0.0.1:0"]);
+    let port = server.listening_port();
+    let url = |path: &str| format!("http://127.0.0.1:{port}{path}");
+
+    let response = String::from_utf8(curl(&["--include", &url("/")])).expect("utf-8");
+    assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+    assert!(
+        response.ends_with(&format!("\r\n\r\n{HYPER_HELLO}")),
+        "{response}"
+    );
+
+    // Two URLs in one run: curl reuses the connection (keep-alive), so it
+    // makes one connection, not two.
+    let connects = String::from_utf8(curl(&[
+        "--output",
+        "/dev/null",
+        "--output",
+        "/dev/null",
+        "--write-out",
+        "%{http_code} %{num_connects}\\n",
+        &url("/"),
+        &url("/missing"),
+    ]))
+    .expect("utf-8");
+    assert_eq!(connects, "200 1\n404 0\n");
+
+    // A large body, streamed to the server and back.
+    let sent = large_body();
+    let mut file = tempfile::NamedTempFile::new().expect("temp file");
+    file.write_all(&sent).expect("write the body");
+    let upload = format!("@{}", file.path().display());
+    let echoed = curl(&["--data-binary", &upload, &url("/echo")]);
+    assert!(
+        echoed == sent,
+        "curl's echo differs ({} bytes back)",
+        echoed.len()
+    );
+
+    signal(&server, "-TERM");
+    assert!(server.wait_exit().success());
 }

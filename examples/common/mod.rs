@@ -53,3 +53,27 @@ pub async fn listen(host: &str, port: u16) -> Result<blade_socket::Socket, Strin
         .map_err(|e| format!("stdout: {e}"))?;
     Ok(listener)
 }
+
+/// Resolves on Ctrl-C or `SIGTERM`, naming which. A signal that cannot be
+/// watched is simply never seen.
+#[allow(dead_code)] // for the servers that stop gracefully
+pub async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match signal(SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = interrupt => "interrupt",
+        () = terminate => "terminate",
+    }
+}
