@@ -82,7 +82,10 @@ impl Deadline {
             None => pause,
         };
         match driver {
-            Driver::CallingThread => std::thread::sleep(pause),
+            Driver::CallingThread => {
+                crate::driver::note_wait();
+                std::thread::sleep(pause);
+            }
             Driver::Reactor => {
                 let mut sleep = std::pin::pin!(tokio::time::sleep(pause));
                 std::future::poll_fn(|cx| poll_timer(sleep.as_mut(), cx)).await?;

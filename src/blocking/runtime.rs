@@ -87,13 +87,15 @@ fn facade_handle() -> Result<Handle> {
 /// Runs one core operation to completion on the calling thread.
 pub(crate) fn run<T>(fut: impl Future<Output = Result<T>>) -> Result<T> {
     // On a multi-thread runtime's worker, hand the worker's other tasks to
-    // another thread while this one blocks. Never on a current-thread runtime.
-    let on_multi_thread =
-        Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread);
+    // another thread while this one blocks. Never on a current-thread
+    // runtime, whose tasks this call stalls (the one trap: warned about once).
+    let flavor = Handle::try_current().ok().map(|h| h.runtime_flavor());
+    let on_multi_thread = flavor == Some(RuntimeFlavor::MultiThread);
+    let stalls = flavor == Some(RuntimeFlavor::CurrentThread);
     let handle = facade_handle()?;
     let drive = move || {
         let _runtime = handle.enter();
-        let _driver = CallingThreadGuard::enter();
+        let _driver = CallingThreadGuard::enter(stalls);
         block_on(fut)
     };
     if on_multi_thread {

@@ -238,6 +238,7 @@ async fn wait_any(
                 (a, b) => a.or(b),
             };
             let fds: Vec<BorrowedFd<'_>> = live.iter().map(|a| a.io.sock().as_fd()).collect();
+            crate::driver::note_wait();
             sys::poll_any(&fds, tokio::io::Interest::WRITABLE, wait)?;
             deadline.remaining("connect").map(drop)
         }

@@ -139,7 +139,9 @@ pub(super) async fn ready_io<R>(
     }
     match driver {
         Driver::CallingThread => {
-            if io.fd_blocking() && deadline.is_unbounded() {
+            // On a current-thread runtime's thread, wait in poll(2) below,
+            // where the wait can be told apart (and warned about).
+            if io.fd_blocking() && deadline.is_unbounded() && !crate::driver::stalls_a_runtime() {
                 match op(sock, 0) {
                     // A receive woken by `close_shared` sees end of file.
                     r if io.is_closed() => drop(r),
@@ -157,6 +159,7 @@ pub(super) async fn ready_io<R>(
                 // poll(2) caps its wait near 24 days; on its timeout, the
                 // deadline alone says whether time is really up.
                 let left = deadline.remaining(what)?;
+                crate::driver::note_wait();
                 if !sys::poll(sock.as_fd(), interest, left)? {
                     deadline.remaining(what)?;
                 }
