@@ -132,6 +132,12 @@ pub(crate) fn set_os(
     let int = match (kind, value) {
         (Kind::Flag { .. }, OptionValue::Bool(b)) => i32::from(*b),
         (Kind::Flag { .. }, OptionValue::Int(n @ (0 | 1))) => *n as i32,
+        // The kernel would take -1 as its maximum; Blade's sizes are never negative.
+        (Kind::Int, OptionValue::Int(n)) if *n < 0 => {
+            return Err(SocketError::invalid(format!(
+                "{option:?} cannot be negative: {n}"
+            )));
+        }
         (Kind::Int, OptionValue::Int(n)) => {
             i32::try_from(*n).map_err(|_| wrong_kind(option, value))?
         }

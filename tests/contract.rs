@@ -274,3 +274,187 @@ fn blocking_bytes_sent_is_some_zero_for_sends_and_none_for_the_rest() {
         );
     });
 }
+
+// ----- a listener stays bound ------------------------------------------------------
+
+#[tokio::test]
+async fn a_listener_stays_bound() {
+    within(async {
+        let mut l = Socket::tcp().unwrap();
+        l.bind(0, None).await.unwrap();
+        l.listen(None).unwrap();
+        assert!(l.is_bound() && l.is_listening());
+        let mut c = Socket::tcp().unwrap();
+        c.connect(None, l.port(), None).await.unwrap();
+        let mut a = l.accept().await.unwrap();
+        assert!(
+            !c.is_bound() && !a.is_bound(),
+            "connected sockets are not bound"
+        );
+        let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let adopted = Socket::from_fd(std_listener.into()).unwrap();
+        assert!(adopted.is_bound() && adopted.is_listening());
+        for s in [&mut l, &mut c, &mut a] {
+            s.close().unwrap();
+            assert!(!s.is_bound());
+        }
+    })
+    .await;
+}
+
+#[test]
+fn blocking_a_listener_stays_bound() {
+    within_blocking(|| {
+        let mut l = blocking_listener();
+        assert!(l.is_bound() && l.is_listening());
+        let mut c = blocking::Socket::tcp().unwrap();
+        c.connect(None, l.port(), None).unwrap();
+        let a = l.accept().unwrap();
+        assert!(!c.is_bound() && !a.is_bound());
+        let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let adopted = blocking::Socket::from_fd(std_listener.into()).unwrap();
+        assert!(adopted.is_bound() && adopted.is_listening());
+        l.close().unwrap();
+        assert!(!l.is_bound());
+    });
+}
+
+// ----- bind on a connected socket ---------------------------------------------------
+
+#[test]
+fn blocking_bind_on_a_connected_socket_is_existing_connection() {
+    within_blocking(|| {
+        let (mut c, s) = blocking_pair();
+        let port = c.port();
+        let e = c.bind(0, None).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::IllegalState);
+        assert_eq!(e.message(), "socket has existing connection");
+        assert!(c.is_connected() && !c.is_bound() && c.port() == port);
+        c.send("ok").unwrap();
+        assert_eq!(blocking_receive_exact(&s, 2), b"ok");
+    });
+}
+
+// ----- datagram receives that could only wait forever -----------------------------
+
+const NOT_CONNECTED: &str = "socket not listening or connected";
+
+#[track_caller]
+fn assert_not_connected<T: std::fmt::Debug>(r: blade_socket::Result<T>) {
+    let e = r.expect_err("expected `socket not listening or connected`");
+    assert_eq!(e.kind(), ErrorKind::IllegalState, "{e:?}");
+    assert_eq!(e.message(), NOT_CONNECTED);
+}
+
+#[tokio::test]
+async fn receive_on_an_unconnected_datagram_socket_fails_at_once() {
+    within(async {
+        // A fresh socket, with no timeout: it used to wait forever.
+        let fresh = Socket::udp().unwrap();
+        assert_not_connected(fresh.receive(None).await);
+        assert_not_connected(fresh.receive_into(&mut [0u8; 8]).await);
+        // A bound one, with a datagram queued: receive refuses, and the
+        // datagram stays for receive_from.
+        let mut rx = Socket::udp().unwrap();
+        rx.bind(0, None).await.unwrap();
+        let tx = Socket::udp().unwrap();
+        tx.send_to("127.0.0.1", rx.port(), "queued").await.unwrap();
+        assert_not_connected(rx.receive(None).await);
+        assert_not_connected(rx.receive(Some(0)).await);
+        assert_eq!(&rx.receive_from(None).await.unwrap().data[..], b"queued");
+        assert!(!rx.is_closed());
+        // Connected, it receives.
+        rx.connect(None, tx.info().unwrap().port, None)
+            .await
+            .unwrap();
+        tx.send_to("127.0.0.1", rx.info().unwrap().port, "now")
+            .await
+            .unwrap();
+        assert_eq!(
+            rx.receive(None).await.unwrap().as_deref(),
+            Some(&b"now"[..])
+        );
+    })
+    .await;
+}
+
+#[test]
+fn blocking_receive_on_an_unconnected_datagram_socket_fails_at_once() {
+    within_blocking(|| {
+        let fresh = blocking::Socket::udp().unwrap();
+        assert_not_connected(fresh.receive(None));
+        let mut rx = blocking::Socket::udp().unwrap();
+        rx.bind(0, None).unwrap();
+        let tx = blocking::Socket::udp().unwrap();
+        tx.send_to("127.0.0.1", rx.port(), "queued").unwrap();
+        assert_not_connected(rx.receive(None));
+        assert_eq!(&rx.receive_from(None).unwrap().data[..], b"queued");
+    });
+}
+
+#[tokio::test]
+async fn receive_from_needs_a_local_address() {
+    within(async {
+        // Not bound, not connected, never sent: nothing can ever arrive.
+        let a = Socket::udp().unwrap();
+        assert_not_connected(a.receive_from(None).await);
+        assert_not_connected(a.receive_from(Some(0)).await);
+        let u = blade_socket::Socket::new(
+            blade_socket::AF_UNIX,
+            blade_socket::SOCK_DGRAM,
+            blade_socket::Protocol::from_raw(0),
+        )
+        .unwrap();
+        assert_not_connected(u.receive_from(None).await);
+        // After a send_to it has an address, and a reply reaches it.
+        let mut b = Socket::udp().unwrap();
+        b.bind(0, None).await.unwrap();
+        a.send_to("127.0.0.1", b.port(), "ping").await.unwrap();
+        let d = b.receive_from(None).await.unwrap();
+        b.send_to(&d.host, d.port, "pong").await.unwrap();
+        let reply = a.receive_from(None).await.unwrap();
+        assert_eq!(&reply.data[..], b"pong");
+        assert_eq!(reply.port, b.port());
+    })
+    .await;
+}
+
+#[test]
+fn blocking_receive_from_needs_a_local_address() {
+    within_blocking(|| {
+        let a = blocking::Socket::udp().unwrap();
+        assert_not_connected(a.receive_from(None));
+        let mut b = blocking::Socket::udp().unwrap();
+        b.bind(0, None).unwrap();
+        a.send_to("127.0.0.1", b.port(), "ping").unwrap();
+        let d = b.receive_from(None).unwrap();
+        b.send_to(&d.host, d.port, "pong").unwrap();
+        assert_eq!(&a.receive_from(None).unwrap().data[..], b"pong");
+    });
+}
+
+// ----- negative buffer sizes ---------------------------------------------------------
+
+const SIZES: [blade_socket::SocketOption; 4] = [
+    blade_socket::SO_SNDBUF,
+    blade_socket::SO_RCVBUF,
+    blade_socket::SO_SNDLOWAT,
+    blade_socket::SO_RCVLOWAT,
+];
+
+#[test]
+fn negative_sizes_are_invalid_on_both_faces() {
+    let mut a = Socket::tcp().unwrap();
+    let mut b = blocking::Socket::tcp().unwrap();
+    for opt in SIZES {
+        let before = a.get_option(opt).unwrap();
+        for v in [-1i64, i64::from(i32::MIN)] {
+            let e = a.set_option(opt, v).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{opt:?} {v}: {e:?}");
+            let e = b.set_option(opt, v).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{opt:?} {v}: {e:?}");
+        }
+        assert_eq!(a.get_option(opt).unwrap(), before, "{opt:?} unchanged");
+        assert!(!a.is_closed() && !b.is_closed());
+    }
+}

@@ -975,7 +975,9 @@ impl<'a> Harness<'a> {
             "is_listening: {}",
             ctx()
         );
-        assert_eq!(bound, m.phase == Phase::Bound, "is_bound: {}", ctx());
+        // A listener stays bound.
+        let want = matches!(m.phase, Phase::Bound | Phase::Listening);
+        assert_eq!(bound, want, "is_bound: {}", ctx());
         assert_eq!(client, m.phase == Phase::Connected, "is_client: {}", ctx());
         assert_eq!(
             connected,
@@ -1457,6 +1459,9 @@ impl<'a> Harness<'a> {
         if closed {
             return assert_illegal(&r, "bind");
         }
+        if phase == Phase::Connected {
+            return assert_state_error(&r, "socket has existing connection", "bind connected");
+        }
         if phase != Phase::Fresh {
             return assert_state_error(&r, "socket previously bound", "bind again");
         }
@@ -1676,6 +1681,12 @@ impl<'a> Harness<'a> {
             }
             _ => None,
         };
+        // A datagram socket with no local address (not bound, not
+        // connected, no earlier send_to) cannot receive anything.
+        let no_local = !closed
+            && !self.m.stream
+            && self.m.phase == Phase::Fresh
+            && self.local().is_none_or(|l| l.port() == 0);
         type Got = Result<(Option<bytes::Bytes>, Option<u16>), SocketError>;
         let r: Option<Got> = if from {
             call!(
@@ -1713,6 +1724,14 @@ impl<'a> Harness<'a> {
         }
         if !self.m.stream && self.m.phase == Phase::Listening {
             unreachable!("a UDP socket cannot listen");
+        }
+        // `receive` needs a connected datagram socket; `receive_from` a local address.
+        if !self.m.stream && self.m.phase != Phase::Connected && (!from || no_local) {
+            return assert_state_error(
+                &r,
+                "socket not listening or connected",
+                "datagram receive without a peer or local address",
+            );
         }
         match r {
             Ok((data, port)) => {

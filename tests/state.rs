@@ -47,9 +47,14 @@ fn check_invariants(s: &Socket) {
         !(s.is_connected() && s.is_listening()),
         "connected and listening at once: {s:?}"
     );
+    // A listener stays bound (Blade's `accept` requires both); a connected
+    // socket is not bound.
+    if s.is_listening() {
+        assert!(s.is_bound(), "listening but not bound: {s:?}");
+    }
     assert!(
-        !(s.is_bound() && s.is_listening()),
-        "bound and listening: {s:?}"
+        !(s.is_bound() && s.is_connected()),
+        "bound and connected: {s:?}"
     );
     if s.is_closed() {
         assert_eq!(s.id(), -1);
@@ -289,7 +294,37 @@ async fn second_bind_is_previously_bound() {
         s.listen(None).unwrap();
         let e = s.bind(0, Some("127.0.0.1")).await.unwrap_err();
         assert_err(&e, ErrorKind::IllegalState, "socket previously bound");
-        assert!(s.is_listening());
+        assert!(s.is_listening() && s.is_bound());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bind_on_a_connected_socket_is_existing_connection() {
+    within(async {
+        let (mut c, s) = tcp_pair().await;
+        let (host, port) = (c.host(), c.port());
+        let e = c.bind(0, None).await.unwrap_err();
+        assert_err(
+            &e,
+            ErrorKind::IllegalState,
+            "socket has existing connection",
+        );
+        // nothing changes
+        assert!(c.is_connected() && !c.is_bound() && !c.is_closed());
+        assert_eq!((c.host(), c.port()), (host, port));
+        c.send("still").await.unwrap();
+        assert_eq!(&receive_exact(&s, 5).await[..], b"still");
+        // a connected datagram socket too
+        let mut u = Socket::udp().unwrap();
+        u.connect(None, 9, None).await.unwrap();
+        let e = u.bind(0, None).await.unwrap_err();
+        assert_err(
+            &e,
+            ErrorKind::IllegalState,
+            "socket has existing connection",
+        );
+        assert!(u.is_connected());
     })
     .await;
 }
@@ -648,11 +683,14 @@ async fn connected_and_listening_never_both() {
         assert!(s.is_bound() && !s.is_listening() && !s.is_connected() && !s.is_client());
         s.listen(None).unwrap();
         check_invariants(&s);
+        assert!(s.is_bound() && s.is_listening(), "a listener stays bound");
         let mut c = Socket::tcp().unwrap();
         c.connect(None, s.port(), None).await.unwrap();
         check_invariants(&c);
+        assert!(!c.is_bound());
         let mut a = s.accept().await.unwrap();
         check_invariants(&a);
+        assert!(!a.is_bound());
         check_invariants(&s);
         a.shutdown(Shutdown::Read).unwrap();
         check_invariants(&a);

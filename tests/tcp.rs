@@ -71,7 +71,7 @@ async fn ipv4_round_trip_and_properties() {
         let l = listener().await;
         assert_eq!(l.host(), "127.0.0.1");
         assert_ne!(l.port(), 0);
-        assert!(l.is_listening() && !l.is_bound() && !l.is_connected() && !l.is_client());
+        assert!(l.is_listening() && l.is_bound() && !l.is_connected() && !l.is_client());
 
         let mut c = Socket::tcp().unwrap();
         c.connect(Some("127.0.0.1"), l.port(), None).await.unwrap();

@@ -503,7 +503,7 @@ async fn from_tokio_tcp_listener_keeps_listening() {
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = l.local_addr().unwrap().port();
         let s = Socket::from(l);
-        assert!(s.is_listening() && !s.is_connected() && !s.is_bound());
+        assert!(s.is_listening() && !s.is_connected() && s.is_bound());
         assert_eq!((s.host().as_str(), s.port()), ("127.0.0.1", port));
         let mut c = Socket::tcp().unwrap();
         c.connect(None, port, None).await.unwrap();
@@ -574,7 +574,7 @@ async fn try_from_std_net_types() {
             .send_to("127.0.0.1", uport, "x")
             .await
             .unwrap();
-        assert_eq!(&u.receive(None).await.unwrap().unwrap()[..], b"x");
+        assert_eq!(&u.receive_from(None).await.unwrap().data[..], b"x");
 
         // An unbound std UDP socket does not exist; an unbound std Unix
         // datagram socket does, and stays new.

@@ -1,8 +1,12 @@
 mod support;
 use support::*;
 
-/// One datagram's bytes; a datagram socket's receive never reports EOF.
+/// One datagram's bytes: `receive` on a connected socket (a datagram
+/// socket's receive never reports EOF), `receive_from` on one that is not.
 async fn datagram(s: &Socket, length: Option<usize>) -> Vec<u8> {
+    if !s.is_connected() {
+        return s.receive_from(length).await.unwrap().data.to_vec();
+    }
     s.receive(length)
         .await
         .unwrap()
@@ -19,6 +23,12 @@ async fn bound_udp() -> Socket {
     assert!(s.is_bound());
     assert_ne!(s.port(), 0);
     s
+}
+
+/// A bound receiver connected back to `tx`, so that it may `receive`.
+async fn connect_back(rx: &mut Socket, tx: &Socket) {
+    let port = tx.info().unwrap().port;
+    rx.connect(Some("127.0.0.1"), port, None).await.unwrap();
 }
 
 /// A bound receiver and a sender connected to it, both UDP on 127.0.0.1.
@@ -142,7 +152,8 @@ async fn send_to_localhost_name() {
 #[tokio::test]
 async fn empty_datagram_is_some_empty_never_none() {
     within(async {
-        let (rx, tx) = connected_udp().await;
+        let (mut rx, tx) = connected_udp().await;
+        connect_back(&mut rx, &tx).await;
         assert_eq!(tx.send(b"").await.unwrap(), 0);
         let got = rx.receive(None).await.unwrap();
         assert_eq!(
@@ -216,10 +227,12 @@ async fn receive_from_with_length_truncates_and_discards() {
 #[tokio::test]
 async fn large_length_on_a_small_datagram_returns_just_the_datagram() {
     within(async {
-        let rx = bound_udp().await;
+        let mut rx = bound_udp().await;
         let tx = bound_udp().await;
-        tx.send_to("127.0.0.1", rx.port(), b"small").await.unwrap();
-        tx.send_to("127.0.0.1", rx.port(), b"two").await.unwrap();
+        let port = rx.port();
+        connect_back(&mut rx, &tx).await;
+        tx.send_to("127.0.0.1", port, b"small").await.unwrap();
+        tx.send_to("127.0.0.1", port, b"two").await.unwrap();
         // a length far beyond the datagram (and beyond a small-read fast path)
         let got = rx.receive(Some(1 << 20)).await.unwrap();
         assert_eq!(got.as_deref(), Some(&b"small"[..]));
@@ -236,7 +249,8 @@ fn pattern(n: usize) -> Vec<u8> {
 #[tokio::test]
 async fn receive_none_returns_one_whole_large_datagram() {
     within(async {
-        let (rx, tx) = connected_udp().await;
+        let (mut rx, tx) = connected_udp().await;
+        connect_back(&mut rx, &tx).await;
         let big = pattern(60_000);
         assert_eq!(tx.send(&big).await.unwrap(), 60_000);
         tx.send(b"tail").await.unwrap();
@@ -272,11 +286,13 @@ async fn receive_from_none_returns_one_whole_large_datagram() {
 #[tokio::test]
 async fn large_datagram_truncated_by_length() {
     within(async {
-        let rx = bound_udp().await;
+        let mut rx = bound_udp().await;
         let tx = bound_udp().await;
+        let port = rx.port();
+        connect_back(&mut rx, &tx).await;
         let big = pattern(60_000);
-        tx.send_to("127.0.0.1", rx.port(), &big).await.unwrap();
-        tx.send_to("127.0.0.1", rx.port(), b"tail").await.unwrap();
+        tx.send_to("127.0.0.1", port, &big).await.unwrap();
+        tx.send_to("127.0.0.1", port, b"tail").await.unwrap();
         let got = rx.receive(Some(50_000)).await.unwrap().expect("datagram");
         assert_eq!(got.len(), 50_000);
         assert!(got[..] == big[..50_000]);
@@ -392,8 +408,6 @@ async fn udp_receive_timeout_then_still_usable() {
     within(async {
         let mut rx = bound_udp().await;
         rx.set_receive_timeout(Some(std::time::Duration::from_millis(100)));
-        let err = rx.receive(None).await.unwrap_err();
-        assert!(err.is_timeout());
         let err = rx.receive_from(None).await.unwrap_err();
         assert!(err.is_timeout());
         assert!(!rx.is_closed());
@@ -409,8 +423,6 @@ async fn udp_non_blocking_receive_would_block() {
     within(async {
         let mut rx = bound_udp().await;
         rx.set_blocking(false).unwrap();
-        let err = rx.receive(None).await.unwrap_err();
-        assert_eq!(err.kind(), blade_socket::ErrorKind::WouldBlock);
         let err = rx.receive_from(None).await.unwrap_err();
         assert_eq!(err.kind(), blade_socket::ErrorKind::WouldBlock);
     })
@@ -429,14 +441,11 @@ fn blocking_udp_round_trip() {
         assert_eq!(d.host, "127.0.0.1");
         assert_eq!(d.port, tx.info().unwrap().port);
         tx.send_to("127.0.0.1", rx.port(), b"").unwrap();
-        assert_eq!(rx.receive(None).unwrap().as_deref(), Some(&b""[..]));
+        assert_eq!(&rx.receive_from(None).unwrap().data[..], b"");
         tx.send_to("127.0.0.1", rx.port(), b"truncate me").unwrap();
         tx.send_to("127.0.0.1", rx.port(), b"next").unwrap();
-        assert_eq!(
-            rx.receive(Some(8)).unwrap().as_deref(),
-            Some(&b"truncate"[..])
-        );
-        assert_eq!(rx.receive(None).unwrap().as_deref(), Some(&b"next"[..]));
+        assert_eq!(&rx.receive_from(Some(8)).unwrap().data[..], b"truncate");
+        assert_eq!(&rx.receive_from(None).unwrap().data[..], b"next");
         assert_eq!(rx.socket_type(), SockType::from_raw(libc::SOCK_DGRAM));
     });
 }
@@ -456,11 +465,11 @@ async fn concurrent_receivers_on_one_socket_all_wake() {
                 let rx = std::sync::Arc::clone(&rx);
                 let started = started_tx.clone();
                 tokio::spawn(async move {
-                    let mut receiving = std::pin::pin!(rx.receive(None));
+                    let mut receiving = std::pin::pin!(rx.receive_from(None));
                     // Polled once: now parked on the reactor.
                     assert!(futures::poll!(receiving.as_mut()).is_pending());
                     started.send(()).await.unwrap();
-                    receiving.await.unwrap().unwrap()
+                    receiving.await.unwrap().data
                 })
             })
             .collect();

@@ -342,9 +342,12 @@ async fn datagram_send_to_and_receive_from_report_paths() {
         // Boundaries, empty datagrams and truncation.
         a.send_to(&pb, 0, "").await.unwrap();
         a.send_to(&pb, 0, "truncated datagram").await.unwrap();
-        assert_eq!(b.receive(None).await.unwrap(), Some(bytes::Bytes::new()));
         assert_eq!(
-            &b.receive(Some(9)).await.unwrap().unwrap()[..],
+            b.receive_from(None).await.unwrap().data,
+            bytes::Bytes::new()
+        );
+        assert_eq!(
+            &b.receive_from(Some(9)).await.unwrap().data[..],
             b"truncated"
         );
 
@@ -382,11 +385,12 @@ async fn datagram_connect_send_and_receive() {
         assert_eq!(a.peer_info().unwrap().address, pb);
         a.send("one").await.unwrap();
         a.send("two").await.unwrap();
-        assert_eq!(&b.receive(None).await.unwrap().unwrap()[..], b"one");
-        assert_eq!(&b.receive(None).await.unwrap().unwrap()[..], b"two");
+        // b is bound, not connected: it receives from anyone with receive_from.
+        assert_eq!(&b.receive_from(None).await.unwrap().data[..], b"one");
+        assert_eq!(&b.receive_from(None).await.unwrap().data[..], b"two");
 
         b.set_receive_timeout(Some(Duration::from_millis(100)));
-        assert!(b.receive(None).await.unwrap_err().is_timeout());
+        assert!(b.receive_from(None).await.unwrap_err().is_timeout());
     })
     .await;
 }
@@ -498,7 +502,7 @@ async fn abstract_at_names_round_trip_through_bind_and_connect() {
         bound.unwrap();
         let tx = unix(SOCK_DGRAM);
         tx.send_to(&format!("@{name}-d"), 0, "x").await.unwrap();
-        assert_eq!(&d.receive(None).await.unwrap().unwrap()[..], b"x");
+        assert_eq!(&d.receive_from(None).await.unwrap().data[..], b"x");
     })
     .await;
 }

@@ -371,8 +371,7 @@ impl Socket {
             self.state.get().check_open()?;
             return Err(SocketError::illegal(ILLEGAL_STATE));
         }
-        self.state.get().check_receive(true)?;
-        self.check_local_address()?;
+        self.check_datagram_receive()?;
         if max == 0 {
             return Ok(Vec::new());
         }
@@ -574,21 +573,6 @@ impl Socket {
             o.gro_on(),
             o.mmsg.load(Ordering::Relaxed),
         )
-    }
-
-    /// A datagram socket with no local address can never receive: fail at
-    /// once with `socket not listening or connected`.
-    fn check_local_address(&self) -> Result<()> {
-        if self.state.get().phase != super::Phase::Fresh {
-            return Ok(());
-        }
-        let io = self.io()?;
-        match io.sock().local_addr() {
-            Ok(a) if a.as_socket().is_some_and(|s| s.port() == 0) => {
-                Err(SocketError::illegal(crate::error::NOT_CONNECTED))
-            }
-            _ => Ok(()),
-        }
     }
 }
 

@@ -237,7 +237,8 @@ impl Socket {
     /// `host()`/`port()` hold the bound address and the real port.
     ///
     /// # Errors
-    /// `socket previously bound` when already bound, listening or connected;
+    /// `socket previously bound` when already bound or listening; `socket has
+    /// existing connection` when connected (nothing changes);
     /// `socket is in an illegal state` once closed; `Address already in use`,
     /// `AddressResolution`, or an address of the wrong family. The socket
     /// stays open on failure.
@@ -297,14 +298,16 @@ impl Socket {
         self.bind_any(&addrs, &host)
     }
 
-    /// `bind`'s state check: only a fresh socket may bind.
+    /// `bind`'s state check: only a fresh socket may bind; a connected one
+    /// says so.
     fn check_bindable(&self) -> Result<()> {
         let st = self.state.get();
         st.check_open()?;
-        if st.phase != Phase::Fresh {
-            return Err(SocketError::illegal(PREVIOUSLY_BOUND));
+        match st.phase {
+            Phase::Fresh => Ok(()),
+            Phase::Connected => Err(SocketError::illegal(EXISTING_CONNECTION)),
+            _ => Err(SocketError::illegal(PREVIOUSLY_BOUND)),
         }
-        Ok(())
     }
 
     /// Binds to the first of `addrs` that the OS accepts; `host` is what
@@ -346,7 +349,7 @@ impl Socket {
     /// let mut s = blade_socket::Socket::tcp()?;
     /// s.bind(0, None).await?;
     /// s.listen(Some(16))?;
-    /// assert!(s.is_listening() && !s.is_bound());
+    /// assert!(s.is_listening() && s.is_bound()); // a listener stays bound
     /// # Ok(()) }
     /// ```
     pub fn listen(&mut self, queue_length: Option<u32>) -> Result<()> {

@@ -596,12 +596,13 @@ impl Socket {
     ///
     /// On a datagram socket it returns one datagram (an empty one is
     /// `Some(empty)`); with a `length` its first `length` bytes, the rest
-    /// discarded.
+    /// discarded. A datagram socket must be connected, as in Blade: use
+    /// [`receive_from`](Socket::receive_from) on one that is not.
     ///
     /// # Errors
     /// `socket is in an illegal state` when closed or shut for reading;
-    /// `socket not listening or connected` when not connected (a listener
-    /// stays open); `TimedOut` when the receive timeout passes (the socket
+    /// `socket not listening or connected` at once when not connected (a
+    /// listener stays open; an unconnected datagram socket too); `TimedOut` when the receive timeout passes (the socket
     /// stays open and usable); `WouldBlock` in non-blocking mode with nothing
     /// queued; `Connection reset by peer`, and then the socket is closed.
     ///
@@ -622,7 +623,8 @@ impl Socket {
     pub async fn receive(&self, length: Option<usize>) -> Result<Option<Bytes>> {
         let datagram = self.is_datagram();
         let record = self.ty == crate::consts::SOCK_SEQPACKET;
-        self.state.get().check_receive(datagram)?;
+        // A datagram socket too must be connected (use `receive_from`).
+        self.state.get().check_receive(false)?;
         if length == Some(0) {
             return Ok(Some(Bytes::new()));
         }
@@ -672,7 +674,7 @@ impl Socket {
     /// ```
     #[doc(alias = "recv")]
     pub async fn receive_into(&self, buf: &mut [u8]) -> Result<usize> {
-        self.state.get().check_receive(self.is_datagram())?;
+        self.state.get().check_receive(false)?;
         if buf.is_empty() {
             return Ok(0);
         }
@@ -698,7 +700,10 @@ impl Socket {
     /// returns empty `data`.
     ///
     /// # Errors
-    /// As [`receive`](Socket::receive); an unconnected datagram socket is fine.
+    /// As [`receive`](Socket::receive), except that an unconnected datagram
+    /// socket is fine once it has a local address: bound, or given one by an
+    /// earlier [`send_to`](Socket::send_to). With none (nothing could ever
+    /// arrive) it fails at once with `socket not listening or connected`.
     ///
     /// # Cancel safety
     /// Cancel safe, as `receive`.
@@ -720,7 +725,7 @@ impl Socket {
                 port: self.port,
             });
         }
-        self.state.get().check_receive(true)?;
+        self.check_datagram_receive()?;
         if length == Some(0) {
             return Ok(Datagram {
                 data: Bytes::new(),

@@ -28,7 +28,7 @@ use self::state::{StateCell, merge_shut};
 use crate::{
     addr,
     consts::*,
-    error::{ILLEGAL_STATE, Result, SocketError},
+    error::{ILLEGAL_STATE, NOT_CONNECTED, Result, SocketError},
     options::{self, Kind, OptionValue},
     sys::{Io, Slot},
 };
@@ -437,9 +437,11 @@ impl Socket {
         self.state.get().phase == Phase::Connected
     }
 
-    /// Whether the socket is bound and neither listening nor connected.
+    /// Whether the socket is bound: after [`bind`](Socket::bind), and still
+    /// once listening (a listener is bound, as in Blade). A connected socket
+    /// (by `connect`, or accepted) and a closed one are not.
     pub fn is_bound(&self) -> bool {
-        self.state.get().phase == Phase::Bound
+        self.state.get().is_bound()
     }
 
     /// Whether the socket is connected; false once both directions are shut.
@@ -608,7 +610,8 @@ impl Socket {
     /// Sets an option (`setsockopt(2)` at level `SOL_SOCKET`).
     ///
     /// Flags take `bool` (or `0`/`1`); `SO_SNDBUF`, `SO_RCVBUF`,
-    /// `SO_SNDLOWAT`, `SO_RCVLOWAT` take integers; `SO_SNDTIMEO`/`SO_RCVTIMEO`
+    /// `SO_SNDLOWAT`, `SO_RCVLOWAT` take integers (negative: `InvalidArgument`);
+    /// `SO_SNDTIMEO`/`SO_RCVTIMEO`
     /// take a `Duration`, `None` or milliseconds (0 = none) and set the same
     /// value as [`set_send_timeout`](Socket::set_send_timeout) /
     /// [`set_receive_timeout`](Socket::set_receive_timeout) (kept by the
@@ -841,6 +844,24 @@ impl Socket {
                 io.deregister();
             }
         }
+    }
+
+    /// The checks before a datagram socket receives from any sender
+    /// (`receive_from`, and every call like it): open, not shut for reading,
+    /// and a local address to receive on: bound, connected, or given one by
+    /// an earlier `send_to`. Without one nothing can ever arrive, so it fails
+    /// at once with `socket not listening or connected` instead of waiting.
+    pub(crate) fn check_datagram_receive(&self) -> Result<()> {
+        let st = self.state.get();
+        st.check_receive(true)?;
+        // A raw socket receives its protocol's packets without any address.
+        if st.phase == Phase::Fresh && self.ty != SOCK_RAW {
+            let local = self.io()?.sock().local_addr();
+            if !local.is_ok_and(|a| is_bound_addr(&a)) {
+                return Err(SocketError::illegal(NOT_CONNECTED));
+            }
+        }
+        Ok(())
     }
 
     fn is_datagram(&self) -> bool {

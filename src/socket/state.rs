@@ -36,6 +36,12 @@ impl State {
         self.phase == Phase::Closed
     }
 
+    /// Bound, and still so once listening (Blade's `listen` keeps a socket
+    /// bound, and its `accept` requires both).
+    pub(crate) fn is_bound(self) -> bool {
+        matches!(self.phase, Phase::Bound | Phase::Listening)
+    }
+
     pub(crate) fn is_connected(self) -> bool {
         self.phase == Phase::Connected && self.shut != Some(Shutdown::Both)
     }

@@ -68,7 +68,8 @@ impl Socket {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        if let Err(e) = self.state.get().check_receive(self.is_datagram()) {
+        // A datagram socket too must be connected, as for `receive`.
+        if let Err(e) = self.state.get().check_receive(false) {
             return Poll::Ready(Err(e.into()));
         }
         let n = ready!(self.poll_io(cx, Way::Read, |s| {
