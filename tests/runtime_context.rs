@@ -171,8 +171,11 @@ fn async_methods_outside_a_runtime_fail_with_no_tokio_runtime() {
         let file = tempfile::tempfile().unwrap();
         assert_no_runtime("send_file", drive(cs.send_file(&file)));
 
-        // UDP
-        let u = Socket::udp().unwrap();
+        // UDP (receive_from needs a local address, which a bound std socket has)
+        let u = Socket::from_fd(OwnedFd::from(
+            std::net::UdpSocket::bind("127.0.0.1:0").unwrap(),
+        ))
+        .unwrap();
         assert_no_runtime("udp send_to", drive(u.send_to("127.0.0.1", port, "x")));
         assert_no_runtime("udp receive_from", drive(u.receive_from(None)));
 
