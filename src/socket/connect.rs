@@ -278,7 +278,8 @@ impl Socket {
     ///
     /// # Errors
     /// As [`bind`](Socket::bind): `socket previously bound` when already
-    /// bound, listening or connected; `socket is in an illegal state` once
+    /// bound or listening; `socket has existing connection` when connected;
+    /// `socket is in an illegal state` once
     /// closed; `Address already in use`; `AddressResolution` for an address
     /// of another family than the socket's. The socket stays open on failure.
     ///
