@@ -215,6 +215,12 @@ fn unbracket(host: &str) -> &str {
         .unwrap_or(host)
 }
 
+/// Whether `host` is an IP literal (`[::1]` included), which always means
+/// the same address, so a parsed form may be reused.
+pub(crate) fn is_ip_literal(host: &str) -> bool {
+    unbracket(host).parse::<IpAddr>().is_ok()
+}
+
 /// The family's loopback host text (`""` for Unix-domain sockets).
 pub(crate) fn loopback(family: Family) -> &'static str {
     match family {

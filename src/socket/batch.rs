@@ -38,6 +38,11 @@ use crate::{
 /// 65,527 over IPv6), which is also the most one GRO read can carry.
 const SLOT: usize = 64 * 1024;
 
+/// What a one-datagram receive reserves when its buffer runs short: many
+/// small datagrams share one allocation, which comes back for reuse once
+/// the caller has dropped them.
+const CHUNK: usize = 256 * 1024;
+
 /// Reads asked of one `recvmmsg(2)` at most.
 const RECV_BATCH: usize = 64;
 
@@ -72,6 +77,8 @@ pub(crate) struct Offload {
     gro: AtomicU8,
     refuse: AtomicU8,
     recv: Mutex<RecvState>,
+    /// The last literal destination of `send_to`, parsed.
+    last_to: Mutex<Option<(String, u16, socket2::SockAddr)>>,
 }
 
 impl Default for Offload {
@@ -82,6 +89,7 @@ impl Default for Offload {
             gro: AtomicU8::new(GRO_UNTRIED),
             refuse: AtomicU8::new(0),
             recv: Mutex::new(RecvState::default()),
+            last_to: Mutex::new(None),
         }
     }
 }
@@ -193,6 +201,62 @@ impl Offload {
             }
         }
         Ok(())
+    }
+
+    /// One datagram with its sender, for `receive_from`: read into the
+    /// socket's reused buffer (UDP, whose datagrams fit in [`SLOT`]) with the
+    /// sender's text cloned when it is the last one's; through
+    /// [`receive_one`](Offload::receive_one) once `UDP_GRO` is on. Without
+    /// the lock (another receive holds it) it reads as any datagram socket.
+    pub(crate) fn receive_from(
+        &self,
+        sock: &socket2::Socket,
+        length: Option<usize>,
+        flags: i32,
+        udp: bool,
+    ) -> io::Result<Datagram> {
+        if self.gro_on() {
+            let (data, from) = self.receive_one(sock, flags)?;
+            let data = match length {
+                Some(n) if n < data.len() => data.slice(..n),
+                _ => data,
+            };
+            return Ok(self.lock().datagram(data, &from));
+        }
+        let Ok(mut st) = self.recv.try_lock() else {
+            let (data, from) = super::io::recv_datagram_from(sock, length, flags)?;
+            let (host, port) = addr::host_port(&from);
+            return Ok(Datagram { data, host, port });
+        };
+        let st = &mut *st;
+        if !udp {
+            let (data, from) = super::io::recv_datagram_from(sock, length, flags)?;
+            return Ok(st.datagram(data, &from));
+        }
+        let want = length.map_or(SLOT, |n| n.min(SLOT));
+        if st.buf.capacity() - st.buf.len() < want {
+            st.buf.reserve(CHUNK.max(want));
+        }
+        let (_, from) = sys::recv_from_into(sock, &mut st.buf, want, flags)?;
+        let data = st.buf.split().freeze();
+        Ok(st.datagram(data, &from))
+    }
+
+    /// The destination of the last `send_to` to a literal `host`, when it
+    /// was this one, so it is not parsed again.
+    pub(crate) fn last_to(&self, host: &str, port: u16) -> Option<socket2::SockAddr> {
+        let last = self.last_to.try_lock().ok()?;
+        match &*last {
+            Some((h, p, to)) if *p == port && h == host => Some(to.clone()),
+            _ => None,
+        }
+    }
+
+    /// Remembers `to` as what the literal `host`:`port` means.
+    pub(crate) fn remember_to(&self, host: &str, port: u16, to: &socket2::SockAddr) {
+        if let Ok(mut last) = self.last_to.try_lock() {
+            *last = Some((host.to_owned(), port, to.clone()));
+        }
     }
 
     /// One datagram, for `receive`/`receive_from`/`receive_into` on a socket
@@ -313,7 +377,7 @@ impl Socket {
     }
 
     /// Whether UDP offloads (GSO, GRO) apply: an IP datagram socket of UDP.
-    fn is_udp(&self) -> bool {
+    pub(super) fn is_udp(&self) -> bool {
         (self.family == AF_INET || self.family == AF_INET6)
             && self.ty == SOCK_DGRAM
             && (self.protocol.raw() == 0 || self.protocol.raw() == libc::IPPROTO_UDP)
@@ -426,14 +490,14 @@ impl Socket {
     /// one `sendmmsg(2)`. Where the OS refuses GSO (`EIO`/`EINVAL`, e.g. a
     /// device without checksum offload) it sends plain datagrams with
     /// `sendmmsg`, and without `sendmmsg` one per call; nothing is lost or
-    /// sent twice. On an `AF_INET6` socket an IPv4 `addr` is sent to as an
-    /// IPv4-mapped address.
+    /// sent twice.
     ///
     /// # Errors
     /// `socket is in an illegal state` on a closed socket, a socket shut for
     /// writing, or a stream socket; `TimedOut` when the send timeout passes;
     /// `WouldBlock` in non-blocking mode when nothing could be sent (then a
-    /// partial count is returned instead once some were); the OS's error,
+    /// partial count is returned instead once some were); `AddressResolution`
+    /// for an address of another family than the socket's; the OS's error,
     /// such as `Message too long` for a message over the datagram limit.
     /// Every error's [`bytes_sent`](crate::SocketError::bytes_sent) counts
     /// the bytes of the datagrams that went out before it.
@@ -472,13 +536,11 @@ impl Socket {
             return Ok(0);
         }
         let call = self.begin(self.send_timeout).map_err(none_sent)?;
-        let addr = match addr {
-            SocketAddr::V4(v4) if self.family == AF_INET6 => {
-                SocketAddr::new(v4.ip().to_ipv6_mapped().into(), v4.port())
-            }
-            a => a,
+        let to = if addr::family_of(&addr) == self.family {
+            socket2::SockAddr::from(addr)
+        } else {
+            addr::exact(addr, self.family, &addr.ip().to_string()).map_err(none_sent)?
         };
-        let to = socket2::SockAddr::from(addr);
         let bufs: Vec<IoSlice<'_>> = messages.iter().map(|m| IoSlice::new(m.as_ref())).collect();
         let r = self.send_batch(&call, &to, &bufs).await;
         call.traced(self, "send_many_to", r, |n| *n as u64)
@@ -577,8 +639,8 @@ impl Socket {
 }
 
 /// `err` with the bytes that went out before it.
-fn with_sent(err: SocketError, _bytes: u64) -> SocketError {
-    err
+fn with_sent(err: SocketError, bytes: u64) -> SocketError {
+    err.with_bytes_sent(bytes)
 }
 
 #[cfg(test)]

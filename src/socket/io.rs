@@ -447,14 +447,9 @@ impl Socket {
         let call = self.begin(self.send_timeout).map_err(none_sent)?;
         let to = async {
             match to {
-                Ok((host, port)) => {
-                    let resolving = addr::resolve(host, port, self.family, self.ty, call.driver);
-                    let found = call.deadline.run(call.driver, "send", resolving).await??;
-                    found
-                        .into_iter()
-                        .next()
-                        .ok_or_else(|| SocketError::no_address(host))
-                }
+                Ok((host, port)) => self.resolve_to(&call, host, port).await,
+                // The family check formats the address only to report a mismatch.
+                Err(a) if addr::family_of(&a) == self.family => Ok(a.into()),
                 Err(a) => addr::exact(a, self.family, &a.ip().to_string()),
             }
         }
@@ -462,6 +457,25 @@ impl Socket {
         .map_err(none_sent)?;
         let r = self.send_all(&call, buf, Some(&to)).await;
         call.traced(self, "send_to", r, count)
+    }
+
+    /// `send_to`'s destination: a literal host is parsed once, then
+    /// recognised by its text; a name is resolved every time.
+    async fn resolve_to(&self, call: &Call, host: &str, port: u16) -> Result<socket2::SockAddr> {
+        let offload = self.offload();
+        if let Some(to) = offload.last_to(host, port) {
+            return Ok(to);
+        }
+        let resolving = addr::resolve(host, port, self.family, self.ty, call.driver);
+        let found = call.deadline.run(call.driver, "send", resolving).await??;
+        let to = found
+            .into_iter()
+            .next()
+            .ok_or_else(|| SocketError::no_address(host))?;
+        if addr::is_ip_literal(host) {
+            offload.remember_to(host, port, &to);
+        }
+        Ok(to)
     }
 
     /// Streams a file, from its current offset to its end, to the connected
@@ -734,19 +748,14 @@ impl Socket {
             });
         }
         let call = self.begin(self.receive_timeout)?;
-        let gro = self.gro();
+        let (offload, udp) = (self.offload(), self.is_udp());
         let r = call
-            .ready(self, Interest::READABLE, "receive", |s, flags| match gro {
-                Some(gro) => gro
-                    .receive_one(s, flags)
-                    .map(|(d, from)| (truncated(d, length), from)),
-                None => recv_datagram_from(s, length, flags),
+            .ready(self, Interest::READABLE, "receive", |s, flags| {
+                offload.receive_from(s, length, flags, udp)
             })
             .await
             .map_err(|e| self.fail(e));
-        let (data, from) = call.traced(self, "receive_from", r, |(d, _)| count(&d.len()))?;
-        let (host, port) = addr::host_port(&from);
-        Ok(Datagram { data, host, port })
+        call.traced(self, "receive_from", r, |d| count(&d.data.len()))
     }
 
     /// Passes `err` on; when it means the peer is gone, closes the socket first.
