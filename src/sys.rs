@@ -4,7 +4,7 @@
 
 use std::{
     ffi::{CStr, CString},
-    io,
+    fmt, io,
     mem::MaybeUninit,
     net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6},
     os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd},
@@ -646,6 +646,32 @@ pub(crate) fn send_batch(
     }
 }
 
+/// The headers, addresses and control buffers of [`recv_batch`], kept from
+/// call to call so that a batch allocates and clears nothing.
+#[derive(Default)]
+pub(crate) struct RecvScratch {
+    msgs: Vec<libc::mmsghdr>,
+    iovs: Vec<libc::iovec>,
+    names: Vec<socket2::SockAddrStorage>,
+    control: Vec<[u64; CMSG_WORDS]>,
+}
+
+// SAFETY: the raw pointers inside `msgs` and `iovs` are written by
+// `recv_batch` (which holds `&mut`) just before each syscall and are never
+// read at any other time, so sharing or moving the stale values between
+// threads cannot lead to a dereference.
+unsafe impl Send for RecvScratch {}
+// SAFETY: as for `Send`; `&RecvScratch` gives no access to the pointers.
+unsafe impl Sync for RecvScratch {}
+
+impl fmt::Debug for RecvScratch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecvScratch")
+            .field("slots", &self.msgs.len())
+            .finish()
+    }
+}
+
 /// What one receive of a [`recv_batch`] got.
 #[derive(Debug)]
 pub(crate) struct RecvSlot {
@@ -668,6 +694,7 @@ pub(crate) fn recv_batch(
     slot: usize,
     flags: i32,
     mmsg: bool,
+    scratch: &mut RecvScratch,
     out: &mut Vec<RecvSlot>,
 ) -> io::Result<usize> {
     out.clear();
@@ -677,26 +704,32 @@ pub(crate) fn recv_batch(
     if count == 0 {
         return Ok(0);
     }
-    let mut iovs: Vec<libc::iovec> = spare
-        .chunks_exact_mut(slot)
-        .take(count)
-        .map(|c| libc::iovec {
-            iov_base: c.as_mut_ptr().cast(),
-            iov_len: slot,
-        })
-        .collect();
-    let mut names: Vec<socket2::SockAddrStorage> = (0..count)
-        .map(|_| socket2::SockAddrStorage::zeroed())
-        .collect();
-    let mut control = vec![[0u64; CMSG_WORDS]; count];
-    // SAFETY: all-zero is a valid `mmsghdr`.
-    let mut msgs: Vec<libc::mmsghdr> = vec![unsafe { std::mem::zeroed() }; count];
-    for (((msg, iov), name), cmsg) in msgs
+    let RecvScratch {
+        msgs,
+        iovs,
+        names,
+        control,
+    } = scratch;
+    if msgs.len() < count {
+        // SAFETY: all-zero is a valid `mmsghdr` and `iovec` (null pointers,
+        // zero lengths); every field the kernel reads is set below anyway.
+        msgs.resize(count, unsafe { std::mem::zeroed() });
+        iovs.resize(count, unsafe { std::mem::zeroed() });
+        names.resize_with(count, socket2::SockAddrStorage::zeroed);
+        control.resize(count, [0; CMSG_WORDS]);
+    }
+    for ((((msg, iov), name), cmsg), part) in msgs
         .iter_mut()
-        .zip(&mut iovs)
-        .zip(&mut names)
-        .zip(&mut control)
+        .zip(iovs.iter_mut())
+        .zip(names.iter_mut())
+        .zip(control.iter_mut())
+        .zip(spare.chunks_exact_mut(slot))
+        .take(count)
     {
+        *iov = libc::iovec {
+            iov_base: part.as_mut_ptr().cast(),
+            iov_len: slot,
+        };
         let hdr = &mut msg.msg_hdr;
         hdr.msg_name = (name as *mut socket2::SockAddrStorage).cast();
         hdr.msg_namelen = name.size_of();
@@ -704,6 +737,8 @@ pub(crate) fn recv_batch(
         hdr.msg_iovlen = 1;
         hdr.msg_control = cmsg.as_mut_ptr().cast();
         hdr.msg_controllen = CMSG_WORDS * 8;
+        hdr.msg_flags = 0;
+        msg.msg_len = 0;
     }
     let fd = sock.as_raw_fd();
     let n = loop {
@@ -741,7 +776,7 @@ pub(crate) fn recv_batch(
     };
     let base = spare.as_mut_ptr();
     let mut total = 0;
-    for (i, (msg, name)) in msgs.iter_mut().zip(names).take(n).enumerate() {
+    for (i, (msg, name)) in msgs.iter_mut().zip(names.iter_mut()).take(n).enumerate() {
         let len = (msg.msg_len as usize).min(slot);
         // SAFETY: the kernel initialised `len` bytes at the start of slot `i`,
         // inside the spare capacity; `total <= i * slot`, so the copy moves
@@ -764,9 +799,15 @@ pub(crate) fn recv_batch(
                 c = libc::CMSG_NXTHDR(hdr, c);
             }
         }
-        // SAFETY: the kernel wrote a valid address of `msg_namelen` bytes
-        // (at most the storage's size) into `name`.
-        let from = unsafe { socket2::SockAddr::new(name, hdr.msg_namelen) };
+        let mut storage = socket2::SockAddrStorage::zeroed();
+        // SAFETY: both are `sockaddr_storage`s (socket2's is transparent over
+        // it); the kernel wrote a valid address of `msg_namelen` bytes (at
+        // most the storage's size) into `name`, now copied whole.
+        let from = unsafe {
+            *storage.view_as::<libc::sockaddr_storage>() =
+                *name.view_as::<libc::sockaddr_storage>();
+            socket2::SockAddr::new(storage, hdr.msg_namelen)
+        };
         out.push(RecvSlot { len, segment, from });
     }
     // SAFETY: the first `total` bytes of the spare capacity were initialised

@@ -31,7 +31,7 @@ use crate::{
     addr,
     consts::{AF_INET, AF_INET6, SOCK_DGRAM},
     error::{ILLEGAL_STATE, Result, SocketError},
-    sys::{self, RecvSlot, SendEntry},
+    sys::{self, RecvScratch, RecvSlot, SendEntry},
 };
 
 /// Room for one read: the largest UDP payload (65,507 bytes over IPv4,
@@ -103,6 +103,7 @@ struct RecvState {
     /// the allocation comes back once the caller drops those bytes.
     buf: BytesMut,
     slots: Vec<RecvSlot>,
+    scratch: RecvScratch,
     /// The last sender and its text, so a run from one sender formats once.
     sender: Option<(socket2::SockAddr, String, u16)>,
 }
@@ -172,7 +173,15 @@ impl Offload {
             let r = if mmsg && self.refused(REFUSE_MMSG) {
                 Err(io::Error::from_raw_os_error(libc::ENOSYS))
             } else {
-                sys::recv_batch(sock, &mut st.buf, SLOT, flags, mmsg, &mut st.slots)
+                sys::recv_batch(
+                    sock,
+                    &mut st.buf,
+                    SLOT,
+                    flags,
+                    mmsg,
+                    &mut st.scratch,
+                    &mut st.slots,
+                )
             };
             let n = match r {
                 Ok(n) => n,
@@ -272,7 +281,15 @@ impl Offload {
             return Ok(d);
         }
         st.buf.reserve(SLOT);
-        sys::recv_batch(sock, &mut st.buf, SLOT, flags, false, &mut st.slots)?;
+        sys::recv_batch(
+            sock,
+            &mut st.buf,
+            SLOT,
+            flags,
+            false,
+            &mut st.scratch,
+            &mut st.slots,
+        )?;
         let filled = st.buf.split().freeze();
         let Some(slot) = st.slots.pop() else {
             return Err(io::ErrorKind::WouldBlock.into());
@@ -318,14 +335,19 @@ impl RecvState {
     /// Hands out the datagrams of one read: into `out` up to `max`, the
     /// rest into the backlog.
     fn split_read(&mut self, data: Bytes, slot: &RecvSlot, max: usize, out: &mut Vec<Datagram>) {
-        for d in segments(data, slot.segment) {
-            if out.len() < max {
-                let d = self.datagram(d, &slot.from);
-                out.push(d);
-            } else {
-                self.backlog.push_back((d, slot.from.clone()));
+        let mut parts = segments(data, slot.segment);
+        if out.len() < max {
+            // One sender for the whole read: its text is looked up once.
+            let Some(first) = parts.next() else { return };
+            let first = self.datagram(first, &slot.from);
+            let (host, port) = (first.host.clone(), first.port);
+            out.push(first);
+            for data in parts.by_ref().take(max - out.len()) {
+                let host = host.clone();
+                out.push(Datagram { data, host, port });
             }
         }
+        self.backlog.extend(parts.map(|d| (d, slot.from.clone())));
     }
 }
 
