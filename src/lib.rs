@@ -24,8 +24,45 @@
 //! [`Socket`]'s I/O methods are `async` and are awaited inside a tokio runtime
 //! with IO and time enabled. [`blocking::Socket`] has the same methods as plain
 //! functions; each runs the async method to completion, waiting on the calling
-//! thread, so it works from plain threads, `spawn_blocking`, and even from a
-//! task on a current-thread runtime without deadlocking.
+//! thread, so it works from plain threads, `spawn_blocking`, and tasks on a
+//! multi-thread runtime, and never deadlocks on its own.
+//!
+//! ## The one trap: blocking calls on a current-thread runtime
+//! A [`blocking`] call made on the thread of a current-thread runtime stalls
+//! every other task of that runtime until it returns. That is the default of
+//! `#[tokio::test]` and of `#[tokio::main(flavor = "current_thread")]`. If
+//! the peer the call waits for is one of those tasks (a server task and a
+//! blocking client in one `#[tokio::test]`), it waits forever, or until its
+//! timeout. The crate cannot prevent this; the fix is one of:
+//! - a multi-thread runtime: `#[tokio::test(flavor = "multi_thread")]`,
+//!   `#[tokio::main]` (multi-thread by default);
+//! - or the blocking call in `tokio::task::spawn_blocking`, or on a thread
+//!   of its own;
+//! - or the async [`Socket`] in async code.
+//!
+//! The first time a facade call waits on such a thread, the crate emits one
+//! `tracing` warning (once per process) that says so.
+//!
+//! ```
+//! # fn main() -> blade_socket::Result<()> {
+//! # let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+//! # rt.block_on(async {
+//! // In a #[tokio::test(flavor = "multi_thread")] (or any async code):
+//! let mut server = blade_socket::Socket::tcp()?;
+//! server.bind(0, None).await?;
+//! server.listen(None)?;
+//! let port = server.port();
+//! let client = tokio::task::spawn_blocking(move || {
+//!     let mut c = blade_socket::blocking::Socket::tcp()?;
+//!     c.connect(None, port, None)?;
+//!     c.receive(None)                      // waits for the server task
+//! });
+//! let conn = server.accept().await?;
+//! conn.send("hi").await?;
+//! assert_eq!(client.await.expect("task")?.as_deref(), Some(&b"hi"[..]));
+//! # Ok(()) })
+//! # }
+//! ```
 //!
 //! ## State
 //! A socket is in one of: new, bound, listening, connected, closed; the
@@ -37,11 +74,50 @@
 //!
 //! ## Timeouts
 //! Timeouts are deadlines kept by the library, never `SO_RCVTIMEO` on the
-//! descriptor: `connect` takes its own (300 s by default); `accept`,
-//! `receive` and `receive_from` use [`Socket::receive_timeout`]; `send`,
-//! `send_to` and `send_file` use [`Socket::send_timeout`] as one deadline for
-//! the whole call. Zero means no timeout. A timeout fails with
-//! [`ErrorKind::TimedOut`] and leaves the socket usable.
+//! descriptor. `connect` takes its own timeout, where `None` means Blade's
+//! 300 s. Every other call uses the socket's: `accept`, `receive` and
+//! `receive_from` wait up to [`Socket::receive_timeout`]; `send`, `send_to`
+//! and `send_file` use [`Socket::send_timeout`] as one deadline for the whole
+//! call; there `None` means no limit. `Duration::ZERO` means no limit
+//! everywhere. A timeout fails with [`ErrorKind::TimedOut`] and leaves the
+//! socket usable (a `connect` that times out closes it, as any failed `connect`).
+//!
+//! ## Test harnesses and paused clocks
+//! The async face's timeouts follow tokio's clock. Under
+//! `tokio::time::pause()` (`#[tokio::test(start_paused = true)]`) they fire
+//! as soon as the runtime is idle: a 30 s receive timeout returns `TimedOut`
+//! in microseconds, which makes timeout tests instant. The flip side: a peer
+//! outside the runtime (a std thread, another process, a blocking client)
+//! looks late to a paused clock, so such tests see spurious timeouts; keep
+//! the clock running there, or set no timeout. The [`blocking`] facade waits
+//! in real time (`poll(2)`), paused clock or not.
+//!
+//! ## Codecs and timeouts
+//! `AsyncRead`/`AsyncWrite` honour the receive and send timeouts: a read that
+//! waits longer than the receive timeout fails with `TimedOut`. A
+//! `tokio_util::codec::Framed` stream yields that error as one item and then
+//! ends for good, even though the socket is still usable. With a codec,
+//! either set no receive timeout and bound each `next()` with
+//! `tokio::time::timeout`, which leaves the stream usable:
+//!
+//! ```
+//! # #[tokio::main] async fn main() -> blade_socket::Result<()> {
+//! use std::time::Duration;
+//! use futures::StreamExt;
+//! use tokio_util::codec::{FramedRead, LinesCodec};
+//!
+//! let (a, b) = blade_socket::Socket::pair()?;    // no receive timeout on `a`
+//! let mut lines = FramedRead::new(&a, LinesCodec::new());
+//! // Idle: the wait is cut off, and the stream is still there.
+//! assert!(tokio::time::timeout(Duration::from_millis(20), lines.next()).await.is_err());
+//! b.send("hello\n").await?;
+//! let line = tokio::time::timeout(Duration::from_secs(5), lines.next()).await;
+//! assert_eq!(line.expect("in time").expect("a line").expect("valid"), "hello");
+//! # Ok(()) }
+//! ```
+//!
+//! or, with a receive timeout on a framed socket, treat the `TimedOut` item
+//! as the end of that `Framed` (make a new one to go on).
 //!
 //! ## Cancel safety
 //! `accept`, `receive` and `receive_from` are cancel safe: dropping their
@@ -50,16 +126,24 @@
 //! buffer, `send_file` and `connect` are not.
 //!
 //! ## Runtime context
-//! Constructors, properties and non-async methods work on any thread. The
-//! async methods awaited outside any tokio runtime fail with
-//! [`ErrorKind::IllegalState`] (`no tokio runtime`). Inside a runtime built
-//! without IO or time, tokio itself panics when the socket first waits; tokio
-//! offers no way to ask a handle whether those drivers are on.
+//! Constructors, properties and non-async methods (`bind_addr` included)
+//! work on any thread. The async methods awaited outside any tokio runtime
+//! fail with [`ErrorKind::IllegalState`] (`no tokio runtime`). Inside a
+//! runtime built without IO or time, tokio itself panics when the socket
+//! first waits; tokio offers no way to ask a handle whether those drivers are on.
 //!
 //! The facade's connected stream sockets keep their descriptor in blocking
 //! mode, so a wait with no timeout is the `recv`/`send` itself: one syscall
 //! per operation, as with `std::net`. With a timeout, or on the async face,
 //! the descriptor is non-blocking and waits go through `poll(2)` or the reactor.
+//!
+//! ## Sharing a socket between tasks
+//! I/O and [`shutdown`](Socket::shutdown) take `&self`, so tasks can share an
+//! `Arc<Socket>`: one receives while another sends and half-closes.
+//! `AsyncRead`/`AsyncWrite` are implemented for `&Socket` too (as std has
+//! `Read for &TcpStream`), so `FramedRead::new(&*arc, codec)` works; or
+//! [`Socket::into_split`] gives an [`OwnedReadHalf`] and an [`OwnedWriteHalf`]
+//! for two tasks, as tokio's `TcpStream::into_split`.
 //!
 //! ## Closing
 //! [`Socket::close`] takes `&mut self`. To end a socket that other tasks are
@@ -69,16 +153,23 @@
 //! drains until the peer closes; [`Socket::abort`] resets the connection.
 //!
 //! ## Beyond Blade
-//! - [`tokio::io::AsyncRead`]/[`AsyncWrite`](tokio::io::AsyncWrite) on the
-//!   async socket (codecs, `tokio::io::copy`), honouring the timeouts;
-//!   [`std::io::Read`]/[`Write`](std::io::Write) on the blocking one.
+//! - [`tokio::io::AsyncRead`]/[`AsyncWrite`](tokio::io::AsyncWrite) on
+//!   `Socket`, `&Socket` and the owned halves (codecs, `tokio::io::copy`,
+//!   hyper, TLS), honouring the timeouts; [`std::io::Read`]/[`Write`](std::io::Write)
+//!   on the blocking one and its `&` form.
+//! - Constructors for the common kinds: [`Socket::tcp6`], [`Socket::udp6`],
+//!   [`Socket::unix`], [`Socket::unix_datagram`].
+//! - [`std::net::SocketAddr`] forms for Rust callers who hold one:
+//!   [`Socket::connect_addr`], [`Socket::bind_addr`],
+//!   [`Socket::send_to_addr`], [`SocketInfo::socket_addr`],
+//!   [`Datagram::sender`]. [`Bytes`] is re-exported.
 //! - [`Socket::incoming`], a stream of accepted connections; `accept` backs
 //!   off when descriptors run out (`EMFILE`) instead of spinning.
 //! - Happy eyeballs (RFC 8305): an IPv6 socket connecting to a name that has
 //!   IPv6 and IPv4 addresses races them, 250 ms apart, under one timeout.
 //! - Unix-domain sockets: `bind`/`connect` take the path as `host`;
 //!   [`Socket::pair`] makes a connected pair.
-//! - Conversions from tokio's and std's socket types; `AsFd`/`AsRawFd`.
+//! - Conversions from tokio's and std's socket types; `AsRawFd`.
 //! - `tracing` events: each operation's descriptor, family, byte count,
 //!   duration and outcome; connections' local and peer addresses. Payload
 //!   bytes are never recorded. Without a subscriber they cost one cached check.

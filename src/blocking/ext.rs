@@ -14,10 +14,13 @@ use super::{Socket, runtime::run};
 use crate::{Result, SockType, SocketError};
 
 impl Socket {
-    /// See [`crate::Socket::pair`].
+    /// A pair of connected `AF_UNIX` stream sockets (`socketpair(2)`): two ends
+    /// of one in-process connection, handy in tests, between threads, and for
+    /// talking to a child process. Both are connected (`is_client()`), with an
+    /// empty `host()`.
     ///
     /// # Errors
-    /// As [`crate::Socket::pair`].
+    /// The OS's error when no descriptors are left.
     ///
     /// # Examples
     /// ```
@@ -30,10 +33,11 @@ impl Socket {
         crate::Socket::pair().map(|(a, b)| (Socket::wrap(a), Socket::wrap(b)))
     }
 
-    /// See [`crate::Socket::pair_of`].
+    /// A pair of connected `AF_UNIX` sockets of type `ty` (`SOCK_STREAM`,
+    /// `SOCK_DGRAM` or `SOCK_SEQPACKET`); see [`pair`](Socket::pair).
     ///
     /// # Errors
-    /// As [`crate::Socket::pair_of`].
+    /// The OS's error for a type it cannot pair, or when no descriptors are left.
     ///
     /// # Examples
     /// ```
@@ -46,11 +50,17 @@ impl Socket {
         crate::Socket::pair_of(ty).map(|(a, b)| (Socket::wrap(a), Socket::wrap(b)))
     }
 
-    /// See [`crate::Socket::try_clone`]: for example, a writer thread that
-    /// half-closes its handle while a reader thread receives on the other.
+    /// A second handle to the same connection (`dup(2)`), as std's
+    /// `TcpStream::try_clone`: for example, a writer thread that half-closes or
+    /// closes its handle while a reader thread receives on the other. It copies
+    /// the state, shut directions, host, port, timeouts and mode; from then on
+    /// each handle keeps its own. The connection ends when both are closed.
+    /// (Both threads can also share one socket by reference: I/O and `shutdown`
+    /// take `&self`.)
     ///
     /// # Errors
-    /// As [`crate::Socket::try_clone`].
+    /// `socket is in an illegal state` once closed; the OS's error when no
+    /// descriptors are left.
     ///
     /// # Examples
     /// ```
@@ -68,10 +78,16 @@ impl Socket {
         self.inner.try_clone().map(Socket::wrap)
     }
 
-    /// See [`crate::Socket::receive_into`].
+    /// Receives into `buf` without allocating: blocks until data or end of file
+    /// arrives (up to the receive timeout), then copies what is queued, up to
+    /// `buf.len()` bytes, and returns the count; `0` means end of file (or an
+    /// empty `buf`). On a datagram socket, one datagram, truncated to `buf`.
     ///
     /// # Errors
-    /// As [`crate::Socket::receive_into`].
+    /// As [`receive`](Socket::receive): `socket is in an illegal state` when
+    /// closed or shut for reading; `socket not listening or connected`;
+    /// `TimedOut`; `WouldBlock` in non-blocking mode; `Connection reset by
+    /// peer` (the socket is then closed).
     ///
     /// # Examples
     /// ```
@@ -86,11 +102,16 @@ impl Socket {
         run(self.inner.receive_into(buf))
     }
 
-    /// See [`crate::Socket::close_shared`]: a thread blocked in `receive`,
-    /// `accept` or `send` on this socket wakes with `socket is in an illegal state`.
+    /// Closes through a shared reference, from another thread than the ones
+    /// waiting on the socket: a thread blocked in `receive`, `accept` or `send`
+    /// on it wakes with `socket is in an illegal state`, as does every later
+    /// call. Otherwise it is [`close`](Socket::close): idempotent, with the
+    /// same effect on the properties. It shuts the connection down in both
+    /// directions to wake the waiters, so the peer sees end of file; the
+    /// descriptor is released once the last of them has returned.
     ///
     /// # Errors
-    /// As [`crate::Socket::close_shared`].
+    /// None today; the `Result` matches [`close`](Socket::close).
     ///
     /// # Examples
     /// ```
@@ -101,33 +122,48 @@ impl Socket {
     ///     assert!(reader.join().expect("thread").is_err());
     ///     Ok::<(), blade_socket::SocketError>(())
     /// })?;
+    /// assert!(a.is_closed());
     /// # Ok::<(), blade_socket::SocketError>(())
     /// ```
     pub fn close_shared(&self) -> Result<()> {
         self.inner.close_shared()
     }
 
-    /// See [`crate::Socket::close_graceful`].
+    /// Closes a connection gracefully: shuts the write side (the peer reads end
+    /// of file), reads and discards whatever the peer still sends until its own
+    /// end of file, then closes; within `timeout` as one deadline (`None` or
+    /// zero: no limit). Returns the number of bytes discarded. This is the
+    /// "lingering close" of HTTP servers: closing with unread data queued makes
+    /// the kernel reset the connection, and the peer may lose the last response
+    /// it had not yet read. On a socket that is not connected it just closes.
+    /// The socket is closed when it returns, whatever the outcome.
     ///
     /// # Errors
-    /// As [`crate::Socket::close_graceful`].
+    /// `TimedOut` when the peer has not closed its side in time; the OS's error
+    /// if the peer resets the connection meanwhile; `socket is in an illegal
+    /// state` when already closed.
     ///
     /// # Examples
     /// ```
     /// use std::time::Duration;
     /// let (mut a, b) = blade_socket::blocking::Socket::pair()?;
-    /// drop(b); // the peer is gone: end of file at once
-    /// assert_eq!(a.close_graceful(Some(Duration::from_secs(1)))?, 0);
+    /// b.send("unread")?;
+    /// drop(b); // the peer is gone: end of file after its last bytes
+    /// assert_eq!(a.close_graceful(Some(Duration::from_secs(1)))?, 6);
+    /// assert!(a.is_closed());
     /// # Ok::<(), blade_socket::SocketError>(())
     /// ```
     pub fn close_graceful(&mut self, timeout: Option<Duration>) -> Result<u64> {
         run(self.inner.close_graceful(timeout))
     }
 
-    /// See [`crate::Socket::abort`].
+    /// Resets the connection: closes with a zero `SO_LINGER`, so the kernel
+    /// sends `RST` instead of `FIN` and drops any unsent data; the peer's next
+    /// operation fails with `Connection reset by peer`. Never blocks.
+    /// Idempotent, as [`close`](Socket::close).
     ///
     /// # Errors
-    /// As [`crate::Socket::abort`].
+    /// None today; the `Result` matches [`close`](Socket::close).
     ///
     /// # Examples
     /// ```
@@ -141,19 +177,26 @@ impl Socket {
     }
 
     /// The accepted connections, as an iterator: each item is one
-    /// [`accept`](Socket::accept); see [`crate::Socket::incoming`] for when
-    /// it ends.
+    /// [`accept`](Socket::accept), so it blocks up to the receive timeout and
+    /// backs off when descriptors run out. A timeout or a failed connection is
+    /// an `Err` item and the iteration goes on; it ends after an `IllegalState`
+    /// item (the listener was closed, or is not listening). In non-blocking
+    /// mode an empty queue gives `WouldBlock` items, as std's
+    /// `TcpListener::incoming` does.
     ///
     /// # Examples
-    /// ```no_run
-    /// # fn f(listener: blade_socket::blocking::Socket) {
-    /// for conn in listener.incoming() {
-    ///     match conn {
-    ///         Ok(conn) => { let _ = conn.send("hello\n"); }
-    ///         Err(e) => eprintln!("accept: {e}"),
-    ///     }
+    /// ```
+    /// use blade_socket::blocking::Socket;
+    /// let mut listener = Socket::tcp()?;
+    /// listener.bind(0, None)?;
+    /// listener.listen(None)?;
+    /// let mut client = Socket::tcp()?;
+    /// client.connect(None, listener.port(), None)?;
+    /// for conn in listener.incoming().take(1) {
+    ///     conn?.send("hello\n")?;
     /// }
-    /// # }
+    /// assert_eq!(client.receive(None)?.as_deref(), Some(&b"hello\n"[..]));
+    /// # Ok::<(), blade_socket::SocketError>(())
     /// ```
     pub fn incoming(&self) -> impl Iterator<Item = Result<Socket>> + '_ {
         let mut accepted = Box::pin(self.inner.incoming());
@@ -173,15 +216,18 @@ impl Socket {
         })
     }
 
-    /// See [`crate::Socket::with_sockref`].
+    /// Runs `f` with a [`socket2::SockRef`] to the descriptor, for options and
+    /// calls this API does not cover (`IP_TTL`, `TCP_KEEPIDLE`, ...). The
+    /// descriptor stays open while `f` runs.
     ///
     /// # Errors
-    /// As [`crate::Socket::with_sockref`].
+    /// `socket is in an illegal state` once closed; whatever `f` returns.
     ///
     /// # Examples
     /// ```
     /// let s = blade_socket::blocking::Socket::tcp()?;
-    /// assert!(s.with_sockref(|r| r.ttl_v4())? > 0);
+    /// s.with_sockref(|r| r.set_ttl_v4(32))?;
+    /// assert_eq!(s.with_sockref(|r| r.ttl_v4())?, 32);
     /// # Ok::<(), blade_socket::SocketError>(())
     /// ```
     pub fn with_sockref<R>(

@@ -1,13 +1,14 @@
 //! The blocking facade: [`Socket`] with the async API's methods as plain
-//! functions.
+//! functions, for synchronous code.
 //!
 //! Each method runs the async core's method to completion and adds no logic
 //! of its own: same checks, same errors, same timeouts. The calling thread
-//! waits itself (in `poll(2)`), inside the facade's runtime context: one the
-//! crate starts on first use, or one given to [`use_runtime`]. It works from a
-//! plain thread, from `spawn_blocking`, and from a task on a multi-thread or
-//! current-thread runtime (blocking that thread stalls the runtime's other
-//! tasks, of course), without panicking or deadlocking.
+//! waits itself (inside its `recv`/`send`, or in `poll(2)` when a timeout is
+//! set), inside the facade's runtime context: one the crate starts on first
+//! use, or one given to [`use_runtime`]. It works from a plain thread, from
+//! `spawn_blocking`, and from a task on a multi-thread runtime (the worker's
+//! other tasks are handed to another thread while it blocks), without
+//! panicking or deadlocking on its own.
 //!
 //! ```
 //! use blade_socket::blocking::Socket;
@@ -22,6 +23,28 @@
 //! assert_eq!(conn.receive(None)?.as_deref(), Some(&b"hi"[..]));
 //! # Ok::<(), blade_socket::SocketError>(())
 //! ```
+//!
+//! # The one trap: a current-thread runtime's thread
+//! A blocking call made on the thread of a current-thread tokio runtime (the
+//! default of `#[tokio::test]` and of `#[tokio::main(flavor =
+//! "current_thread")]`) stalls every other task of that runtime until it
+//! returns. If the peer it waits for is one of those tasks, say a server
+//! task in the same `#[tokio::test]`, it waits forever (or until its
+//! timeout). The facade itself does not deadlock there (its I/O never waits
+//! through that runtime), but it cannot run the tasks it is blocking. The
+//! fix:
+//! - `#[tokio::test(flavor = "multi_thread")]` or `#[tokio::main]`
+//!   (multi-thread), where the worker's other tasks move to another thread;
+//! - or `tokio::task::spawn_blocking(move || { /* blocking calls */ })`, or a
+//!   thread of its own;
+//! - or the async [`crate::Socket`] in async code.
+//!
+//! The first time in a process that a facade call waits on such a thread,
+//! the crate emits one `tracing` warning saying so.
+//!
+//! # Time
+//! The facade's timeouts run in real time: `tokio::time::pause()` does not
+//! shorten them, unlike the async face's (see the crate docs on paused clocks).
 
 mod batch;
 mod ext;
@@ -49,15 +72,25 @@ pub struct Socket {
     inner: crate::Socket,
 }
 
-/// Resolves `address` as [`crate::get_address_info`] does, on the calling thread.
+/// Resolves `address` (a host name or an IP literal) as Blade's
+/// `socket.get_address_info` does, on the calling thread, and returns the
+/// first result: its IP, family and canonical name, every address found, and
+/// the port of `service`.
+///
+/// `service` is a port hint (`"http"`, `"8080"`); an unknown service is
+/// ignored, never an error. `family` `None` means [`AF_INET`](crate::AF_INET);
+/// [`AF_UNSPEC`](crate::AF_UNSPEC) allows any family. `localhost` and IP
+/// literals are answered without asking DNS.
 ///
 /// # Errors
-/// As [`crate::get_address_info`].
+/// `AddressResolution` when the name does not resolve (for that family; the
+/// message names it) or is not a valid host name.
 ///
 /// # Examples
 /// ```
-/// let info = blade_socket::blocking::get_address_info("127.0.0.1", None, None)?;
+/// let info = blade_socket::blocking::get_address_info("localhost", Some("http"), None)?;
 /// assert!(info.ip.is_loopback());
+/// assert_eq!(info.port, 80);
 /// # Ok::<(), blade_socket::SocketError>(())
 /// ```
 pub fn get_address_info(
@@ -99,43 +132,53 @@ impl AsRawFd for Socket {
 }
 
 impl Socket {
-    /// See [`crate::Socket::new`].
+    /// Creates a socket of the given family, type and protocol (`socket(2)`),
+    /// for the combinations the named constructors do not cover. It starts
+    /// unbound, unconnected, in blocking mode, with no timeouts; `host()` is the
+    /// family's loopback.
     ///
     /// # Errors
-    /// As [`crate::Socket::new`].
+    /// The OS's error for a combination it refuses (for example
+    /// `AF_INET, SOCK_DGRAM, IPPROTO_TCP`: `Protocol not supported`) or a
+    /// constant this OS lacks (`-1`).
     ///
     /// # Examples
     /// ```
-    /// use blade_socket::{blocking::Socket, AF_INET, SOCK_DGRAM, IPPROTO_UDP};
+    /// use blade_socket::{blocking::Socket, AF_INET, SOCK_DGRAM, IPPROTO_UDP, IPPROTO_TCP};
     /// let s = Socket::new(AF_INET, SOCK_DGRAM, IPPROTO_UDP)?;
+    /// assert_eq!(s.host(), "127.0.0.1");
+    /// assert!(Socket::new(AF_INET, SOCK_DGRAM, IPPROTO_TCP).is_err());
     /// # Ok::<(), blade_socket::SocketError>(())
     /// ```
     pub fn new(family: Family, ty: SockType, protocol: Protocol) -> Result<Socket> {
         crate::Socket::new(family, ty, protocol).map(Socket::wrap)
     }
 
-    /// See [`crate::Socket::tcp`].
+    /// A TCP socket over IPv4 (`AF_INET, SOCK_STREAM, IPPROTO_TCP`), Blade's
+    /// `Socket()`: unbound, in blocking mode, `host()` `"127.0.0.1"`.
     ///
     /// # Errors
-    /// As [`crate::Socket::tcp`].
+    /// The OS's error if it cannot create a socket (descriptor limit reached).
     ///
     /// # Examples
     /// ```
     /// let s = blade_socket::blocking::Socket::tcp()?;
+    /// assert!(!s.is_connected() && s.is_blocking());
     /// # Ok::<(), blade_socket::SocketError>(())
     /// ```
     pub fn tcp() -> Result<Socket> {
         crate::Socket::tcp().map(Socket::wrap)
     }
 
-    /// See [`crate::Socket::udp`].
+    /// A UDP socket over IPv4 (`AF_INET, SOCK_DGRAM, IPPROTO_UDP`).
     ///
     /// # Errors
-    /// As [`crate::Socket::udp`].
+    /// The OS's error if it cannot create a socket.
     ///
     /// # Examples
     /// ```
     /// let s = blade_socket::blocking::Socket::udp()?;
+    /// assert_eq!(s.socket_type(), blade_socket::SOCK_DGRAM);
     /// # Ok::<(), blade_socket::SocketError>(())
     /// ```
     pub fn udp() -> Result<Socket> {
@@ -221,10 +264,15 @@ impl Socket {
         crate::Socket::unix_datagram().map(Socket::wrap)
     }
 
-    /// See [`crate::Socket::from_fd`].
+    /// Adopts an open socket descriptor (Blade's `id` argument), reading its
+    /// real family, type, protocol and state (listening, connected, bound).
+    ///
+    /// The descriptor is switched to `O_NONBLOCK`, which also affects any `dup`
+    /// of it; the socket starts in the library's blocking mode.
     ///
     /// # Errors
-    /// As [`crate::Socket::from_fd`].
+    /// `Socket operation on non-socket` (`ENOTSOCK`) when `fd` is not a socket;
+    /// the descriptor is closed, as it was owned.
     ///
     /// # Examples
     /// ```
@@ -237,80 +285,242 @@ impl Socket {
         crate::Socket::from_fd(fd).map(Socket::wrap)
     }
 
-    /// See [`crate::Socket::host`].
+    /// The host bound to (after `bind`), connected to (after `connect`: the
+    /// peer's IP), or, on an accepted socket, the peer's IP. A new socket holds
+    /// its family's loopback (`"127.0.0.1"`, `"::1"`, `""` for `AF_UNIX`).
+    ///
+    /// # Examples
+    /// ```
+    /// let mut s = blade_socket::blocking::Socket::tcp()?;
+    /// assert_eq!(s.host(), "127.0.0.1");
+    /// s.bind(0, Some("*"))?;
+    /// assert_eq!(s.host(), "0.0.0.0");
+    /// # Ok::<(), blade_socket::SocketError>(())
+    /// ```
     pub fn host(&self) -> String {
         self.inner.host()
     }
-    /// See [`crate::Socket::port`].
+    /// The port bound to (the real one, also after asking for port 0) or
+    /// connected to; 0 for a new socket.
+    ///
+    /// # Examples
+    /// ```
+    /// let mut s = blade_socket::blocking::Socket::tcp()?;
+    /// assert_eq!(s.port(), 0);
+    /// s.bind(0, None)?;
+    /// assert_ne!(s.port(), 0);
+    /// # Ok::<(), blade_socket::SocketError>(())
+    /// ```
     pub fn port(&self) -> u16 {
         self.inner.port()
     }
-    /// See [`crate::Socket::family`].
+    /// The address family (`AF_INET`, `AF_INET6`, `AF_UNIX`, ...).
+    ///
+    /// # Examples
+    /// ```
+    /// let s = blade_socket::blocking::Socket::tcp6()?;
+    /// assert_eq!(s.family(), blade_socket::AF_INET6);
+    /// # Ok::<(), blade_socket::SocketError>(())
+    /// ```
     pub fn family(&self) -> Family {
         self.inner.family()
     }
-    /// See [`crate::Socket::socket_type`].
+    /// The socket type (Blade's `type` property): `SOCK_STREAM`, `SOCK_DGRAM`, ...
+    ///
+    /// # Examples
+    /// ```
+    /// let s = blade_socket::blocking::Socket::udp()?;
+    /// assert_eq!(s.socket_type(), blade_socket::SOCK_DGRAM);
+    /// # Ok::<(), blade_socket::SocketError>(())
+    /// ```
     pub fn socket_type(&self) -> SockType {
         self.inner.socket_type()
     }
-    /// See [`crate::Socket::protocol`].
+    /// The protocol (`IPPROTO_TCP`, `IPPROTO_UDP`, or 0 for the family's default).
+    ///
+    /// # Examples
+    /// ```
+    /// let s = blade_socket::blocking::Socket::tcp()?;
+    /// assert_eq!(s.protocol(), blade_socket::IPPROTO_TCP);
+    /// # Ok::<(), blade_socket::SocketError>(())
+    /// ```
     pub fn protocol(&self) -> Protocol {
         self.inner.protocol()
     }
-    /// See [`crate::Socket::id`].
+    /// The raw descriptor; `-1` once closed.
+    ///
+    /// # Examples
+    /// ```
+    /// let mut s = blade_socket::blocking::Socket::tcp()?;
+    /// assert!(s.id() >= 0);
+    /// s.close()?;
+    /// assert_eq!(s.id(), -1);
+    /// # Ok::<(), blade_socket::SocketError>(())
+    /// ```
     pub fn id(&self) -> i32 {
         self.inner.id()
     }
-    /// See [`crate::Socket::is_client`].
+    /// Whether the socket is a connected client: connected by `connect`, or
+    /// accepted by a listener.
+    ///
+    /// # Examples
+    /// ```
+    /// let (a, _b) = blade_socket::blocking::Socket::pair()?;
+    /// assert!(a.is_client());
+    /// assert!(!blade_socket::blocking::Socket::tcp()?.is_client());
+    /// # Ok::<(), blade_socket::SocketError>(())
+    /// ```
     pub fn is_client(&self) -> bool {
         self.inner.is_client()
     }
-    /// See [`crate::Socket::is_bound`].
+    /// Whether the socket is bound (by `bind` or `bind_addr`).
+    ///
+    /// # Examples
+    /// ```
+    /// let mut s = blade_socket::blocking::Socket::udp()?;
+    /// assert!(!s.is_bound());
+    /// s.bind(0, None)?;
+    /// assert!(s.is_bound());
+    /// # Ok::<(), blade_socket::SocketError>(())
+    /// ```
     pub fn is_bound(&self) -> bool {
         self.inner.is_bound()
     }
-    /// See [`crate::Socket::is_connected`].
+    /// Whether the socket is connected; it turns false once both directions are shut.
+    ///
+    /// # Examples
+    /// ```
+    /// let (a, _b) = blade_socket::blocking::Socket::pair()?;
+    /// assert!(a.is_connected());
+    /// a.shutdown(blade_socket::SHUT_RDWR)?;
+    /// assert!(!a.is_connected());
+    /// # Ok::<(), blade_socket::SocketError>(())
+    /// ```
     pub fn is_connected(&self) -> bool {
         self.inner.is_connected()
     }
-    /// See [`crate::Socket::is_listening`].
+    /// Whether the socket is listening for connections.
+    ///
+    /// # Examples
+    /// ```
+    /// let mut s = blade_socket::blocking::Socket::tcp()?;
+    /// s.bind(0, None)?;
+    /// s.listen(None)?;
+    /// assert!(s.is_listening());
+    /// # Ok::<(), blade_socket::SocketError>(())
+    /// ```
     pub fn is_listening(&self) -> bool {
         self.inner.is_listening()
     }
-    /// See [`crate::Socket::is_closed`].
+    /// Whether the socket is closed (by `close`, or by a failure that closes it:
+    /// a failed `connect`, a vanished peer).
+    ///
+    /// # Examples
+    /// ```
+    /// let mut s = blade_socket::blocking::Socket::tcp()?;
+    /// s.close()?;
+    /// assert!(s.is_closed());
+    /// # Ok::<(), blade_socket::SocketError>(())
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.inner.is_closed()
     }
-    /// See [`crate::Socket::is_shutdown`].
+    /// Whether a direction has been shut down with [`shutdown`](Socket::shutdown).
+    ///
+    /// # Examples
+    /// ```
+    /// let (a, _b) = blade_socket::blocking::Socket::pair()?;
+    /// a.shutdown(blade_socket::SHUT_WR)?;
+    /// assert!(a.is_shutdown());
+    /// # Ok::<(), blade_socket::SocketError>(())
+    /// ```
     pub fn is_shutdown(&self) -> bool {
         self.inner.is_shutdown()
     }
-    /// See [`crate::Socket::shutdown_reason`].
+    /// The directions shut so far (`None` if never): `Some(Both)` once both
+    /// are, in either order.
+    ///
+    /// # Examples
+    /// ```
+    /// use blade_socket::{SHUT_RD, SHUT_RDWR, SHUT_WR};
+    /// let (a, _b) = blade_socket::blocking::Socket::pair()?;
+    /// assert_eq!(a.shutdown_reason(), None);
+    /// a.shutdown(SHUT_WR)?;
+    /// a.shutdown(SHUT_RD)?;
+    /// assert_eq!(a.shutdown_reason(), Some(SHUT_RDWR));
+    /// # Ok::<(), blade_socket::SocketError>(())
+    /// ```
     pub fn shutdown_reason(&self) -> Option<Shutdown> {
         self.inner.shutdown_reason()
     }
-    /// See [`crate::Socket::send_timeout`].
+    /// The send timeout: one deadline for a whole `send`, `send_to` or
+    /// `send_file` call; `None` means no limit.
+    ///
+    /// # Examples
+    /// ```
+    /// let s = blade_socket::blocking::Socket::tcp()?;
+    /// assert_eq!(s.send_timeout(), None);
+    /// # Ok::<(), blade_socket::SocketError>(())
+    /// ```
     pub fn send_timeout(&self) -> Option<Duration> {
         self.inner.send_timeout()
     }
-    /// See [`crate::Socket::receive_timeout`].
+    /// The receive timeout, which bounds `receive`, `receive_from` and
+    /// `accept`; `None` means no limit.
+    ///
+    /// # Examples
+    /// ```
+    /// let s = blade_socket::blocking::Socket::tcp()?;
+    /// assert_eq!(s.receive_timeout(), None);
+    /// # Ok::<(), blade_socket::SocketError>(())
+    /// ```
     pub fn receive_timeout(&self) -> Option<Duration> {
         self.inner.receive_timeout()
     }
-    /// See [`crate::Socket::is_blocking`].
+    /// Whether the socket is in blocking mode (the default): calls wait, up to
+    /// their timeouts. See [`set_blocking`](Socket::set_blocking).
+    ///
+    /// # Examples
+    /// ```
+    /// let mut s = blade_socket::blocking::Socket::tcp()?;
+    /// assert!(s.is_blocking());
+    /// s.set_blocking(false)?;
+    /// assert!(!s.is_blocking());
+    /// # Ok::<(), blade_socket::SocketError>(())
+    /// ```
     pub fn is_blocking(&self) -> bool {
         self.inner.is_blocking()
     }
 
-    /// See [`crate::Socket::connect`]; blocks up to `timeout`.
+    /// Connects to `host`:`port` (`connect(2)`), blocking up to `timeout`.
+    ///
+    /// `host` `None` means [`host()`](Socket::host) (the loopback of a new
+    /// socket); `timeout` `None` means 300 s, as in Blade, and zero means no
+    /// limit. Names are resolved and each address is tried in turn, all within
+    /// the one timeout; an IPv6 socket connecting to a name races its IPv6 and
+    /// IPv4 addresses (happy eyeballs). For a Unix-domain socket `host` is the
+    /// path and `port` is ignored. On success `is_client()` and
+    /// `is_connected()` are true and `host()`/`port()` are the peer's.
     ///
     /// # Errors
-    /// As [`crate::Socket::connect`].
+    /// `socket has existing connection` when already connected; `socket is in
+    /// an illegal state` when closed or listening (the listener stays open).
+    /// Any failure to connect closes the socket, as in Blade: the attempt's own
+    /// OS error (`Connection refused`), `TimedOut`, or `AddressResolution` (a
+    /// name that does not resolve is named in the message); when several
+    /// addresses were tried, the message lists each.
     ///
     /// # Examples
-    /// ```no_run
-    /// let mut s = blade_socket::blocking::Socket::tcp()?;
-    /// s.connect(Some("127.0.0.1"), 7878, None)?;
+    /// ```
+    /// use std::time::Duration;
+    /// use blade_socket::blocking::Socket;
+    /// let mut server = Socket::tcp()?;
+    /// server.bind(0, None)?;
+    /// server.listen(None)?;
+    /// let mut client = Socket::tcp()?;
+    /// client.connect(Some("localhost"), server.port(), Some(Duration::from_secs(5)))?;
+    /// assert!(client.is_connected());
+    /// assert_eq!(client.host(), "127.0.0.1");
     /// # Ok::<(), blade_socket::SocketError>(())
     /// ```
     pub fn connect(
@@ -322,16 +532,26 @@ impl Socket {
         run(self.inner.connect(host, port, timeout))
     }
 
-    /// See [`crate::Socket::bind`].
+    /// Binds to `host`:`port` (`bind(2)`); port 0 asks for an ephemeral port.
+    ///
+    /// `host` `None` means the family's loopback; `"*"`, `""` and
+    /// [`IP_ANY`](crate::IP_ANY) mean the family's wildcard; names are resolved.
+    /// For a Unix-domain socket `host` is the path. Afterwards `is_bound()` is
+    /// true and `host()`/`port()` hold the bound address and the real port.
     ///
     /// # Errors
-    /// As [`crate::Socket::bind`].
+    /// `socket previously bound` when already bound, listening or connected;
+    /// `socket is in an illegal state` once closed; `Address already in use`;
+    /// `AddressResolution` for a name that does not resolve or an address of
+    /// another family than the socket's. The socket stays open on failure.
     ///
     /// # Examples
     /// ```
     /// let mut s = blade_socket::blocking::Socket::tcp()?;
     /// s.bind(0, None)?;
     /// assert!(s.is_bound());
+    /// assert_eq!(s.host(), "127.0.0.1");
+    /// assert_ne!(s.port(), 0);
     /// # Ok::<(), blade_socket::SocketError>(())
     /// ```
     pub fn bind(&mut self, port: u16, host: Option<&str>) -> Result<()> {
@@ -421,113 +641,180 @@ impl Socket {
         run(self.inner.send_to_addr(addr, message))
     }
 
-    /// See [`crate::Socket::listen`].
+    /// Starts listening (`listen(2)`) with a backlog of `queue_length`
+    /// (`None`: [`SOMAXCONN`](crate::SOMAXCONN)). The socket must be bound.
     ///
     /// # Errors
-    /// As [`crate::Socket::listen`].
+    /// `socket is in an illegal state` when not bound, already listening,
+    /// connected or closed; `maximum queue length exceeded` above `SOMAXCONN`;
+    /// the OS's error (for example on a datagram socket).
     ///
     /// # Examples
     /// ```
     /// let mut s = blade_socket::blocking::Socket::tcp()?;
     /// s.bind(0, None)?;
-    /// s.listen(None)?;
+    /// s.listen(Some(16))?;
+    /// assert!(s.is_listening());
     /// # Ok::<(), blade_socket::SocketError>(())
     /// ```
     pub fn listen(&mut self, queue_length: Option<u32>) -> Result<()> {
         self.inner.listen(queue_length)
     }
 
-    /// See [`crate::Socket::accept`]; blocks up to the receive timeout.
+    /// Accepts a connection (`accept4(2)`), blocking up to the receive timeout.
+    ///
+    /// The new socket is connected (`is_client()`), has the listener's family,
+    /// type and protocol, the peer's `host()`/`port()`, no timeouts, and is in
+    /// blocking mode. Out of descriptors (`EMFILE`), it waits and tries again
+    /// (5 ms, doubling up to 1 s) instead of failing or spinning.
     ///
     /// # Errors
-    /// As [`crate::Socket::accept`].
+    /// `socket not bound/listening` when not listening; `socket is in an
+    /// illegal state` once closed; `TimedOut` when the receive timeout passes
+    /// (the listener is unharmed); `WouldBlock` in non-blocking mode with no
+    /// connection pending.
     ///
     /// # Examples
-    /// ```no_run
-    /// # fn f(listener: blade_socket::blocking::Socket) -> blade_socket::Result<()> {
+    /// ```
+    /// use blade_socket::blocking::Socket;
+    /// let mut listener = Socket::tcp()?;
+    /// listener.bind(0, None)?;
+    /// listener.listen(None)?;
+    /// let mut client = Socket::tcp()?;
+    /// client.connect(None, listener.port(), None)?;
     /// let conn = listener.accept()?;
-    /// conn.send("welcome\n")?;
-    /// # Ok(()) }
+    /// assert!(conn.is_client());
+    /// assert_eq!(conn.port(), client.info()?.port);
+    /// # Ok::<(), blade_socket::SocketError>(())
     /// ```
     pub fn accept(&self) -> Result<Socket> {
         run(self.inner.accept()).map(Socket::wrap)
     }
 
-    /// See [`crate::Socket::send`]; blocks up to the send timeout.
+    /// Sends all of `message` (looping over partial writes), blocking up to the
+    /// send timeout as one deadline for the whole call, and returns the byte
+    /// count. An empty message returns `Ok(0)` (on a datagram socket it sends an
+    /// empty datagram). In non-blocking mode it may return a partial count. It
+    /// never raises `SIGPIPE`.
     ///
     /// # Errors
-    /// As [`crate::Socket::send`].
+    /// `socket is in an illegal state` when closed or shut for writing;
+    /// `socket not listening or connected` when not connected; `TimedOut` when
+    /// the send timeout passes (the socket stays open); `WouldBlock` in
+    /// non-blocking mode when nothing could be sent; the OS's error when the
+    /// peer is gone (`Broken pipe`, `Connection reset by peer`), and then the
+    /// socket is closed. After a partial send the error's
+    /// [`bytes_sent`](crate::SocketError::bytes_sent) says how much went out.
     ///
     /// # Examples
-    /// ```no_run
-    /// # fn f(s: &blade_socket::blocking::Socket) -> blade_socket::Result<()> {
-    /// s.send(b"ping")?;
-    /// # Ok(()) }
+    /// ```
+    /// let (a, b) = blade_socket::blocking::Socket::pair()?;
+    /// assert_eq!(a.send(b"ping")?, 4);
+    /// assert_eq!(b.receive(None)?.as_deref(), Some(&b"ping"[..]));
+    /// # Ok::<(), blade_socket::SocketError>(())
     /// ```
     pub fn send(&self, message: impl AsRef<[u8]>) -> Result<usize> {
         run(self.inner.send(message))
     }
 
-    /// See [`crate::Socket::send_file`].
+    /// Streams `file`, from its current offset to its end, to the connected
+    /// peer with `sendfile(2)` (zero-copy, never read into memory), blocking up
+    /// to the send timeout, and advances the file's offset by the bytes sent;
+    /// returns the byte count. A file already at its end sends 0. It never
+    /// raises `SIGPIPE`.
     ///
     /// # Errors
-    /// As [`crate::Socket::send_file`].
+    /// As [`send`](Socket::send); also the OS's error reading the file.
     ///
     /// # Examples
-    /// ```no_run
-    /// # fn f(s: &blade_socket::blocking::Socket) -> blade_socket::Result<()> {
-    /// let file = std::fs::File::open("data.bin").expect("file");
-    /// s.send_file(&file)?;
-    /// # Ok(()) }
+    /// ```
+    /// use std::io::{Seek, Write};
+    /// let (a, b) = blade_socket::blocking::Socket::pair()?;
+    /// let mut file = tempfile::tempfile().expect("a temporary file");
+    /// file.write_all(b"file contents").expect("write");
+    /// file.rewind().expect("rewind");
+    /// assert_eq!(a.send_file(&file)?, 13);
+    /// assert_eq!(b.receive(None)?.as_deref(), Some(&b"file contents"[..]));
+    /// # Ok::<(), blade_socket::SocketError>(())
     /// ```
     pub fn send_file(&self, file: &std::fs::File) -> Result<u64> {
         run(self.inner.send_file(file))
     }
 
-    /// See [`crate::Socket::receive`]; blocks up to the receive timeout.
+    /// Blocks until data or end of file arrives (up to the receive timeout),
+    /// then returns what is queued *now*: at most `length` bytes, or with `None`
+    /// every byte queued at that moment (a snapshot, not a read until end of
+    /// file). `Ok(None)` means the peer closed and nothing is left; the socket
+    /// stays open. `Some(0)` returns empty bytes at once. On a datagram socket it
+    /// returns one datagram (an empty one is `Some(empty)`). Binary-safe.
     ///
     /// # Errors
-    /// As [`crate::Socket::receive`].
+    /// `socket is in an illegal state` when closed or shut for reading;
+    /// `socket not listening or connected` when not connected (a listener stays
+    /// open); `TimedOut` when the receive timeout passes (the socket stays open
+    /// and usable); `WouldBlock` in non-blocking mode with nothing queued;
+    /// `Connection reset by peer`, and then the socket is closed.
     ///
     /// # Examples
-    /// ```no_run
-    /// # fn f(s: &blade_socket::blocking::Socket) -> blade_socket::Result<()> {
-    /// match s.receive(Some(1024))? {
-    ///     Some(bytes) => println!("{} bytes", bytes.len()),
-    ///     None => println!("peer closed"),
-    /// }
-    /// # Ok(()) }
+    /// ```
+    /// let (a, b) = blade_socket::blocking::Socket::pair()?;
+    /// a.send("hello")?;
+    /// drop(a);
+    /// assert_eq!(b.receive(Some(1024))?.as_deref(), Some(&b"hello"[..]));
+    /// assert_eq!(b.receive(None)?, None); // end of file
+    /// # Ok::<(), blade_socket::SocketError>(())
     /// ```
     pub fn receive(&self, length: Option<usize>) -> Result<Option<Bytes>> {
         run(self.inner.receive(length))
     }
 
-    /// See [`crate::Socket::send_to`].
+    /// Sends `message` as one datagram to `host`:`port` (`sendto(2)`),
+    /// resolving `host` for the socket's family, blocking up to the send
+    /// timeout; returns the byte count. For a Unix-domain datagram socket `host`
+    /// is the path. On a stream socket it behaves as [`send`](Socket::send) and
+    /// the address is ignored.
     ///
     /// # Errors
-    /// As [`crate::Socket::send_to`].
+    /// As [`send`](Socket::send), except that an unconnected datagram socket is
+    /// fine; `AddressResolution` when `host` does not resolve (the message names
+    /// it) or is of another family than the socket.
     ///
     /// # Examples
-    /// ```no_run
-    /// let s = blade_socket::blocking::Socket::udp()?;
-    /// s.send_to("127.0.0.1", 9999, b"hello")?;
+    /// ```
+    /// use blade_socket::blocking::Socket;
+    /// let mut rx = Socket::udp()?;
+    /// rx.bind(0, None)?;
+    /// let tx = Socket::udp()?;
+    /// assert_eq!(tx.send_to("127.0.0.1", rx.port(), b"hello")?, 5);
+    /// assert_eq!(&rx.receive_from(None)?.data[..], b"hello");
     /// # Ok::<(), blade_socket::SocketError>(())
     /// ```
     pub fn send_to(&self, host: &str, port: u16, message: impl AsRef<[u8]>) -> Result<usize> {
         run(self.inner.send_to(host, port, message))
     }
 
-    /// See [`crate::Socket::receive_from`].
+    /// Receives one datagram with its sender (`recvfrom(2)`), blocking up to
+    /// the receive timeout; `length` as in [`receive`](Socket::receive) (with
+    /// `Some(n)`, the datagram's first `n` bytes, the rest discarded). The
+    /// sender is `host`/`port`, or [`Datagram::sender`] as a `SocketAddr`. On a
+    /// stream socket it receives as `receive` does, reports the peer, and at
+    /// end of file returns empty `data`.
     ///
     /// # Errors
-    /// As [`crate::Socket::receive_from`].
+    /// As [`receive`](Socket::receive); a datagram socket needs a local address
+    /// (bound, connected, or given one by an earlier `send_to`), else `socket
+    /// not listening or connected`.
     ///
     /// # Examples
-    /// ```no_run
-    /// # fn f(s: &blade_socket::blocking::Socket) -> blade_socket::Result<()> {
-    /// let d = s.receive_from(None)?;
-    /// println!("{} bytes from {}:{}", d.data.len(), d.host, d.port);
-    /// # Ok(()) }
+    /// ```
+    /// use blade_socket::blocking::Socket;
+    /// let mut rx = Socket::udp()?;
+    /// rx.bind(0, None)?;
+    /// let tx = Socket::udp()?;
+    /// tx.send_to("127.0.0.1", rx.port(), "hi")?;
+    /// let d = rx.receive_from(None)?;
+    /// assert_eq!((&d.data[..], d.host.as_str()), (&b"hi"[..], "127.0.0.1"));
+    /// # Ok::<(), blade_socket::SocketError>(())
     /// ```
     pub fn receive_from(&self, length: Option<usize>) -> Result<Datagram> {
         run(self.inner.receive_from(length))
@@ -563,31 +850,53 @@ impl Socket {
         self.inner.shutdown(how)
     }
 
-    /// See [`crate::Socket::close`].
+    /// Closes the socket. Idempotent; dropping the socket also closes it.
+    ///
+    /// Afterwards `is_closed()` is true, `id()` is -1, and every operation but
+    /// `close`, the properties and `Debug` fails with `socket is in an illegal
+    /// state`. The shut directions, mode, timeouts, host, port, family, type
+    /// and protocol keep their values. To close while another thread is
+    /// blocked on the socket, use [`close_shared`](Socket::close_shared).
     ///
     /// # Errors
-    /// As [`crate::Socket::close`].
+    /// None today; the `Result` is Blade's `bool`.
     ///
     /// # Examples
     /// ```
     /// let mut s = blade_socket::blocking::Socket::tcp()?;
     /// s.close()?;
-    /// assert!(s.is_closed());
+    /// s.close()?;
+    /// assert!(s.is_closed() && s.id() == -1);
     /// # Ok::<(), blade_socket::SocketError>(())
     /// ```
     pub fn close(&mut self) -> Result<()> {
         self.inner.close()
     }
 
-    /// See [`crate::Socket::set_option`].
+    /// Sets an option (`setsockopt(2)` at level `SOL_SOCKET`).
+    ///
+    /// Flags take `bool` (or `0`/`1`); `SO_SNDBUF`, `SO_RCVBUF`, `SO_SNDLOWAT`,
+    /// `SO_RCVLOWAT` take integers; `SO_SNDTIMEO`/`SO_RCVTIMEO` take a
+    /// `Duration`, `None` or milliseconds (0 = none) and set the same value as
+    /// [`set_send_timeout`](Socket::set_send_timeout) /
+    /// [`set_receive_timeout`](Socket::set_receive_timeout) (kept by the
+    /// library, not the OS); `SO_LINGER` takes `Some(Duration)` (rounded up to
+    /// whole seconds; zero resets the connection on close), `None` (off) or
+    /// whole seconds (`<= 0` off).
     ///
     /// # Errors
-    /// As [`crate::Socket::set_option`].
+    /// `socket is in an illegal state` once closed; `InvalidArgument` `the given
+    /// option is read-only` for `SO_TYPE`, `SO_ERROR`, `SO_ACCEPTCONN`;
+    /// `InvalidArgument` for a value of the wrong kind or range, or an option
+    /// this platform lacks; the OS's error when it refuses the option (the
+    /// socket stays open).
     ///
     /// # Examples
     /// ```
+    /// use blade_socket::{OptionValue, SO_REUSEADDR};
     /// let mut s = blade_socket::blocking::Socket::tcp()?;
-    /// s.set_option(blade_socket::SO_REUSEADDR, true)?;
+    /// s.set_option(SO_REUSEADDR, true)?;
+    /// assert_eq!(s.get_option(SO_REUSEADDR)?, OptionValue::Bool(true));
     /// # Ok::<(), blade_socket::SocketError>(())
     /// ```
     pub fn set_option(
@@ -598,79 +907,104 @@ impl Socket {
         self.inner.set_option(option, value)
     }
 
-    /// See [`crate::Socket::get_option`].
+    /// Reads an option (`getsockopt(2)` at level `SOL_SOCKET`). Flags read back
+    /// as [`OptionValue::Bool`]; sizes, `SO_TYPE` and `SO_ERROR` (errno or 0;
+    /// reading clears it) as [`OptionValue::Int`]; timeouts and `SO_LINGER` as
+    /// [`OptionValue::Duration`].
     ///
     /// # Errors
-    /// As [`crate::Socket::get_option`].
+    /// `socket is in an illegal state` once closed; `InvalidArgument` for an
+    /// option this platform lacks; the OS's error.
     ///
     /// # Examples
     /// ```
+    /// use blade_socket::{OptionValue, SO_TYPE, SOCK_STREAM};
     /// let s = blade_socket::blocking::Socket::tcp()?;
-    /// let rcvbuf = s.get_option(blade_socket::SO_RCVBUF)?;
+    /// assert_eq!(s.get_option(SO_TYPE)?, OptionValue::Int(SOCK_STREAM.raw().into()));
     /// # Ok::<(), blade_socket::SocketError>(())
     /// ```
     pub fn get_option(&self, option: SocketOption) -> Result<OptionValue> {
         self.inner.get_option(option)
     }
 
-    /// See [`crate::Socket::set_blocking`].
+    /// Sets blocking (`true`, the default) or non-blocking mode. In
+    /// non-blocking mode `accept`, `send`, `send_to`, `send_file`, `receive` and
+    /// `receive_from` never wait: they fail with `WouldBlock` when nothing can
+    /// be done now (`send` and `send_file` may return a partial count).
+    /// `connect` always waits up to its timeout.
     ///
     /// # Errors
-    /// As [`crate::Socket::set_blocking`].
+    /// `socket is in an illegal state` once closed.
     ///
     /// # Examples
     /// ```
-    /// let mut s = blade_socket::blocking::Socket::tcp()?;
-    /// s.set_blocking(false)?;
+    /// use blade_socket::ErrorKind;
+    /// let (mut a, _b) = blade_socket::blocking::Socket::pair()?;
+    /// a.set_blocking(false)?;
+    /// assert_eq!(a.receive(None).unwrap_err().kind(), ErrorKind::WouldBlock);
     /// # Ok::<(), blade_socket::SocketError>(())
     /// ```
     pub fn set_blocking(&mut self, mode: bool) -> Result<()> {
         self.inner.set_blocking(mode)
     }
 
-    /// See [`crate::Socket::set_send_timeout`].
+    /// Sets the send timeout: one deadline for a whole `send`, `send_to` or
+    /// `send_file` call. `None` or zero: no limit (zero reads back as `None`).
+    /// The facade's timeouts run in real time.
     ///
     /// # Examples
     /// ```
+    /// use std::time::Duration;
     /// let mut s = blade_socket::blocking::Socket::tcp()?;
-    /// s.set_send_timeout(Some(std::time::Duration::from_secs(1)));
+    /// s.set_send_timeout(Some(Duration::from_secs(2)));
+    /// assert_eq!(s.send_timeout(), Some(Duration::from_secs(2)));
+    /// s.set_send_timeout(Some(Duration::ZERO));
+    /// assert_eq!(s.send_timeout(), None);
     /// # Ok::<(), blade_socket::SocketError>(())
     /// ```
     pub fn set_send_timeout(&mut self, timeout: Option<Duration>) {
         self.inner.set_send_timeout(timeout)
     }
 
-    /// See [`crate::Socket::set_receive_timeout`].
+    /// Sets the receive timeout, which bounds `receive`, `receive_from` and
+    /// `accept`. `None` or zero: no limit. The facade's timeouts run in real time.
     ///
     /// # Examples
     /// ```
-    /// let mut s = blade_socket::blocking::Socket::tcp()?;
-    /// s.set_receive_timeout(Some(std::time::Duration::from_secs(1)));
+    /// use std::time::Duration;
+    /// let (mut a, _b) = blade_socket::blocking::Socket::pair()?;
+    /// a.set_receive_timeout(Some(Duration::from_millis(20)));
+    /// assert!(a.receive(None).unwrap_err().is_timeout()); // nothing came
+    /// assert!(!a.is_closed());
     /// # Ok::<(), blade_socket::SocketError>(())
     /// ```
     pub fn set_receive_timeout(&mut self, timeout: Option<Duration>) {
         self.inner.set_receive_timeout(timeout)
     }
 
-    /// See [`crate::Socket::set_nodelay`].
+    /// Turns Nagle's algorithm off (`true`) or on (`TCP_NODELAY`, level
+    /// `IPPROTO_TCP`). Request/response protocols want it on.
     ///
     /// # Errors
-    /// As [`crate::Socket::set_nodelay`].
+    /// `socket is in an illegal state` once closed; the OS's error on a socket
+    /// that is not TCP.
     ///
     /// # Examples
     /// ```
     /// let mut s = blade_socket::blocking::Socket::tcp()?;
     /// s.set_nodelay(true)?;
+    /// assert!(s.nodelay()?);
     /// # Ok::<(), blade_socket::SocketError>(())
     /// ```
     pub fn set_nodelay(&mut self, on: bool) -> Result<()> {
         self.inner.set_nodelay(on)
     }
 
-    /// See [`crate::Socket::nodelay`].
+    /// Whether `TCP_NODELAY` is set.
     ///
     /// # Errors
-    /// As [`crate::Socket::nodelay`].
+    /// `socket is in an illegal state` once closed; the OS's error on a socket
+    /// that is not TCP.
     ///
     /// # Examples
     /// ```
@@ -682,32 +1016,43 @@ impl Socket {
         self.inner.nodelay()
     }
 
-    /// See [`crate::Socket::info`].
+    /// The local address (`getsockname(2)`): `address` (the IP, or a
+    /// Unix-domain socket's path), `port` and `family`;
+    /// [`SocketInfo::socket_addr`] gives it as a `SocketAddr`.
     ///
     /// # Errors
-    /// As [`crate::Socket::info`].
+    /// `socket is in an illegal state` once closed; the OS's error.
     ///
     /// # Examples
     /// ```
     /// let mut s = blade_socket::blocking::Socket::tcp()?;
     /// s.bind(0, None)?;
-    /// assert_eq!(s.info()?.port, s.port());
+    /// let info = s.info()?;
+    /// assert_eq!((info.address.as_str(), info.port), ("127.0.0.1", s.port()));
     /// # Ok::<(), blade_socket::SocketError>(())
     /// ```
     pub fn info(&self) -> Result<SocketInfo> {
         self.inner.info()
     }
 
-    /// See [`crate::Socket::peer_info`].
+    /// The remote address (`getpeername(2)`), as [`info`](Socket::info) gives
+    /// the local one.
     ///
     /// # Errors
-    /// As [`crate::Socket::peer_info`].
+    /// `socket is in an illegal state` once closed; `ENOTCONN` (`Transport
+    /// endpoint is not connected`) when not connected.
     ///
     /// # Examples
-    /// ```no_run
-    /// # fn f(s: &blade_socket::blocking::Socket) -> blade_socket::Result<()> {
-    /// let peer = s.peer_info()?;
-    /// # Ok(()) }
+    /// ```
+    /// use blade_socket::blocking::Socket;
+    /// let mut server = Socket::tcp()?;
+    /// server.bind(0, None)?;
+    /// server.listen(None)?;
+    /// let mut client = Socket::tcp()?;
+    /// client.connect(None, server.port(), None)?;
+    /// assert_eq!(client.peer_info()?.port, server.port());
+    /// assert!(Socket::tcp()?.peer_info().is_err());
+    /// # Ok::<(), blade_socket::SocketError>(())
     /// ```
     pub fn peer_info(&self) -> Result<SocketInfo> {
         self.inner.peer_info()
