@@ -26,6 +26,11 @@
 //! 16 MiB already queued, or of as much as the OS lets queue), and `memory`
 //! lines (resident bytes per idle connection, ours and tokio's, measured in
 //! fresh child processes). Progress goes to stderr.
+//!
+//! The HTTP pair is a script, since it needs `wrk` and takes minutes:
+//! `benches/wrk.sh` loads one keep-alive responder
+//! (`examples/http_bench_server.rs`) on the crate and on `tokio::net`, and
+//! prints `ratio wrk_http_vs_tokio VALUE`, unpinned and pinned.
 
 #[path = "compare/bulk.rs"]
 mod bulk;

@@ -2,7 +2,8 @@
 //! `std::net` clients (good requests, garbage, abandoned and oversized
 //! ones), `netcat` in each mode against `std::net` peers, and `hyper_server`
 //! (hyper over the crate) against a hyper client on the crate's `Socket` and
-//! against `curl`. Each test
+//! against `curl`, and `http_bench_server` (`benches/wrk.sh`'s responder) in
+//! each variant. Each test
 //! starts its own processes on ephemeral loopback ports, bounds every wait,
 //! and kills what it started on the way out, pass or fail.
 
@@ -71,6 +72,8 @@ fn build_examples() -> Result<PathBuf, String> {
             "netcat",
             "--example",
             "hyper_server",
+            "--example",
+            "http_bench_server",
         ])
         .arg("--manifest-path")
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
@@ -879,4 +882,35 @@ fn hyper_server_serves_curl() {
 
     signal(&server, "-TERM");
     assert!(server.wait_exit().success());
+}
+
+// ------------------------------------------------------------ http_bench_server
+
+#[test]
+fn http_bench_server_answers_keep_alive_and_pipelined_requests_in_every_variant() {
+    for variant in ["blade", "blade-methods", "tokio"] {
+        let mut server = Program::start("http_bench_server", &[variant, "127.0.0.1:0"]);
+        let port = server.listening_port();
+        let hello = |r: &Response| {
+            assert_eq!(r.status, 200, "{variant}: {r:?}");
+            assert_eq!(r.body, b"Hello, world!", "{variant}");
+        };
+        let (response, mut r) = exchange(port, GET);
+        hello(&response);
+        // Three heads in one write, the last one arriving in two parts and
+        // asking to close: three answers in order, then end of file.
+        r.get_mut()
+            .write_all(b"GET /a HTTP/1.1\r\nHost: t\r\n\r\nGET /b HTTP/1.1\r\nHost: t\r\n\r\nGET /c HTTP/1.1\r\n")
+            .expect("send pipelined requests");
+        hello(&read_response(&mut r, false));
+        hello(&read_response(&mut r, false));
+        r.get_mut()
+            .write_all(b"Connection: close\r\n\r\n")
+            .expect("send the rest");
+        hello(&read_response(&mut r, false));
+        assert_closed(&mut r);
+    }
+    let (status, stderr) = run_to_end("http_bench_server", &["nope", "127.0.0.1:0"]);
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("usage: http_bench_server"), "{stderr}");
 }
