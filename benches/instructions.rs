@@ -116,6 +116,7 @@ fn main() {
         return;
     }
     let bench = args.iter().any(|a| a == "--bench");
+    future_sizes();
     let keep = args.iter().any(|a| a == "--keep");
     let filter: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();
     let chosen = PATHS
@@ -156,6 +157,24 @@ fn main() {
     } else {
         let _ = std::fs::remove_dir_all(&dir);
     }
+}
+
+/// Bytes of a parked receive future (what a task parked in it holds),
+/// ours against tokio's `read`/`read_exact`: `size NAME OURS PEER`.
+fn future_sizes() {
+    let rt = current_thread();
+    rt.block_on(async {
+        let (ours, _) = ours_pair().await;
+        let (mut peer, _) = tokio_pair().await;
+        let mut buf = [0u8; MSG];
+        let receive = std::mem::size_of_val(&ours.receive(Some(MSG)));
+        let receive_into = std::mem::size_of_val(&ours.receive_into(&mut buf));
+        let read = std::mem::size_of_val(&peer.read(&mut buf));
+        let read_exact = std::mem::size_of_val(&peer.read_exact(&mut buf));
+        println!("size receive_future {receive} {read}");
+        println!("size receive_into_future {receive_into} {read}");
+        println!("size read_exact_future - {read_exact}");
+    });
 }
 
 /// Instructions per iteration of `name` on `side`: (I(N) - I(0)) / N.

@@ -8,7 +8,7 @@ use socket2::SockAddr;
 
 use crate::{
     consts::{AF_INET, AF_INET6, AF_UNIX, AF_UNSPEC, Family, SockType},
-    driver::Driver,
+    driver::Wait,
     error::{Result, SocketError},
     sys,
 };
@@ -59,7 +59,7 @@ pub async fn get_address_info(
     service: Option<&str>,
     family: Option<Family>,
 ) -> Result<AddressInfo> {
-    let driver = Driver::current()?;
+    let wait = Wait::begin(None)?;
     let family = family.unwrap_or(AF_INET);
     check_host_syntax(address)?;
     // An IP literal in brackets (`[::1]`) is that literal, never a name.
@@ -68,7 +68,7 @@ pub async fn get_address_info(
         None => 0,
         Some(s) => match s.parse::<u16>() {
             Ok(p) => p,
-            Err(_) => service_port(s, driver).await,
+            Err(_) => service_port(s, wait).await,
         },
     };
     let flags = if address.parse::<IpAddr>().is_ok() {
@@ -82,7 +82,7 @@ pub async fn get_address_info(
         family.raw(),
         libc::SOCK_STREAM,
         flags,
-        driver,
+        wait,
     )
     .await?;
     let mut addresses: Vec<IpAddr> = Vec::new();
@@ -105,14 +105,14 @@ pub async fn get_address_info(
 }
 
 /// The port of a named service (`/etc/services`), or 0 when unknown.
-async fn service_port(service: &str, driver: Driver) -> u16 {
+async fn service_port(service: &str, wait: Wait) -> u16 {
     lookup(
         None,
         Some(service.to_owned()),
         libc::AF_INET,
         libc::SOCK_STREAM,
         libc::AI_PASSIVE,
-        driver,
+        wait,
     )
     .await
     .ok()
@@ -120,15 +120,15 @@ async fn service_port(service: &str, driver: Driver) -> u16 {
     .unwrap_or(0)
 }
 
-/// Runs `getaddrinfo` where it may block: in place on the blocking facade's
-/// thread, on tokio's blocking pool otherwise.
+/// Runs `getaddrinfo` where it may block, within the call's deadline
+/// ([`Wait::off_thread`]).
 async fn lookup(
     host: Option<String>,
     service: Option<String>,
     family: i32,
     socket_type: i32,
     flags: i32,
-    driver: Driver,
+    wait: Wait,
 ) -> Result<Vec<sys::AddrInfo>> {
     if let Some(h) = host.as_deref().filter(|h| is_localhost(h)) {
         return localhost(h, family);
@@ -144,13 +144,9 @@ async fn lookup(
             flags,
         )
     };
-    let result = match driver {
-        Driver::CallingThread => call(),
-        Driver::Reactor => tokio::task::spawn_blocking(call)
-            .await
-            .map_err(|e| SocketError::resolution(format!("resolver task failed: {e}")))?,
-    };
-    result.map_err(|e| SocketError::resolution(format!("{asked}: {e}")))
+    wait.off_thread("resolve", call)
+        .await?
+        .map_err(|e| SocketError::resolution(format!("{asked}: {e}")))
 }
 
 /// `localhost` and `*.localhost` (RFC 6761): always loopback, answered here so
@@ -241,7 +237,7 @@ pub(crate) async fn resolve(
     port: u16,
     family: Family,
     ty: SockType,
-    driver: Driver,
+    wait: Wait,
 ) -> Result<Vec<SockAddr>> {
     if family == AF_UNIX {
         // `@name` is an abstract address, as `host_port` shows one (Linux).
@@ -268,14 +264,14 @@ pub(crate) async fn resolve(
         family.raw(),
         ty,
         libc::AI_ADDRCONFIG,
-        driver,
+        wait,
     )
     .await;
     // AI_ADDRCONFIG hides loopback-only families on a host with no other
     // interface; ask once more without it before giving up.
     let found = match found {
         Ok(v) if !v.is_empty() => v,
-        _ => lookup(Some(host.to_owned()), None, family.raw(), ty, 0, driver).await?,
+        _ => lookup(Some(host.to_owned()), None, family.raw(), ty, 0, wait).await?,
     };
     let mut addrs: Vec<SockAddr> = Vec::new();
     for info in found {
@@ -319,13 +315,13 @@ pub(crate) async fn resolve_for_connect(
     port: u16,
     family: Family,
     ty: SockType,
-    driver: Driver,
+    wait: Wait,
 ) -> Result<Vec<SockAddr>> {
     let literal = unbracket(host);
     if family != AF_INET6 || literal.parse::<IpAddr>().is_ok() {
-        return resolve(host, port, family, ty, driver).await;
+        return resolve(host, port, family, ty, wait).await;
     }
-    let found = resolve(host, port, AF_UNSPEC, ty, driver).await?;
+    let found = resolve(host, port, AF_UNSPEC, ty, wait).await?;
     let (mut v6, mut v4): (Vec<SocketAddr>, Vec<SocketAddr>) = found
         .iter()
         .filter_map(SockAddr::as_socket)

@@ -1,14 +1,35 @@
-//! Who waits: tokio's reactor (the async API), or the calling thread itself
-//! (the blocking facade, which marks its thread while it drives a call).
+//! How a call waits, decided in this one module: through tokio's reactor
+//! (the async API), or on the calling thread itself (the blocking facade,
+//! which marks its thread while it drives a call). Readiness, sleeps, work
+//! that must run off the thread (name resolution) and the deadline over
+//! each are all here; no other module asks which driver runs a call.
 
 use std::{
     cell::Cell,
-    sync::atomic::{AtomicBool, Ordering},
+    future::{Future, poll_fn},
+    io,
+    os::fd::AsFd,
+    pin::Pin,
+    sync::{
+        OnceLock,
+        atomic::{AtomicBool, Ordering},
+        mpsc,
+    },
+    task::{Context, Poll, ready},
+    time::Duration,
 };
 
-use tokio::runtime::Handle;
+use tokio::{
+    io::{Interest, unix::AsyncFdReadyGuard},
+    runtime::Handle,
+    time::{Instant, Sleep},
+};
 
-use crate::error::{NO_RUNTIME, Result, SocketError};
+use crate::{
+    error::{ILLEGAL_STATE, NO_RUNTIME, Result, SocketError},
+    sys::{self, Fd, Io},
+    timeout::{Deadline, poll_timer},
+};
 
 /// Who drives the calls of this thread.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,19 +50,41 @@ thread_local! {
 /// Whether the one-trap warning has been emitted in this process.
 static WARNED: AtomicBool = AtomicBool::new(false);
 
-/// How the current call waits for readiness.
+/// Whether a calling-thread wait here would stall a current-thread runtime
+/// (so the facade waits where it can tell that it waits).
+fn stalls_a_runtime() -> bool {
+    CALLING_THREAD.with(Cell::get) == Mark::StallingThread
+}
+
+/// Called just before the calling thread waits: the first time in the
+/// process that the thread is a current-thread runtime's, says so once.
+fn note_wait() {
+    if stalls_a_runtime() && !WARNED.swap(true, Ordering::Relaxed) {
+        tracing::warn!(
+            "a blade_socket::blocking call is waiting on the thread of a current-thread tokio \
+             runtime: every other task of that runtime stalls until it returns, and if its peer \
+             is one of them it waits forever (or until its timeout). Use a multi-thread runtime \
+             (`#[tokio::main(flavor = \"multi_thread\")]`, `#[tokio::test(flavor = \"multi_thread\")]`) \
+             or move the blocking call into `tokio::task::spawn_blocking`. This is said once per process."
+        );
+    }
+}
+
+/// Who waits for the current call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Driver {
+enum Driver {
     /// Await the socket's registration with the current runtime's reactor.
     Reactor,
-    /// Block this thread in `poll(2)`: the blocking facade is driving the call.
+    /// Block this thread (the syscall itself, or `poll(2)`): the blocking
+    /// facade is driving the call.
     CallingThread,
 }
 
 impl Driver {
     /// The driver for a call starting now, or `IllegalState` `no tokio
     /// runtime` when an async method is awaited outside any runtime.
-    pub(crate) fn current() -> Result<Driver> {
+    #[inline]
+    fn current() -> Result<Driver> {
         if CALLING_THREAD.with(Cell::get) != Mark::Reactor {
             Ok(Driver::CallingThread)
         // A task id means a runtime, and costs no handle clone (an atomic
@@ -54,26 +97,6 @@ impl Driver {
     }
 }
 
-/// Whether a calling-thread wait here would stall a current-thread runtime
-/// (so the facade should wait where it can tell that it waits).
-pub(crate) fn stalls_a_runtime() -> bool {
-    CALLING_THREAD.with(Cell::get) == Mark::StallingThread
-}
-
-/// Called just before the calling thread waits: the first time in the
-/// process that the thread is a current-thread runtime's, says so once.
-pub(crate) fn note_wait() {
-    if stalls_a_runtime() && !WARNED.swap(true, Ordering::Relaxed) {
-        tracing::warn!(
-            "a blade_socket::blocking call is waiting on the thread of a current-thread tokio \
-             runtime: every other task of that runtime stalls until it returns, and if its peer \
-             is one of them it waits forever (or until its timeout). Use a multi-thread runtime \
-             (`#[tokio::main(flavor = \"multi_thread\")]`, `#[tokio::test(flavor = \"multi_thread\")]`) \
-             or move the blocking call into `tokio::task::spawn_blocking`. This is said once per process."
-        );
-    }
-}
-
 /// Marks this thread as driving calls itself until dropped (nesting-safe).
 #[derive(Debug)]
 pub(crate) struct CallingThreadGuard {
@@ -82,6 +105,7 @@ pub(crate) struct CallingThreadGuard {
 
 impl CallingThreadGuard {
     /// `stalls` tells that this thread is also a current-thread runtime's.
+    #[inline]
     pub(crate) fn enter(stalls: bool) -> CallingThreadGuard {
         let mark = if stalls {
             Mark::StallingThread
@@ -95,7 +119,438 @@ impl CallingThreadGuard {
 }
 
 impl Drop for CallingThreadGuard {
+    #[inline]
     fn drop(&mut self) {
         CALLING_THREAD.with(|c| c.set(self.was));
+    }
+}
+
+/// Work handed off the calling thread.
+pub(crate) type Job = Box<dyn FnOnce() + Send>;
+
+/// Where the facade runs work that must not hold its caller past a
+/// deadline (set by the blocking layer: its runtime's blocking pool).
+static OFFLOAD: OnceLock<fn(Job)> = OnceLock::new();
+
+/// Installs where the calling-thread driver hands off work (first call wins).
+pub(crate) fn set_offload(spawn: fn(Job)) {
+    let _ = OFFLOAD.set(spawn);
+}
+
+/// How one call waits: its driver and its one deadline.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Wait {
+    driver: Driver,
+    deadline: Deadline,
+}
+
+impl Wait {
+    /// The wait of a call starting now, `timeout` from now at the latest.
+    ///
+    /// # Errors
+    /// `no tokio runtime` when an async method is awaited outside one.
+    #[inline]
+    pub(crate) fn begin(timeout: Option<Duration>) -> Result<Wait> {
+        Ok(Wait {
+            driver: Driver::current()?,
+            deadline: Deadline::after(timeout),
+        })
+    }
+
+    /// Whether the calling thread waits itself (the blocking facade drives
+    /// the call): its connected stream sockets then get a blocking descriptor.
+    pub(crate) fn in_place(self) -> bool {
+        self.driver == Driver::CallingThread
+    }
+
+    /// `TimedOut` naming `what` once the deadline has passed.
+    pub(crate) fn check(self, what: &str) -> Result<()> {
+        self.deadline.remaining(what).map(drop)
+    }
+
+    /// Runs `op` (one syscall) until it stops reporting `WouldBlock`,
+    /// waiting for `interest` in between, within the deadline: the one
+    /// readiness loop under every operation. `op` gets the `recv`/`send`
+    /// flags to add: `MSG_DONTWAIT` wherever the call must not block (ops
+    /// without flags, such as `accept4`, run only on non-blocking descriptors).
+    ///
+    /// With `may_wait` false (non-blocking mode) it makes one attempt. On the
+    /// calling thread it waits, on a descriptor in blocking mode with no
+    /// deadline, inside the syscall (one syscall per operation, as
+    /// `std::net`); otherwise in `poll(2)`. Under the reactor the socket
+    /// registers on its first wait, then consults readiness before the
+    /// syscall, as `tokio::net` does, so a receive that must wait costs no
+    /// failed syscall. The async form of [`poll_ready`].
+    ///
+    /// Cancel safety: `op` runs only inside a single poll, after readiness,
+    /// so dropping the future between polls loses nothing.
+    pub(crate) async fn ready<R>(
+        self,
+        io: &Io,
+        interest: Interest,
+        may_wait: bool,
+        what: &'static str,
+        mut op: impl FnMut(&socket2::Socket, i32) -> io::Result<R>,
+    ) -> Result<R> {
+        check_open(io)?;
+        if !may_wait {
+            return finish(io, op(io.sock(), libc::MSG_DONTWAIT));
+        }
+        match self.driver {
+            Driver::CallingThread => self.in_place_ready(io, interest, what, op),
+            Driver::Reactor => {
+                // A descriptor the facade put in blocking mode, now awaited.
+                io.set_fd_blocking(false)?;
+                if io.registered().is_none() {
+                    match op(io.sock(), libc::MSG_DONTWAIT) {
+                        Err(e) if would_block(&e) => {}
+                        r => return finish(io, r),
+                    }
+                }
+                let mut timer = Timer {
+                    deadline: self.deadline.instant(),
+                    sleep: None,
+                };
+                let mut share = Share::default();
+                poll_fn(|cx| {
+                    poll_io(
+                        io,
+                        cx,
+                        interest,
+                        what,
+                        &mut timer,
+                        Some(&mut share),
+                        &mut op,
+                    )
+                })
+                .await
+            }
+        }
+    }
+
+    /// The calling thread's readiness loop.
+    fn in_place_ready<R>(
+        self,
+        io: &Io,
+        interest: Interest,
+        what: &'static str,
+        mut op: impl FnMut(&socket2::Socket, i32) -> io::Result<R>,
+    ) -> Result<R> {
+        let sock = io.sock();
+        // On a current-thread runtime's thread, wait in poll(2) below, where
+        // the wait can be told apart (and warned about).
+        if io.fd_blocking() && self.deadline.is_unbounded() && !stalls_a_runtime() {
+            match op(sock, 0) {
+                // A receive woken by `close_shared` sees end of file.
+                r if io.is_closed() => drop(r),
+                // Only with a user-set SO_RCVTIMEO/SO_SNDTIMEO: poll below.
+                Err(e) if would_block(&e) => {}
+                r => return r.map_err(Into::into),
+            }
+        }
+        loop {
+            check_open(io)?;
+            match op(sock, libc::MSG_DONTWAIT) {
+                Err(e) if would_block(&e) => {}
+                r => return finish(io, r),
+            }
+            // poll(2) caps its wait near 24 days; on its timeout, the
+            // deadline alone says whether time is really up.
+            let left = self.deadline.remaining(what)?;
+            note_wait();
+            if !sys::poll(io.sock().as_fd(), interest, left)? {
+                self.deadline.remaining(what)?;
+            }
+        }
+    }
+
+    /// Sleeps for `pause`, cut short by the deadline (then `TimedOut`): a
+    /// timer on the reactor, a plain sleep on the calling thread.
+    pub(crate) async fn pause(self, what: &str, pause: Duration) -> Result<()> {
+        let pause = match self.deadline.remaining(what)? {
+            Some(left) => pause.min(left),
+            None => pause,
+        };
+        match self.driver {
+            Driver::CallingThread => {
+                note_wait();
+                std::thread::sleep(pause);
+            }
+            Driver::Reactor => {
+                let mut sleep = std::pin::pin!(tokio::time::sleep(pause));
+                poll_fn(|cx| poll_timer(sleep.as_mut(), cx)).await?;
+            }
+        }
+        self.check(what)
+    }
+
+    /// Runs `work` (a call that may block, such as `getaddrinfo`) where it
+    /// may block, within the deadline: on tokio's blocking pool under the
+    /// reactor; on the calling thread itself when there is no deadline;
+    /// otherwise handed to the facade's runtime while the caller waits up to
+    /// the deadline, so a slow resolver cannot hold it longer.
+    pub(crate) async fn off_thread<T: Send + 'static>(
+        self,
+        what: &'static str,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T> {
+        match self.driver {
+            Driver::Reactor => {
+                let task = async {
+                    tokio::task::spawn_blocking(work)
+                        .await
+                        .map_err(|e| SocketError::resolution(format!("resolver task failed: {e}")))
+                };
+                self.within(what, task).await?
+            }
+            Driver::CallingThread => {
+                let Some(left) = self.deadline.remaining(what)? else {
+                    return Ok(work());
+                };
+                let (tx, rx) = mpsc::sync_channel(1);
+                let job: Job = Box::new(move || {
+                    let _ = tx.send(work());
+                });
+                match OFFLOAD.get() {
+                    Some(spawn) => spawn(job),
+                    None => {
+                        std::thread::Builder::new()
+                            .name("blade-socket-resolve".into())
+                            .spawn(job)
+                            .map_err(SocketError::from)?;
+                    }
+                }
+                note_wait();
+                match rx.recv_timeout(left) {
+                    Ok(v) => Ok(v),
+                    Err(mpsc::RecvTimeoutError::Timeout) => Err(SocketError::timed_out(what)),
+                    Err(mpsc::RecvTimeoutError::Disconnected) => {
+                        Err(SocketError::resolution("resolver task failed".to_owned()))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits until one of `fds` is writable (a connect attempt moved),
+    /// `until` comes, or the deadline passes (`TimedOut`).
+    pub(crate) async fn any_writable(self, ios: &[&Io], until: Option<Instant>) -> Result<()> {
+        match self.driver {
+            Driver::CallingThread => {
+                let left = self.deadline.remaining("connect")?;
+                let turn = until.map(|t| t.saturating_duration_since(Instant::now()));
+                let wait = match (left, turn) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                let fds: Vec<_> = ios.iter().map(|io| io.sock().as_fd()).collect();
+                note_wait();
+                sys::poll_any(&fds, Interest::WRITABLE, wait)?;
+                self.check("connect")
+            }
+            Driver::Reactor => {
+                type Waiting<'a> = Pin<Box<dyn Future<Output = io::Result<()>> + Send + 'a>>;
+                let mut waits: Vec<Waiting<'_>> = Vec::with_capacity(ios.len() + 1);
+                for io in ios {
+                    let reg = io.registration()?;
+                    waits.push(Box::pin(async move {
+                        reg.writable().await?.clear_ready();
+                        Ok(())
+                    }));
+                }
+                if let Some(t) = until {
+                    waits.push(Box::pin(async move {
+                        tokio::time::sleep_until(t).await;
+                        Ok(())
+                    }));
+                }
+                let any = futures::future::select_all(waits);
+                self.within("connect", any).await?.0?;
+                Ok(())
+            }
+        }
+    }
+
+    /// `fut` under the deadline; expiry is `TimedOut` naming `what`. On the
+    /// calling thread `fut` waits in place and cannot be cut short (its own
+    /// waits honour the deadline), so the deadline is checked once it is done.
+    pub(crate) async fn within<F: Future>(self, what: &str, fut: F) -> Result<F::Output> {
+        match (self.deadline.instant(), self.driver) {
+            (None, _) => Ok(fut.await),
+            (Some(_), Driver::CallingThread) => {
+                let out = fut.await;
+                self.check(what)?;
+                Ok(out)
+            }
+            (Some(at), Driver::Reactor) => {
+                let mut fut = std::pin::pin!(fut);
+                let mut sleep = std::pin::pin!(tokio::time::sleep_until(at));
+                poll_fn(|cx| {
+                    if let Poll::Ready(v) = fut.as_mut().poll(cx) {
+                        return Poll::Ready(Ok(v));
+                    }
+                    poll_timer(sleep.as_mut(), cx)
+                        .map(|r| r.and_then(|()| Err(SocketError::timed_out(what))))
+                })
+                .await
+            }
+        }
+    }
+}
+
+fn would_block(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::WouldBlock
+}
+
+/// A close through `&self` (from another task or thread) wakes the waits;
+/// after it the socket must not be touched again.
+#[inline]
+fn check_open(io: &Io) -> Result<()> {
+    if io.is_closed() {
+        Err(SocketError::illegal(ILLEGAL_STATE))
+    } else {
+        Ok(())
+    }
+}
+
+/// A close through `&self` between the open check and the syscall leaves
+/// the syscall to fail on a descriptor shut under it (EINVAL from accept,
+/// EOF from recv, EPIPE from send): report the close instead.
+#[inline]
+fn finish<R>(io: &Io, r: io::Result<R>) -> Result<R> {
+    check_open(io)?;
+    r.map_err(Into::into)
+}
+
+/// A pending wait's deadline and its timer, armed only when there is a
+/// deadline and the wait has to park. Stored by `poll_read`/`poll_write`
+/// between polls (made when a read or write starts, so each gets the whole
+/// timeout, as each `receive` or `send` does).
+#[derive(Debug, Default)]
+pub(crate) struct Timer {
+    deadline: Option<Instant>,
+    sleep: Option<Pin<Box<Sleep>>>,
+}
+
+impl Timer {
+    /// The timer of a wait that starts now and may last `timeout`.
+    pub(crate) fn after(timeout: Option<Duration>) -> Timer {
+        Timer {
+            deadline: Deadline::after(timeout).instant(),
+            sleep: None,
+        }
+    }
+
+    /// Pending, unless the deadline has passed (then `TimedOut`).
+    fn poll_expired<R>(&mut self, cx: &mut Context<'_>, what: &str) -> Poll<Result<R>> {
+        let Some(at) = self.deadline else {
+            return Poll::Pending;
+        };
+        let sleep = self
+            .sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at)));
+        ready!(poll_timer(sleep.as_mut(), cx))?;
+        Poll::Ready(Err(SocketError::timed_out(what)))
+    }
+
+    fn check(&self, what: &str) -> Result<()> {
+        match self.deadline {
+            Some(at) if Instant::now() >= at => Err(SocketError::timed_out(what)),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// How an async wait shares the registration: tokio's per-direction waker
+/// slot holds one task, so a wait that finds the slot held by another call
+/// waits through a readiness future of its own, in tokio's waiter list
+/// (concurrent receivers all wake). `poll_read`/`poll_write` have nowhere
+/// to keep such a future; they take the slot, as `tokio::net` does.
+#[derive(Default)]
+struct Share<'a> {
+    slot: Option<SlotHold<'a>>,
+    shared: Option<Pin<Box<SharedReady<'a>>>>,
+}
+
+type SharedReady<'a> = dyn Future<Output = io::Result<AsyncFdReadyGuard<'a, Fd>>> + Send + 'a;
+
+/// The right to the registration's waker slot in one direction, while held.
+struct SlotHold<'a>(&'a AtomicBool);
+
+impl Drop for SlotHold<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+/// `poll_read`/`poll_write`'s readiness loop: [`poll_io`] on the reactor,
+/// after the same runtime check as every other wait.
+pub(crate) fn poll_stream<R>(
+    io: &Io,
+    cx: &mut Context<'_>,
+    interest: Interest,
+    what: &'static str,
+    timer: &mut Timer,
+    mut op: impl FnMut(&socket2::Socket, i32) -> io::Result<R>,
+) -> Poll<Result<R>> {
+    Driver::current()?;
+    io.set_fd_blocking(false)?;
+    poll_io(io, cx, interest, what, timer, None, &mut op)
+}
+
+/// The one readiness loop on the reactor, in poll form (the async form is
+/// this under `poll_fn`): readiness, then `op`, until `op` stops reporting
+/// `WouldBlock` or `timer`'s deadline passes. `share` is the async form's.
+fn poll_io<'a, R>(
+    io: &'a Io,
+    cx: &mut Context<'_>,
+    interest: Interest,
+    what: &'static str,
+    timer: &mut Timer,
+    mut share: Option<&mut Share<'a>>,
+    op: &mut impl FnMut(&socket2::Socket, i32) -> io::Result<R>,
+) -> Poll<Result<R>> {
+    let reg = io.registration()?;
+    let read = interest.is_readable();
+    loop {
+        check_open(io)?;
+        let polled = if let Some(shared) = share.as_mut().and_then(|s| s.shared.as_mut()) {
+            let r = shared.as_mut().poll(cx);
+            if r.is_ready() {
+                if let Some(s) = share.as_mut() {
+                    s.shared = None;
+                }
+            }
+            r
+        } else {
+            if let Some(share) = share.as_mut().filter(|s| s.slot.is_none()) {
+                let flag = io.slot_flag(read);
+                if flag.swap(true, Ordering::Acquire) {
+                    share.shared = Some(Box::pin(reg.ready(interest)));
+                    continue;
+                }
+                share.slot = Some(SlotHold(flag));
+            }
+            if read {
+                reg.poll_read_ready(cx)
+            } else {
+                reg.poll_write_ready(cx)
+            }
+        };
+        let mut guard = match polled {
+            Poll::Pending => return timer.poll_expired(cx, what),
+            Poll::Ready(r) => r?,
+        };
+        check_open(io)?;
+        match guard.try_io(|_| op(io.sock(), libc::MSG_DONTWAIT)) {
+            Ok(r) => return Poll::Ready(finish(io, r)),
+            // Readiness the syscall contradicts: tokio never clears hang-up
+            // readiness, so go through the budget to yield, and let the
+            // deadline still end the call.
+            Err(_would_block) => {
+                ready!(tokio::task::coop::poll_proceed(cx)).made_progress();
+                timer.check(what)?;
+            }
+        }
     }
 }

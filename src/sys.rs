@@ -45,6 +45,9 @@ pub(crate) struct Io {
     /// connected stream socket made by the blocking facade, whose unbounded
     /// waits are then the `recv`/`send` itself, as with `std::net`.
     fd_blocking: AtomicBool,
+    /// Whether a call holds the registration's waker slot for reading
+    /// (`[0]`) or writing (`[1]`); see `driver::Pending`.
+    slot_taken: [AtomicBool; 2],
     sock: socket2::Socket,
 }
 
@@ -55,6 +58,7 @@ impl Io {
             registering: Mutex::new(()),
             closed: AtomicBool::new(false),
             fd_blocking: AtomicBool::new(false),
+            slot_taken: [AtomicBool::new(false), AtomicBool::new(false)],
             sock,
         }
     }
@@ -93,22 +97,34 @@ impl Io {
         self.fd_blocking.store(true, Ordering::Relaxed);
     }
 
+    /// The flag of the registration's waker slot for one direction.
+    pub(crate) fn slot_flag(&self, read: bool) -> &AtomicBool {
+        &self.slot_taken[usize::from(!read)]
+    }
+
     /// Whether a close through `&self` has happened.
     pub(crate) fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
     }
 
     /// The registration, if a wait has made one.
+    #[inline]
     pub(crate) fn registered(&self) -> Option<&AsyncFd<Fd>> {
         self.reg.get()
     }
 
     /// The registration, made with the current runtime's reactor on first use.
     /// The caller has checked that a runtime is current (tokio panics otherwise).
+    #[inline]
     pub(crate) fn registration(&self) -> io::Result<&AsyncFd<Fd>> {
-        if let Some(reg) = self.reg.get() {
-            return Ok(reg);
+        match self.reg.get() {
+            Some(reg) => Ok(reg),
+            None => self.register(),
         }
+    }
+
+    #[cold]
+    fn register(&self) -> io::Result<&AsyncFd<Fd>> {
         // Two tasks may race to register; epoll refuses a second registration.
         let _one = self.registering.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(reg) = self.reg.get() {
@@ -326,6 +342,22 @@ pub(crate) fn recv_slice(sock: &socket2::Socket, buf: &mut [u8], flags: i32) -> 
     // initialised bytes into the slice, so it stays initialised.
     let uninit = unsafe { &mut *(std::ptr::from_mut::<[u8]>(buf) as *mut [MaybeUninit<u8>]) };
     sock.recv_with_flags(uninit, flags)
+}
+
+/// `recv(2)` into the unfilled part of `buf` (no zeroing first, as
+/// `tokio::net` reads), marking what arrived as filled.
+pub(crate) fn recv_read_buf(
+    sock: &socket2::Socket,
+    buf: &mut tokio::io::ReadBuf<'_>,
+    flags: i32,
+) -> io::Result<usize> {
+    // SAFETY: `recv` only writes initialised bytes into the slice and never
+    // de-initialises any.
+    let n = sock.recv_with_flags(unsafe { buf.unfilled_mut() }, flags)?;
+    // SAFETY: `recv` wrote (initialised) the first `n` unfilled bytes.
+    unsafe { buf.assume_init(n) };
+    buf.advance(n);
+    Ok(n)
 }
 
 /// Like [`recv_into`], for `recvfrom(2)`.

@@ -9,10 +9,7 @@ use std::{
 
 use tokio::time::Instant;
 
-use crate::{
-    driver::Driver,
-    error::{Result, SocketError},
-};
+use crate::error::{Result, SocketError};
 
 /// When an operation must give up; `None` means never.
 #[derive(Clone, Copy, Debug)]
@@ -53,68 +50,23 @@ impl Deadline {
             }
         }
     }
-
-    /// Runs `fut` under this deadline with `tokio::time`; expiry is `TimedOut`.
-    /// On the calling-thread driver `fut` waits in place and cannot be cut
-    /// short, so the deadline is checked once it is done.
-    pub(crate) async fn run<F: Future>(
-        self,
-        driver: Driver,
-        what: &str,
-        fut: F,
-    ) -> Result<F::Output> {
-        match (self.0, driver) {
-            (None, _) => Ok(fut.await),
-            (Some(_), Driver::CallingThread) => {
-                let out = fut.await;
-                self.remaining(what)?;
-                Ok(out)
-            }
-            (Some(at), Driver::Reactor) => cut_off_at(at, what, fut).await,
-        }
-    }
-
-    /// Sleeps for `pause`, cut short by the deadline (then `TimedOut`): a
-    /// timer on the reactor, or a plain sleep on the calling-thread driver.
-    pub(crate) async fn pause(self, driver: Driver, what: &str, pause: Duration) -> Result<()> {
-        let pause = match self.remaining(what)? {
-            Some(left) => pause.min(left),
-            None => pause,
-        };
-        match driver {
-            Driver::CallingThread => {
-                crate::driver::note_wait();
-                std::thread::sleep(pause);
-            }
-            Driver::Reactor => {
-                let mut sleep = std::pin::pin!(tokio::time::sleep(pause));
-                std::future::poll_fn(|cx| poll_timer(sleep.as_mut(), cx)).await?;
-            }
-        }
-        self.remaining(what).map(drop)
-    }
 }
 
-/// `fut`, cut off at `at` with `TimedOut`. Unlike `tokio::time::timeout_at`,
-/// a runtime that shuts down under the pending call makes it fail with
-/// `IllegalState` instead of panicking: tokio asserts when a timer is polled
-/// after its driver has shut down, which a call awaited outside the
-/// runtime's workers (`Handle::block_on` on another thread) can see.
-pub(crate) async fn cut_off_at<F: Future>(at: Instant, what: &str, fut: F) -> Result<F::Output> {
-    let mut fut = std::pin::pin!(fut);
-    let mut sleep = std::pin::pin!(tokio::time::sleep_until(at));
-    std::future::poll_fn(|cx| {
-        if let Poll::Ready(v) = fut.as_mut().poll(cx) {
-            return Poll::Ready(Ok(v));
-        }
-        poll_timer(sleep.as_mut(), cx).map(|r| r.and_then(|()| Err(SocketError::timed_out(what))))
-    })
-    .await
-}
-
-/// Polls a tokio timer; tokio's panic for a runtime shutting down becomes
-/// an `IllegalState` error.
-fn poll_timer(sleep: Pin<&mut tokio::time::Sleep>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+/// Polls a tokio timer. tokio asserts when a timer is polled after its
+/// runtime has shut down, which a call awaited outside the runtime's workers
+/// (`Handle::block_on` on another thread) can see while that runtime is
+/// dropped. An unwinding build turns that panic into an `IllegalState`
+/// error (`the tokio runtime is shutting down`). tokio offers no test for
+/// it, so a build with `panic = "abort"` aborts there, as every tokio timer
+/// does (`tokio::time::timeout` included). The blocking facade never polls
+/// a tokio timer (its waits are `poll(2)` with a timeout).
+pub(crate) fn poll_timer(
+    sleep: Pin<&mut tokio::time::Sleep>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<()>> {
+    if !cfg!(panic = "unwind") {
+        return sleep.poll(cx).map(Ok);
+    }
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sleep.poll(cx))) {
         Ok(p) => p.map(Ok),
         Err(_) => Poll::Ready(Err(SocketError::illegal(crate::error::RUNTIME_SHUT_DOWN))),

@@ -1,15 +1,17 @@
 //! Where the facade's runtime comes from, and how a call is driven.
 //!
-//! A call enters the facade's runtime (one the crate starts lazily, or one the
-//! user supplied), marks the thread as its own driver and polls the core's
-//! future in place: readiness waits happen in `poll(2)` on this thread, so no
-//! reactor the caller might be blocking is ever waited on. The first poll uses
-//! a no-op waker; in practice it completes, and no waker is ever built.
+//! A call marks the thread as its own driver and polls the core's future in
+//! place: readiness waits happen in the syscall itself or in `poll(2)` on
+//! this thread, so no reactor the caller might be blocking is ever waited
+//! on. The first poll uses a no-op waker; in practice it completes, and no
+//! waker is ever built. The facade's runtime (one the crate starts lazily,
+//! or one the user supplied) runs only what must leave the calling thread:
+//! a name lookup that a deadline may cut short.
 
 use std::{
     future::Future,
     panic::{AssertUnwindSafe, catch_unwind, resume_unwind},
-    pin::pin,
+    pin::{Pin, pin},
     sync::{Arc, Mutex, RwLock},
     task::{Context, Poll, Wake, Waker},
     thread::{self, Thread},
@@ -18,7 +20,7 @@ use std::{
 use tokio::runtime::{Handle, Runtime, RuntimeFlavor};
 
 use crate::{
-    driver::CallingThreadGuard,
+    driver::{self, CallingThreadGuard, Job},
     error::{Result, SocketError},
 };
 
@@ -84,30 +86,58 @@ fn facade_handle() -> Result<Handle> {
     Ok(handle)
 }
 
+/// Runs `job` on the facade runtime's blocking pool (a thread of its own if
+/// no runtime can be had).
+fn offload(job: Job) {
+    match facade_handle() {
+        Ok(handle) => drop(handle.spawn_blocking(job)),
+        Err(_) => drop(
+            thread::Builder::new()
+                .name("blade-socket-resolve".into())
+                .spawn(job),
+        ),
+    }
+}
+
 /// Runs one core operation to completion on the calling thread.
-pub(crate) fn run<T>(fut: impl Future<Output = Result<T>>) -> Result<T> {
+///
+/// The future is pinned where it was made and polled in place: nothing is
+/// moved or looked up per call. The calling-thread driver needs no runtime
+/// (its waits are `poll(2)` or the syscall itself, its sleeps
+/// `thread::sleep`), so no runtime context is entered here; the facade's
+/// runtime serves only what must run elsewhere.
+#[inline(always)]
+pub(crate) fn run<F: Future>(fut: F) -> F::Output {
+    let fut = pin!(fut);
+    driver::set_offload(offload);
     // On a multi-thread runtime's worker, hand the worker's other tasks to
     // another thread while this one blocks. Never on a current-thread
-    // runtime, whose tasks this call stalls (the one trap: warned about once).
+    // runtime, whose tasks this call stalls (the one trap: warned about
+    // once). Outside any runtime (the usual case) this costs one
+    // thread-local read.
     let flavor = Handle::try_current().ok().map(|h| h.runtime_flavor());
-    let on_multi_thread = flavor == Some(RuntimeFlavor::MultiThread);
-    let stalls = flavor == Some(RuntimeFlavor::CurrentThread);
-    let handle = facade_handle()?;
-    let drive = move || {
-        let _runtime = handle.enter();
-        let _driver = CallingThreadGuard::enter(stalls);
-        block_on(fut)
-    };
-    if on_multi_thread {
-        in_blocking_section(drive)
+    let _driver = CallingThreadGuard::enter(flavor == Some(RuntimeFlavor::CurrentThread));
+    if flavor == Some(RuntimeFlavor::MultiThread) {
+        in_blocking_section(|| block_on(fut))
     } else {
-        drive()
+        block_on(fut)
     }
 }
 
 /// `block_in_place`, except where tokio refuses it (a multi-thread handle
 /// entered inside a current-thread runtime): there, run in place.
+///
+/// tokio offers no test for that case, so it is told by the panic, which
+/// only an unwinding build can catch. Built with `panic = "abort"`, the
+/// facade never calls `block_in_place`: a call made on a multi-thread
+/// worker then blocks that worker with its queued tasks, as any blocking
+/// call there does (other workers steal all but its next task), instead
+/// of aborting the process.
+#[cold]
 fn in_blocking_section<R>(f: impl FnOnce() -> R) -> R {
+    if !cfg!(panic = "unwind") {
+        return f();
+    }
     let mut f = Some(f);
     let attempt = catch_unwind(AssertUnwindSafe(|| {
         tokio::task::block_in_place(|| f.take().map(|f| f()))
@@ -134,8 +164,8 @@ impl Wake for ThreadWaker {
 }
 
 /// Polls `fut` on this thread until it completes.
-fn block_on<F: Future>(fut: F) -> F::Output {
-    let mut fut = pin!(fut);
+#[inline(always)]
+fn block_on<F: Future>(mut fut: Pin<&mut F>) -> F::Output {
     if let Poll::Ready(v) = fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
         return v;
     }

@@ -5,17 +5,16 @@ use std::{net::SocketAddr, os::fd::AsRawFd, sync::Arc, time::Duration};
 use tokio::io::Interest;
 use tracing::Instrument;
 
-use super::{Phase, Socket, io::ready_io, trace};
+use super::{Phase, Socket, trace};
 use crate::{
     addr,
     consts::{AF_INET, AF_INET6, AF_UNIX, IP_ANY, SOCK_STREAM, SOMAXCONN},
-    driver::Driver,
+    driver::Wait,
     error::{
         EXISTING_CONNECTION, ILLEGAL_STATE, NOT_LISTENING, PREVIOUSLY_BOUND, QUEUE_TOO_LONG,
         Result, SocketError,
     },
     sys::{Io, Slot},
-    timeout::Deadline,
 };
 
 /// What `connect` was asked to reach: a host to resolve, or an address.
@@ -141,15 +140,14 @@ impl Socket {
             Phase::Listening => return Err(SocketError::illegal(ILLEGAL_STATE)),
             _ => {}
         }
-        let driver = Driver::current()?;
-        let deadline = Deadline::after(Some(timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT)));
+        let wait = Wait::begin(Some(timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT)))?;
         let host = target.host();
         let io = self.io()?;
         // A span over resolution and every attempt (happy eyeballs' events
         // nest in it); with no subscriber it is a disabled span, a no-op.
         let span = tracing::debug_span!("connect", fd = self.fd, family = ?self.family, host = %host, port);
         let result = self
-            .connect_any(io, &target, port, driver, deadline)
+            .connect_any(io, &target, port, wait)
             .instrument(span)
             .await;
         match result {
@@ -163,7 +161,7 @@ impl Socket {
                 self.host = if self.family == AF_UNIX { host } else { h };
                 self.port = p;
                 self.state.set_phase(Phase::Connected);
-                if driver == Driver::CallingThread && self.ty == SOCK_STREAM {
+                if wait.in_place() && self.ty == SOCK_STREAM {
                     // Best effort: the non-blocking descriptor works as well, just slower.
                     let _ = self.io().map(|io| io.set_fd_blocking(true));
                 }
@@ -186,20 +184,13 @@ impl Socket {
         io: Arc<Io>,
         target: &Target,
         port: u16,
-        driver: Driver,
-        deadline: Deadline,
+        wait: Wait,
     ) -> Result<(socket2::SockAddr, Option<Arc<Io>>)> {
         let host = target.host();
         let host = host.as_str();
         let addrs = match target {
             Target::Name(name) => {
-                deadline
-                    .run(
-                        driver,
-                        "connect",
-                        addr::resolve_for_connect(name, port, self.family, self.ty, driver),
-                    )
-                    .await??
+                addr::resolve_for_connect(name, port, self.family, self.ty, wait).await?
             }
             Target::Addr(a) => vec![addr::exact(*a, self.family, host)?],
         };
@@ -208,7 +199,7 @@ impl Socket {
             && self.state.get().phase == Phase::Fresh
             && (self.family == AF_INET || self.family == AF_INET6);
         let failures = if racing {
-            match self.race(Arc::clone(&io), addrs, driver, deadline).await? {
+            match self.race(Arc::clone(&io), addrs, wait).await? {
                 Ok((won, peer)) => {
                     let other = (!Arc::ptr_eq(&won, &io)).then_some(won);
                     return Ok((peer, other));
@@ -218,7 +209,7 @@ impl Socket {
         } else {
             let mut failures = Vec::new();
             for a in addrs {
-                match connect_one(&io, &a, driver, deadline).await {
+                match connect_one(&io, &a, wait).await {
                     Ok(()) => return Ok((a, None)),
                     Err(e) if e.is_timeout() => return Err(e),
                     Err(e) => failures.push((a, e)),
@@ -257,7 +248,7 @@ impl Socket {
     /// ```
     pub async fn bind(&mut self, port: u16, host: Option<&str>) -> Result<()> {
         self.check_bindable()?;
-        let driver = Driver::current()?;
+        let wait = Wait::begin(None)?;
         let host = match host {
             None => addr::loopback(self.family),
             Some(h) if self.family == AF_UNIX => h,
@@ -265,7 +256,7 @@ impl Socket {
             Some(h) if h == IP_ANY => addr::wildcard(self.family),
             Some(h) => h,
         };
-        let addrs = addr::resolve(host, port, self.family, self.ty, driver).await?;
+        let addrs = addr::resolve(host, port, self.family, self.ty, wait).await?;
         self.bind_any(&addrs, host)
     }
 
@@ -410,7 +401,7 @@ impl Socket {
         }
         let call = self.begin(self.receive_timeout)?;
         // The blocking facade's connections get a blocking descriptor (see `ready_io`).
-        let blocking_fd = call.driver() == Driver::CallingThread && self.ty == SOCK_STREAM;
+        let blocking_fd = call.in_place() && self.ty == SOCK_STREAM;
         let mut backoff = FIRST_BACKOFF;
         let accepted = loop {
             match call
@@ -558,12 +549,7 @@ pub(super) fn handshake_done(s: &socket2::Socket) -> std::io::Result<()> {
 }
 
 /// One connection attempt: start it, then wait for the handshake's outcome.
-async fn connect_one(
-    io: &Io,
-    addr: &socket2::SockAddr,
-    driver: Driver,
-    deadline: Deadline,
-) -> Result<()> {
+async fn connect_one(io: &Io, addr: &socket2::SockAddr, wait: Wait) -> Result<()> {
     let started = match io.sock().connect(addr) {
         // After a failed non-blocking connect (an earlier address), Linux
         // reports that failure once more (`ECONNABORTED`, as its `SO_ERROR`
@@ -578,14 +564,8 @@ async fn connect_one(
     }
     // On loopback the handshake has usually finished already: the first
     // check (before any wait) finds the peer.
-    ready_io(
-        io,
-        Interest::WRITABLE,
-        deadline,
-        driver,
-        true,
-        "connect",
-        |s, _| handshake_done(s),
-    )
+    wait.ready(io, Interest::WRITABLE, true, "connect", |s, _| {
+        handshake_done(s)
+    })
     .await
 }

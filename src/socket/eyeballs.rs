@@ -5,24 +5,16 @@
 //! Each attempt after the first needs a descriptor of its own; the winner's
 //! replaces the socket's (with its options copied), the losers are closed.
 
-use std::{
-    future::Future,
-    io,
-    os::fd::{AsFd, BorrowedFd},
-    pin::Pin,
-    sync::Arc,
-    time::Duration,
-};
+use std::{io, os::fd::AsFd, sync::Arc, time::Duration};
 
 use socket2::SockAddr;
 use tokio::time::Instant;
 
 use super::Socket;
 use crate::{
-    driver::Driver,
+    driver::Wait,
     error::{Result, SocketError},
     sys::{self, Io},
-    timeout::Deadline,
 };
 
 /// RFC 8305's recommended "connection attempt delay".
@@ -159,8 +151,7 @@ impl Socket {
         &self,
         own: Arc<Io>,
         addrs: Vec<SockAddr>,
-        driver: Driver,
-        deadline: Deadline,
+        wait: Wait,
     ) -> Result<RaceResult> {
         let template = Template::read(own.sock());
         let mut own = Some(own);
@@ -216,51 +207,8 @@ impl Socket {
                 return Ok(Err(failures));
             }
             let until = more.then_some(next_start);
-            wait_any(&live, until, driver, deadline).await?;
-        }
-    }
-}
-
-/// Waits until one attempt's handshake moves, `until` comes, or the
-/// deadline passes (`TimedOut`).
-async fn wait_any(
-    live: &[Attempt],
-    until: Option<Instant>,
-    driver: Driver,
-    deadline: Deadline,
-) -> Result<()> {
-    match driver {
-        Driver::CallingThread => {
-            let left = deadline.remaining("connect")?;
-            let turn = until.map(|t| t.saturating_duration_since(Instant::now()));
-            let wait = match (left, turn) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-            let fds: Vec<BorrowedFd<'_>> = live.iter().map(|a| a.io.sock().as_fd()).collect();
-            crate::driver::note_wait();
-            sys::poll_any(&fds, tokio::io::Interest::WRITABLE, wait)?;
-            deadline.remaining("connect").map(drop)
-        }
-        Driver::Reactor => {
-            type Wait<'a> = Pin<Box<dyn Future<Output = io::Result<()>> + Send + 'a>>;
-            let mut waits: Vec<Wait<'_>> = Vec::with_capacity(live.len() + 1);
-            for a in live {
-                let reg = a.io.registration()?;
-                waits.push(Box::pin(async move {
-                    reg.writable().await?.clear_ready();
-                    Ok(())
-                }));
-            }
-            if let Some(t) = until {
-                waits.push(Box::pin(async move {
-                    tokio::time::sleep_until(t).await;
-                    Ok(())
-                }));
-            }
-            let any = futures::future::select_all(waits);
-            deadline.run(driver, "connect", any).await?.0?;
-            Ok(())
+            let ios: Vec<&Io> = live.iter().map(|a| &*a.io).collect();
+            wait.any_writable(&ios, until).await?;
         }
     }
 }

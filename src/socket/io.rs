@@ -1,6 +1,12 @@
 //! The readiness helper and the data operations built on it.
 
-use std::{future::Future, io, os::fd::AsFd, sync::Arc, time::Duration};
+use std::{
+    future::Future,
+    io,
+    os::fd::AsFd,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::Interest;
@@ -8,10 +14,9 @@ use tokio::io::Interest;
 use super::{Datagram, Socket, trace::OpTrace};
 use crate::{
     addr,
-    driver::Driver,
-    error::{ILLEGAL_STATE, Result, SocketError},
+    driver::Wait,
+    error::{Result, SocketError},
     sys::{self, Io},
-    timeout::Deadline,
 };
 
 /// Reads up to this many bytes with one plain `recv`; larger reads are sized
@@ -31,21 +36,17 @@ fn count(n: &usize) -> u64 {
     *n as u64
 }
 
-fn would_block(e: &io::Error) -> bool {
-    e.kind() == io::ErrorKind::WouldBlock
-}
-
 /// One I/O call's context: the descriptor it holds (so a concurrent close
-/// cannot release it underneath), who waits, and the call's one deadline.
+/// cannot release it underneath), how it waits (driver and one deadline).
 pub(super) struct Call {
-    io: Arc<Io>,
-    driver: Driver,
-    deadline: Deadline,
+    pub(super) io: Arc<Io>,
+    pub(super) wait: Wait,
     trace: OpTrace,
 }
 
 impl Call {
     /// Records the call's outcome (see [`OpTrace`]) and passes it on.
+    #[inline]
     pub(super) fn traced<T>(
         &self,
         sock: &Socket,
@@ -57,18 +58,19 @@ impl Call {
         r
     }
 
-    /// Who waits in this call.
-    pub(super) fn driver(&self) -> Driver {
-        self.driver
+    /// Whether the calling thread waits itself (the blocking facade).
+    pub(super) fn in_place(&self) -> bool {
+        self.wait.in_place()
     }
 
     /// Sleeps for `pause` within this call's deadline.
     pub(super) async fn pause(&self, what: &'static str, pause: Duration) -> Result<()> {
-        self.deadline.pause(self.driver, what, pause).await
+        self.wait.pause(what, pause).await
     }
 
-    /// Runs `op` through [`ready_io`] under this call's deadline and the
-    /// socket's blocking mode.
+    /// Runs `op` through the readiness loop ([`Wait::ready`]) under this
+    /// call's deadline and the socket's blocking mode.
+    #[inline]
     pub(super) fn ready<'a, R: 'a>(
         &'a self,
         sock: &Socket,
@@ -76,136 +78,26 @@ impl Call {
         what: &'static str,
         op: impl FnMut(&socket2::Socket, i32) -> io::Result<R> + 'a,
     ) -> impl Future<Output = Result<R>> + 'a {
-        ready_io(
-            &self.io,
-            interest,
-            self.deadline,
-            self.driver,
-            sock.blocking,
-            what,
-            op,
-        )
+        self.wait.ready(&self.io, interest, sock.blocking, what, op)
     }
 }
 
-/// The one readiness loop under every operation: runs `op` (one syscall)
-/// until it stops reporting `WouldBlock`, waiting for `interest` in between,
-/// within `deadline`. `op` gets the `recv`/`send` flags to add: `MSG_DONTWAIT`
-/// wherever the call must not block (ops without flags, such as `accept4`,
-/// run only on non-blocking descriptors).
-///
-/// With `may_wait` false (non-blocking mode) it makes one attempt. Under the
-/// blocking facade the calling thread waits itself: on a descriptor in
-/// blocking mode with no deadline, inside the syscall (one syscall per
-/// operation, as `std::net`); otherwise in `poll(2)`. Under the reactor the
-/// socket registers on its first wait, then consults readiness before the
-/// syscall, as `tokio::net` does, so a receive that must wait costs no
-/// failed syscall.
-///
-/// Cancel safety: `op` runs only inside a single poll, after readiness, so
-/// dropping the future between polls loses nothing.
-pub(super) async fn ready_io<R>(
-    io: &Io,
-    interest: Interest,
-    deadline: Deadline,
-    driver: Driver,
-    may_wait: bool,
-    what: &'static str,
-    mut op: impl FnMut(&socket2::Socket, i32) -> io::Result<R>,
-) -> Result<R> {
-    let sock = io.sock();
-    // A close through `&self` (from another task or thread) wakes the waits
-    // below; after it the socket must not be touched again.
-    let check_open = || {
-        if io.is_closed() {
-            Err(SocketError::illegal(ILLEGAL_STATE))
-        } else {
-            Ok(())
-        }
-    };
-    check_open()?;
-    // A close through `&self` between that check and the syscall leaves the
-    // syscall to fail on a descriptor shut under it (EINVAL from accept,
-    // EOF from recv, EPIPE from send): report the close instead.
-    let finish = |r: io::Result<R>| -> Result<R> {
-        if io.is_closed() {
-            Err(SocketError::illegal(ILLEGAL_STATE))
-        } else {
-            r.map_err(Into::into)
-        }
-    };
-    if !may_wait {
-        return finish(op(sock, libc::MSG_DONTWAIT));
-    }
-    match driver {
-        Driver::CallingThread => {
-            // On a current-thread runtime's thread, wait in poll(2) below,
-            // where the wait can be told apart (and warned about).
-            if io.fd_blocking() && deadline.is_unbounded() && !crate::driver::stalls_a_runtime() {
-                match op(sock, 0) {
-                    // A receive woken by `close_shared` sees end of file.
-                    r if io.is_closed() => drop(r),
-                    // Only with a user-set SO_RCVTIMEO/SO_SNDTIMEO: poll below.
-                    Err(e) if would_block(&e) => {}
-                    r => return r.map_err(Into::into),
-                }
-            }
-            loop {
-                check_open()?;
-                match op(sock, libc::MSG_DONTWAIT) {
-                    Err(e) if would_block(&e) => {}
-                    r => return finish(r),
-                }
-                // poll(2) caps its wait near 24 days; on its timeout, the
-                // deadline alone says whether time is really up.
-                let left = deadline.remaining(what)?;
-                crate::driver::note_wait();
-                if !sys::poll(sock.as_fd(), interest, left)? {
-                    deadline.remaining(what)?;
-                }
-            }
-        }
-        Driver::Reactor => {
-            // A descriptor the facade put in blocking mode, now awaited.
-            io.set_fd_blocking(false)?;
-            if io.registered().is_none() {
-                match op(sock, libc::MSG_DONTWAIT) {
-                    Err(e) if would_block(&e) => {}
-                    r => return finish(r),
-                }
-            }
-            let reg = io.registration()?;
-            loop {
-                let mut guard = match deadline.instant() {
-                    None => reg.ready(interest).await?,
-                    // Boxed, so that only calls with a deadline carry a timer.
-                    Some(at) => {
-                        Box::pin(crate::timeout::cut_off_at(at, what, reg.ready(interest)))
-                            .await??
-                    }
-                };
-                check_open()?;
-                match guard.try_io(|_| op(sock, libc::MSG_DONTWAIT)) {
-                    Ok(r) => return finish(r),
-                    Err(_would_block) => {
-                        // tokio never clears hang-up readiness: yield through the
-                        // budget so that timers (our deadline) still get to fire.
-                        tokio::task::consume_budget().await;
-                        deadline.remaining(what)?;
-                    }
-                }
-            }
-        }
-    }
-}
+/// Reads of up to this many bytes go through the socket's reused buffer.
+const SPARE_MAX: usize = 4096;
 
 /// One receive on a stream socket: at most `length` bytes (all queued bytes
 /// with `None`); `Ok(None)` at end of file.
 fn recv_stream(
     sock: &socket2::Socket,
+    spare: &Mutex<BytesMut>,
     length: Option<usize>,
     flags: i32,
 ) -> io::Result<Option<Bytes>> {
+    if let Some(n) = length.filter(|&n| n <= SPARE_MAX) {
+        if let Ok(mut buf) = spare.try_lock() {
+            return recv_reusing(sock, &mut buf, n, flags);
+        }
+    }
     let (want, sized) = match length {
         Some(n) if n <= SMALL_READ => (n, false),
         _ => {
@@ -238,6 +130,27 @@ fn recv_stream(
         }
     }
     Ok((!buf.is_empty()).then(|| buf.freeze()))
+}
+
+/// A small receive into the socket's reused buffer, as tokio-util's framed
+/// reader does: the bytes read are split off and frozen, and the next
+/// receive reclaims the buffer's block once the caller has dropped them
+/// (`reserve` on a unique block), so the steady path does not allocate.
+fn recv_reusing(
+    sock: &socket2::Socket,
+    buf: &mut BytesMut,
+    want: usize,
+    flags: i32,
+) -> io::Result<Option<Bytes>> {
+    buf.reserve(want);
+    loop {
+        match sys::recv_into(sock, buf, want, flags) {
+            Ok(0) => return Ok(None),
+            Ok(_) => return Ok(Some(buf.split().freeze())),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// The size to allocate for the next datagram: `length` when small, else
@@ -330,12 +243,9 @@ impl Socket {
 
     /// Starts an I/O call whose state checks have passed.
     pub(super) fn begin(&self, timeout: Option<Duration>) -> Result<Call> {
-        let io = self.io()?;
-        let driver = Driver::current()?;
         Ok(Call {
-            io,
-            driver,
-            deadline: Deadline::after(timeout),
+            io: self.io()?,
+            wait: Wait::begin(timeout)?,
             trace: OpTrace::start(),
         })
     }
@@ -466,8 +376,8 @@ impl Socket {
         if let Some(to) = offload.last_to(host, port) {
             return Ok(to);
         }
-        let resolving = addr::resolve(host, port, self.family, self.ty, call.driver);
-        let found = call.deadline.run(call.driver, "send", resolving).await??;
+        // Resolution runs within the call's deadline (`Wait::off_thread`).
+        let found = addr::resolve(host, port, self.family, self.ty, call.wait).await?;
         let to = found
             .into_iter()
             .next()
@@ -654,7 +564,7 @@ impl Socket {
                 } else if record {
                     recv_record(s, length, flags)
                 } else {
-                    recv_stream(s, length, flags)
+                    recv_stream(s, &self.spare, length, flags)
                 }
             })
             .await

@@ -157,6 +157,8 @@ pub struct Socket {
     blocking: bool,
     /// The timers of a pending `AsyncRead`/`AsyncWrite` poll.
     timers: stream::Timers,
+    /// The buffer small stream receives reuse (see `io::recv_reusing`).
+    spare: std::sync::Mutex<bytes::BytesMut>,
     /// UDP offload state and datagrams read ahead, made on first use.
     batch: std::sync::OnceLock<Arc<batch::Offload>>,
 }
@@ -389,6 +391,7 @@ impl Socket {
             receive_timeout: None,
             blocking: true,
             timers: stream::Timers::default(),
+            spare: std::sync::Mutex::default(),
             batch: std::sync::OnceLock::new(),
         }
     }

@@ -5,23 +5,20 @@
 //! [`Socket::poll_receive`] and [`Socket::poll_send`].
 
 use std::{
-    future::Future,
     io,
     pin::Pin,
     sync::Mutex,
     task::{Context, Poll, ready},
 };
 
-use tokio::{
-    io::{AsyncRead, AsyncWrite, ReadBuf},
-    time::Sleep,
-};
+use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 
 use super::Socket;
 use crate::{
     consts::SHUT_WR,
-    driver::Driver,
-    error::{ILLEGAL_STATE, Result, SocketError},
+    driver::{self, Timer},
+    error::Result,
+    sys,
 };
 
 /// Which way a poll goes.
@@ -31,32 +28,16 @@ enum Way {
     Write,
 }
 
-type Timer = Mutex<Option<Pin<Box<Sleep>>>>;
-
-/// The timer of a pending `poll_read` or `poll_write`: armed when the first
-/// poll has to wait, dropped when the poll completes, so each read or write
-/// gets the whole timeout, as each `receive` or `send` does. Behind a lock
-/// because `&Socket` reads and writes too; one lock per direction, so a
-/// reader and a writer never wait for each other.
+/// The wait of a pending `poll_read` or `poll_write` (its deadline and
+/// timer): made when a read or write starts, dropped when it completes, so
+/// each gets the whole timeout, as each `receive` or `send` does. Behind a
+/// lock because `&Socket` reads and writes too; one lock per direction, so
+/// a reader and a writer never wait for each other. Without a timeout
+/// there is nothing to keep and no lock is taken.
 #[derive(Debug, Default)]
 pub(super) struct Timers {
-    read: Timer,
-    write: Timer,
-}
-
-impl Timers {
-    fn slot(&self, way: Way) -> &Timer {
-        match way {
-            Way::Read => &self.read,
-            Way::Write => &self.write,
-        }
-    }
-}
-
-/// Runs `f` on one direction's timer; a poisoned lock (a panic inside `f`,
-/// which polls only a tokio timer) still holds a usable value.
-fn with_timer<R>(timer: &Timer, f: impl FnOnce(&mut Option<Pin<Box<Sleep>>>) -> R) -> R {
-    f(&mut timer.lock().unwrap_or_else(|e| e.into_inner()))
+    read: Mutex<Option<Timer>>,
+    write: Mutex<Option<Timer>>,
 }
 
 impl Socket {
@@ -72,10 +53,9 @@ impl Socket {
         if let Err(e) = self.state.get().check_receive(false) {
             return Poll::Ready(Err(e.into()));
         }
-        let n = ready!(self.poll_io(cx, Way::Read, |s| {
-            std::io::Read::read(&mut &*s, buf.initialize_unfilled())
+        ready!(self.poll_io(cx, Way::Read, |s, flags| {
+            sys::recv_read_buf(s, buf, flags)
         }))?;
-        buf.advance(n);
         Poll::Ready(Ok(()))
     }
 
@@ -88,8 +68,8 @@ impl Socket {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        self.poll_io(cx, Way::Write, |s| {
-            s.send_with_flags(buf, libc::MSG_NOSIGNAL)
+        self.poll_io(cx, Way::Write, |s, flags| {
+            s.send_with_flags(buf, flags | libc::MSG_NOSIGNAL)
         })
         .map_err(Into::into)
     }
@@ -99,58 +79,49 @@ impl Socket {
         self.shutdown(SHUT_WR).map_err(Into::into)
     }
 
-    /// One readiness-driven attempt of `op` through the reactor, with `cx`.
+    /// One read or write through the crate's one readiness loop, in its
+    /// poll form ([`driver::poll_stream`]): the same runtime check, close
+    /// check, shutdown guard and deadline as the async methods.
     fn poll_io<R>(
         &self,
         cx: &mut Context<'_>,
         way: Way,
-        mut op: impl FnMut(&socket2::Socket) -> io::Result<R>,
+        op: impl FnMut(&socket2::Socket, i32) -> io::Result<R>,
     ) -> Poll<Result<R>> {
-        Driver::current()?;
         let io = self.io()?;
-        io.set_fd_blocking(false)?;
-        let reg = io.registration()?;
-        let result = loop {
-            let ready = match way {
-                Way::Read => reg.poll_read_ready(cx),
-                Way::Write => reg.poll_write_ready(cx),
-            };
-            let mut guard = match ready {
-                Poll::Pending => return self.poll_timer(cx, way),
-                Poll::Ready(r) => r?,
-            };
-            if io.is_closed() {
-                break Err(SocketError::illegal(ILLEGAL_STATE));
-            }
-            match guard.try_io(|_| op(io.sock())) {
-                Ok(r) => break r.map_err(SocketError::from),
-                // Readiness that the syscall contradicts: hang-up readiness
-                // is never cleared, so go through tokio's budget to yield.
-                Err(_would_block) => ready!(tokio::task::coop::poll_proceed(cx)).made_progress(),
-            }
+        let (interest, what, timeout, slot) = match way {
+            Way::Read => (
+                Interest::READABLE,
+                "receive",
+                self.receive_timeout,
+                &self.timers.read,
+            ),
+            Way::Write => (
+                Interest::WRITABLE,
+                "send",
+                self.send_timeout,
+                &self.timers.write,
+            ),
         };
-        with_timer(self.timers.slot(way), |t| *t = None);
-        Poll::Ready(result.map_err(|e| self.fail(e)))
-    }
-
-    /// Pending, unless the timeout of this read or write has passed.
-    fn poll_timer<R>(&self, cx: &mut Context<'_>, way: Way) -> Poll<Result<R>> {
-        let timeout = match way {
-            Way::Read => self.receive_timeout,
-            Way::Write => self.send_timeout,
-        };
-        let Some(timeout) = timeout else {
-            return Poll::Pending;
-        };
-        with_timer(self.timers.slot(way), |slot| {
-            let timer = slot.get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
-            ready!(timer.as_mut().poll(cx));
+        let r = if timeout.is_none() {
+            ready!(driver::poll_stream(
+                &io,
+                cx,
+                interest,
+                what,
+                &mut Timer::default(),
+                op
+            ))
+        } else {
+            // A poisoned lock (a panic while polling a tokio timer) still
+            // holds a usable value.
+            let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
+            let timer = slot.get_or_insert_with(|| Timer::after(timeout));
+            let r = ready!(driver::poll_stream(&io, cx, interest, what, timer, op));
             *slot = None;
-            Poll::Ready(Err(SocketError::timed_out(match way {
-                Way::Read => "receive",
-                Way::Write => "send",
-            })))
-        })
+            r
+        };
+        Poll::Ready(r.map_err(|e| self.fail(e)))
     }
 }
 
