@@ -320,22 +320,30 @@ fn partition_then_heal() {
             "a timeout closed a socket"
         );
 
-        // Heal. Where the stream stands: every byte up to the last complete
-        // call, then whatever part of the timed-out call the OS took. The
-        // sender ends its stream; the receiver must get all of it, in order.
+        // Heal. The stream stands where the completed calls and the
+        // timed-out call's `bytes_sent` say: send the rest of the 64 MiB from
+        // there, end the stream; the receiver must get exactly 64 MiB, in order.
+        let partial = send_err
+            .bytes_sent()
+            .expect("a timed-out send reports bytes_sent");
+        assert!(partial < CHUNK, "bytes_sent {partial} > the call's {CHUNK}");
+        let resume = acked + partial;
         heal();
         timeouts(&mut c, Some(STALL));
-        c.shutdown(Shutdown::Write).expect("shutdown");
-        let (got, e) = receive_stream(&s, p, MIB, None);
-        assert!(e.is_none(), "receive after healing, at {got}: {e:?}");
-        assert!(
-            got >= acked,
-            "the receiver got {got} bytes, the sends reported {acked}"
-        );
+        s.set_receive_timeout(Some(STALL));
+        let got = thread::scope(|sc| {
+            let r = sc.spawn(|| receive_stream(&s, p, MIB, None));
+            let rest = send_stream(&c, p, MIB + resume, 64 * MIB - resume);
+            assert!(rest.err.is_none(), "send after healing: {:?}", rest.err);
+            c.shutdown(Shutdown::Write).expect("shutdown");
+            let (got, e) = r.join().expect("receiver");
+            assert!(e.is_none(), "receive after healing, at {got}: {e:?}");
+            got
+        });
+        assert_eq!(got, 64 * MIB, "after healing, the stream is not whole");
         println!(
-            "partition_then_heal ({}): send timeout {send_late:.1} ms late, receive \
-             timeout {recv_late:.1} ms late; healed: 1 MiB + {got} bytes intact \
-             ({acked} in completed calls)",
+            "partition_then_heal ({}): send timeout {send_late:.1} ms late (bytes_sent \
+             {partial}), receive timeout {recv_late:.1} ms late; healed: 1 + 64 MiB intact",
             face.name()
         );
     });
@@ -527,14 +535,19 @@ fn slow_link_send_times_out() {
         assert_library_timeout(&e, "send");
         let late = on_time("send timeout", TIMEOUT, took);
         assert!(!c.is_closed(), "a send timeout closed the socket");
-        assert!(got >= acked, "received {got}, sends reported {acked}");
+        let partial = e.bytes_sent().expect("a timed-out send reports bytes_sent");
+        assert_eq!(
+            got,
+            acked + partial,
+            "received {got}; completed calls {acked}, then bytes_sent {partial}"
+        );
         assert!(
             got < 4 * MIB,
             "{got} bytes went through a 200 kB/s link in about 1 s"
         );
         println!(
             "slow_link_send_times_out ({}): 200 kB/s link: send timeout {late:.1} ms late; \
-             {acked} bytes in completed calls, {got} in all",
+             {acked} bytes in completed calls, then bytes_sent {partial}",
             face.name()
         );
     });
