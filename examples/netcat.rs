@@ -33,7 +33,6 @@ use common::{parse_address, show};
 
 use std::{
     io::{Read, Write},
-    os::fd::AsFd,
     process::ExitCode,
     sync::mpsc,
     thread,
@@ -235,7 +234,7 @@ fn relay(sock: Socket, idle: Option<Duration>) -> Result<(), String> {
 /// Two handles on one socket: the original and a duplicate of its
 /// descriptor (`dup(2)`, as `TcpStream::try_clone` does).
 fn split(sock: Socket) -> blade_socket::Result<(Socket, Socket)> {
-    let twin = Socket::from_fd(sock.as_fd().try_clone_to_owned()?)?;
+    let twin = sock.try_clone()?;
     Ok((sock, twin))
 }
 

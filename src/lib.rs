@@ -169,7 +169,8 @@
 //!   IPv6 and IPv4 addresses races them, 250 ms apart, under one timeout.
 //! - Unix-domain sockets: `bind`/`connect` take the path as `host`;
 //!   [`Socket::pair`] makes a connected pair.
-//! - Conversions from tokio's and std's socket types; `AsRawFd`.
+//! - `TryFrom` tokio's and std's socket types; `AsRawFd` (-1 once closed), and
+//!   [`Socket::fd`], a guard that lends the descriptor (`AsFd`) while it lives.
 //! - `tracing` events: each operation's descriptor, family, byte count,
 //!   duration and outcome; connections' local and peer addresses. Payload
 //!   bytes are never recorded. Without a subscriber they cost one cached check.
@@ -208,4 +209,6 @@ pub use bytes::Bytes;
 pub use consts::*;
 pub use error::{ErrorKind, Result, SocketError, SocketException};
 pub use options::OptionValue;
-pub use socket::{Datagram, OwnedReadHalf, OwnedWriteHalf, ReuniteError, Socket, SocketInfo};
+pub use socket::{
+    Datagram, OwnedReadHalf, OwnedWriteHalf, ReuniteError, Socket, SocketFd, SocketInfo,
+};

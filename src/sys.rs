@@ -7,7 +7,7 @@ use std::{
     fmt, io,
     mem::MaybeUninit,
     net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6},
-    os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd},
+    os::fd::{AsRawFd, BorrowedFd, RawFd},
     sync::{
         Arc, Mutex, OnceLock,
         atomic::{AtomicBool, Ordering},
@@ -146,110 +146,48 @@ impl Io {
     }
 }
 
-/// A socket's descriptor slot: the `Io` shared with operations in flight,
-/// until a close empties it.
-///
-/// Once [`Slot::lend`] has handed out a borrowed descriptor, a close through
-/// `&self` no longer empties the slot (the descriptor must outlive the borrow);
-/// it is then released by a close through `&mut self`, or by drop.
+/// A socket's descriptor slot: the `Io` shared with operations in flight
+/// (and with [`SocketFd`](crate::SocketFd) guards), until a close empties it.
+/// The descriptor itself is released when the last holder lets go.
 #[derive(Debug)]
-pub(crate) struct Slot(Mutex<SlotState>);
-
-#[derive(Debug)]
-enum SlotState {
-    Open {
-        io: Arc<Io>,
-        lent: bool,
-    },
-    /// Closed; what `lend` hands out instead.
-    Closed(BorrowedFd<'static>),
-}
+pub(crate) struct Slot(Mutex<Option<Arc<Io>>>);
 
 impl Slot {
-    /// A slot for a socket that never had a descriptor.
-    pub(crate) fn closed() -> Slot {
-        Slot(Mutex::new(SlotState::Closed(stand_in())))
-    }
-
     pub(crate) fn new(io: Io) -> Slot {
         Slot::shared(Arc::new(io))
     }
 
     pub(crate) fn shared(io: Arc<Io>) -> Slot {
-        Slot(Mutex::new(SlotState::Open { io, lent: false }))
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, SlotState> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+        Slot(Mutex::new(Some(io)))
     }
 
     /// The `Io` for an operation through `&self`, unless closed.
     pub(crate) fn get(&self) -> Option<Arc<Io>> {
-        match &*self.lock() {
-            SlotState::Open { io, .. } if !io.is_closed() => Some(Arc::clone(io)),
-            _ => None,
-        }
+        let slot = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        slot.as_ref().filter(|io| !io.is_closed()).map(Arc::clone)
     }
 
     /// The `Io` for a state change through `&mut self`, unless closed.
     pub(crate) fn get_mut(&mut self) -> Option<&mut Arc<Io>> {
-        match self.0.get_mut().unwrap_or_else(|e| e.into_inner()) {
-            SlotState::Open { io, .. } if !io.is_closed() => Some(io),
-            _ => None,
-        }
+        let slot = self.0.get_mut().unwrap_or_else(|e| e.into_inner());
+        slot.as_mut().filter(|io| !io.is_closed())
     }
 
-    /// Closes through `&self`: wakes operations in flight, and releases the
-    /// descriptor (when the last of them lets go) unless it has been lent.
+    /// Closes through `&self`: wakes operations in flight, and lets the
+    /// descriptor go (once the last of them has).
     pub(crate) fn close_shared(&self) {
-        Slot::close_state(&mut self.lock(), false);
+        Slot::close_state(&mut self.0.lock().unwrap_or_else(|e| e.into_inner()));
     }
 
-    /// Closes through `&mut self`, when no borrow of the descriptor is alive.
+    /// Closes through `&mut self`.
     pub(crate) fn close(&mut self) {
-        Slot::close_state(self.0.get_mut().unwrap_or_else(|e| e.into_inner()), true);
+        Slot::close_state(self.0.get_mut().unwrap_or_else(|e| e.into_inner()));
     }
 
-    fn close_state(state: &mut SlotState, unborrowed: bool) {
-        if let SlotState::Open { io, lent } = state {
-            io.close_in_flight(Arc::strong_count(io) > 1);
-            if unborrowed || !*lent {
-                *state = SlotState::Closed(stand_in());
-            }
+    fn close_state(slot: &mut Option<Arc<Io>>) {
+        if let Some(io) = slot.take() {
+            io.close_in_flight(Arc::strong_count(&io) > 1);
         }
-    }
-
-    /// The descriptor, borrowed for as long as `self`: the socket's while it
-    /// is open, the stand-in once it is closed.
-    pub(crate) fn lend(&self) -> BorrowedFd<'_> {
-        match &mut *self.lock() {
-            SlotState::Open { io, lent } => {
-                *lent = true;
-                let fd = io.sock.as_raw_fd();
-                // SAFETY: `fd` is the open descriptor of the `Io` in this slot.
-                // With `lent` set, the slot is emptied only by `close` or drop,
-                // which take `&mut self` and so wait for every borrow of
-                // `self`, this one included, to end.
-                unsafe { BorrowedFd::borrow_raw(fd) }
-            }
-            SlotState::Closed(stand_in) => *stand_in,
-        }
-    }
-}
-
-/// What `AsFd` lends once a socket is closed, since a borrowed descriptor
-/// cannot be -1: a process-wide unbound `AF_UNIX` datagram socket, made on
-/// first need. Should even that fail (no descriptor left), standard input,
-/// which std keeps open from startup.
-fn stand_in() -> BorrowedFd<'static> {
-    static STAND_IN: OnceLock<OwnedFd> = OnceLock::new();
-    static STDIN: OnceLock<io::Stdin> = OnceLock::new();
-    if let Some(fd) = STAND_IN.get() {
-        return fd.as_fd();
-    }
-    match socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::DGRAM.cloexec(), None) {
-        Ok(sock) => STAND_IN.get_or_init(|| OwnedFd::from(sock)).as_fd(),
-        Err(_) => STDIN.get_or_init(io::stdin).as_fd(),
     }
 }
 

@@ -388,22 +388,22 @@ async fn close_shared_with_nothing_pending_releases_at_once() {
 }
 
 #[tokio::test]
-async fn close_shared_keeps_a_lent_descriptor_until_close() {
+async fn close_shared_keeps_a_lent_descriptor_while_the_guard_lives() {
     within(async {
-        let (mut a, _b) = tcp_pair().await;
+        let (a, _b) = tcp_pair().await;
         let fd = a.id();
         let before = fd_target(fd).expect("open");
         {
-            let lent = a.as_fd();
+            let lent = a.fd().unwrap();
             a.close_shared().unwrap();
-            assert!(a.is_closed());
-            // The borrow is still valid and still the same socket.
-            let still = socket2::SockRef::from(&lent).local_addr().unwrap();
+            assert!(a.is_closed() && a.id() == -1);
+            assert!(a.fd().is_err(), "a closed socket lends nothing");
+            // The guard is still valid and still the same socket.
+            let still = socket2::SockRef::from(&lent.as_fd()).local_addr().unwrap();
             assert!(still.as_socket().is_some());
             assert_eq!(fd_target(fd).as_deref(), Some(before.as_str()));
         }
-        // close through &mut self releases it.
-        a.close().unwrap();
+        // Dropping the guard releases it.
         assert_ne!(fd_target(fd).as_deref(), Some(before.as_str()));
     })
     .await;

@@ -1,8 +1,8 @@
 //! The standard traits: `tokio::io::AsyncRead`/`AsyncWrite` on the async
 //! `Socket` (driven through `tokio_util::codec::Framed` and `tokio::io`
 //! helpers), `std::io::Read`/`Write` on the blocking facade (owned and `&`),
-//! the conversions from tokio's and std's socket types, and `AsFd`/`AsRawFd`
-//! on both faces.
+//! the `TryFrom` conversions from tokio's and std's socket types, and
+//! `fd()`/`AsRawFd` on both faces.
 mod support;
 use support::*;
 
@@ -478,7 +478,7 @@ async fn from_tokio_tcp_stream_keeps_the_connection() {
         let mut buf = [0u8; 6];
         stream.read_exact(&mut buf).await.unwrap();
 
-        let s = Socket::from(stream);
+        let s = Socket::try_from(stream).unwrap();
         assert!(s.is_connected() && s.is_client() && !s.is_closed());
         assert_eq!((s.family(), s.socket_type()), (AF_INET, SOCK_STREAM));
         assert_eq!(s.protocol(), IPPROTO_TCP);
@@ -502,7 +502,7 @@ async fn from_tokio_tcp_listener_keeps_listening() {
     within(async {
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = l.local_addr().unwrap().port();
-        let s = Socket::from(l);
+        let s = Socket::try_from(l).unwrap();
         assert!(s.is_listening() && !s.is_connected() && s.is_bound());
         assert_eq!((s.host().as_str(), s.port()), ("127.0.0.1", port));
         let mut c = Socket::tcp().unwrap();
@@ -513,7 +513,7 @@ async fn from_tokio_tcp_listener_keeps_listening() {
         // IPv6 too.
         let l6 = tokio::net::TcpListener::bind("[::1]:0").await.unwrap();
         let port6 = l6.local_addr().unwrap().port();
-        let s6 = Socket::from(l6);
+        let s6 = Socket::try_from(l6).unwrap();
         assert_eq!(s6.family(), AF_INET6);
         assert_eq!((s6.host().as_str(), s6.port()), ("::1", port6));
         assert!(s6.is_listening());
@@ -526,7 +526,7 @@ async fn from_tokio_udp_socket_bound_and_connected() {
     within(async {
         let u = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let port = u.local_addr().unwrap().port();
-        let rx = Socket::from(u);
+        let rx = Socket::try_from(u).unwrap();
         assert!(rx.is_bound() && !rx.is_connected());
         assert_eq!((rx.host().as_str(), rx.port()), ("127.0.0.1", port));
         assert_eq!((rx.socket_type(), rx.protocol()), (SOCK_DGRAM, IPPROTO_UDP));
@@ -534,7 +534,7 @@ async fn from_tokio_udp_socket_bound_and_connected() {
         let t = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
         t.connect(("127.0.0.1", port)).await.unwrap();
         let tx_port = t.local_addr().unwrap().port();
-        let tx = Socket::from(t);
+        let tx = Socket::try_from(t).unwrap();
         assert!(tx.is_connected() && tx.is_client());
         assert_eq!((tx.host().as_str(), tx.port()), ("127.0.0.1", port));
         tx.send("datagram").await.unwrap();
@@ -666,7 +666,7 @@ async fn converted_sockets_move_between_runtimes() {
     });
     within(async {
         let stream = tokio::net::TcpStream::from_std(stream).unwrap();
-        let s = Socket::from(stream);
+        let s = Socket::try_from(stream).unwrap();
         let p = Socket::try_from(peer).unwrap();
         exchange(&s, &p).await;
     })
@@ -683,69 +683,91 @@ fn fd_target(fd: i32) -> Option<String> {
 }
 
 #[tokio::test]
-async fn as_fd_is_the_live_descriptor_and_a_stand_in_after_close() {
+async fn fd_lends_the_live_descriptor_and_nothing_once_closed() {
     within(async {
         let (mut c, s) = tcp_pair().await;
         let raw = c.as_raw_fd();
         assert!(raw >= 0);
         assert_eq!(raw, c.id());
-        assert_eq!(c.as_fd().as_raw_fd(), raw);
         let target = fd_target(raw).expect("open descriptor");
         assert!(target.starts_with("socket:["), "{target}");
-
-        // The borrowed descriptor is the socket itself: the OS sees the same
-        // peer through it.
-        let peer = socket2::SockRef::from(&c.as_fd()).peer_addr().unwrap();
-        assert_eq!(peer.as_socket().unwrap().port(), c.port());
-        // And I/O through the crate still works after lending it.
-        exchange(&c, &s).await;
-
+        {
+            let fd = c.fd().unwrap();
+            assert_eq!(fd.as_raw_fd(), raw);
+            assert_eq!(fd.as_fd().as_raw_fd(), raw);
+            assert!(format!("{fd:?}").contains(&raw.to_string()));
+            // The lent descriptor is the socket itself: the OS sees the same
+            // peer through it.
+            let peer = socket2::SockRef::from(&fd.as_fd()).peer_addr().unwrap();
+            assert_eq!(peer.as_socket().unwrap().port(), c.port());
+            // And I/O through the crate works while it is lent.
+            exchange(&c, &s).await;
+        }
         c.close().unwrap();
         assert_eq!(c.as_raw_fd(), -1, "AsRawFd is -1 once closed");
-        let stand_in = c.as_fd().as_raw_fd();
-        assert!(stand_in >= 0, "AsFd cannot be -1");
-        let st = fd_target(stand_in).expect("the stand-in is open");
-        assert!(st.starts_with("socket:["), "{st}");
-        assert_ne!(st, target, "not the closed socket");
-        // The stand-in is harmless: not connected to anything.
-        assert!(socket2::SockRef::from(&c.as_fd()).peer_addr().is_err());
+        let e = c.fd().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::IllegalState);
+        assert_eq!(e.message(), "socket is in an illegal state");
+        assert_ne!(fd_target(raw).as_deref(), Some(target.as_str()));
     })
     .await;
 }
 
 #[test]
-fn blocking_as_fd_and_as_raw_fd() {
+fn blocking_fd_and_as_raw_fd() {
     within_blocking(|| {
         let (mut c, _s) = blocking_pair();
         let raw = c.as_raw_fd();
         assert!(raw >= 0);
         assert_eq!(raw, c.id());
-        assert_eq!(c.as_fd().as_raw_fd(), raw);
-        let target = fd_target(raw).expect("open");
+        assert_eq!(c.fd().unwrap().as_fd().as_raw_fd(), raw);
         c.close().unwrap();
         assert_eq!(c.as_raw_fd(), -1);
-        let stand_in = c.as_fd().as_raw_fd();
-        assert!(stand_in >= 0);
-        assert_ne!(fd_target(stand_in).expect("open"), target);
+        let e = c.fd().unwrap_err();
+        assert_eq!(e.message(), "socket is in an illegal state");
 
         // A socket that never connected lends its descriptor too.
         let fresh = blocking::Socket::tcp().unwrap();
-        assert_eq!(fresh.as_fd().as_raw_fd(), fresh.id());
+        assert_eq!(fresh.fd().unwrap().as_raw_fd(), fresh.id());
     });
 }
 
 #[tokio::test]
-async fn as_fd_of_a_closed_conversion_is_a_stand_in() {
+async fn a_closed_socket_never_lends_a_descriptor_to_revive() {
     within(async {
+        // Before: a closed socket lent a process-wide stand-in, so
+        // `from_fd(closed.as_fd().try_clone_to_owned())` made a fresh socket.
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let mut s = Socket::from(l);
-        let fd = s.as_raw_fd();
-        assert_eq!(s.as_fd().as_raw_fd(), fd);
+        let mut s = Socket::try_from(l).unwrap();
         s.close().unwrap();
-        assert_eq!(s.id(), -1);
-        assert!(s.as_fd().as_raw_fd() >= 0);
+        assert!(s.fd().is_err());
+        assert!(s.with_sockref(|r| r.set_nonblocking(true)).is_err());
         let e = s.accept().await.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::IllegalState);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn tokio_conversions_are_try_from_with_a_socket_error() {
+    within(async {
+        // The error type is SocketError (a `From` would give `Infallible`).
+        let (a, _b) = tokio::net::UnixStream::pair().unwrap();
+        let r: Result<Socket, blade_socket::SocketError> = Socket::try_from(a);
+        assert!(r.unwrap().is_connected());
+        let (a, _b) = tokio::net::UnixDatagram::pair().unwrap();
+        let r: Result<Socket, blade_socket::SocketError> = Socket::try_from(a);
+        assert!(r.unwrap().is_connected());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.sock");
+        let l = tokio::net::UnixListener::bind(&path).unwrap();
+        let r: Result<Socket, blade_socket::SocketError> = Socket::try_from(l);
+        let l = r.unwrap();
+        assert!(l.is_listening() && l.is_bound());
+        // The facade takes them too.
+        let u = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let r: Result<blocking::Socket, blade_socket::SocketError> = blocking::Socket::try_from(u);
+        assert!(r.unwrap().is_bound());
     })
     .await;
 }

@@ -2,11 +2,7 @@
 //! receive, closing from `&self`, graceful close and reset, the accept
 //! iterator, `std::io` traits and conversions.
 
-use std::{
-    io,
-    os::fd::{AsFd, BorrowedFd, OwnedFd},
-    time::Duration,
-};
+use std::{io, os::fd::OwnedFd, time::Duration};
 
 use futures::StreamExt;
 
@@ -236,12 +232,26 @@ impl Socket {
     ) -> Result<R> {
         self.inner.with_sockref(f)
     }
-}
 
-impl AsFd for Socket {
-    /// See [`crate::Socket`]'s `AsFd`.
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.inner.as_fd()
+    /// The descriptor, lent while the returned guard lives (the guard keeps
+    /// it open, even if another thread closes the socket meanwhile). A closed
+    /// socket has no descriptor to lend, which is why `blocking::Socket` has
+    /// `AsRawFd` (-1 once closed) but not `AsFd`.
+    ///
+    /// # Errors
+    /// `socket is in an illegal state` once closed.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::os::fd::AsRawFd;
+    /// let mut s = blade_socket::blocking::Socket::tcp()?;
+    /// assert_eq!(s.fd()?.as_raw_fd(), s.id());
+    /// s.close()?;
+    /// assert!(s.fd().is_err());
+    /// # Ok::<(), blade_socket::SocketError>(())
+    /// ```
+    pub fn fd(&self) -> Result<crate::SocketFd<'_>> {
+        self.inner.fd()
     }
 }
 
@@ -303,4 +313,28 @@ try_from_std!(
     std::os::unix::net::UnixStream,
     std::os::unix::net::UnixListener,
     std::os::unix::net::UnixDatagram,
+);
+
+/// `TryFrom` for tokio's socket types, as [`crate::Socket`]'s: the
+/// descriptor leaves tokio's reactor; a failure is an `Err`.
+macro_rules! try_from_tokio {
+    ($($ty:ty),* $(,)?) => {$(
+        impl TryFrom<$ty> for Socket {
+            type Error = SocketError;
+
+            /// Takes over the socket, as [`Socket::from_fd`] does.
+            fn try_from(s: $ty) -> Result<Socket> {
+                crate::Socket::try_from(s).map(Socket::wrap)
+            }
+        }
+    )*};
+}
+
+try_from_tokio!(
+    tokio::net::TcpStream,
+    tokio::net::TcpListener,
+    tokio::net::UdpSocket,
+    tokio::net::UnixStream,
+    tokio::net::UnixListener,
+    tokio::net::UnixDatagram,
 );

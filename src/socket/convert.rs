@@ -4,9 +4,8 @@ use std::os::fd::OwnedFd;
 
 use super::{Phase, Socket};
 use crate::{
-    consts::{AF_UNIX, Protocol, SOCK_DGRAM, SOCK_STREAM, SockType},
+    consts::{AF_UNIX, Protocol, SOCK_STREAM, SockType},
     error::Result,
-    sys::Slot,
 };
 
 impl Socket {
@@ -112,83 +111,51 @@ impl Socket {
         }
         Ok(clone)
     }
+}
 
-    /// Adopts a descriptor that tokio gave up; never fails: a socket whose
-    /// descriptor tokio could not hand over is returned closed.
-    fn from_tokio(fd: std::io::Result<OwnedFd>, ty: SockType, protocol: Protocol) -> Socket {
-        match fd.map(Socket::from_fd) {
-            Ok(Ok(s)) => s,
-            // tokio drops the descriptor when it cannot deregister it.
-            _ => Socket::closed(crate::consts::AF_INET, ty, protocol),
+/// `TryFrom` for tokio's socket types: the descriptor leaves tokio's reactor
+/// (`into_std`) and is adopted as [`Socket::from_fd`] does, registering anew
+/// on this socket's first wait.
+macro_rules! try_from_tokio {
+    ($($ty:ty => $example:literal),* $(,)?) => {$(
+        impl TryFrom<$ty> for Socket {
+            type Error = crate::SocketError;
+
+            /// Takes over the socket, reading its state as
+            /// [`Socket::from_fd`] does.
+            ///
+            /// # Errors
+            /// The OS's error when tokio cannot hand the descriptor over (it
+            /// then closes it); otherwise as [`Socket::from_fd`]. Never a
+            /// socket that is silently closed.
+            ///
+            /// # Examples
+            /// ```
+            /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+            #[doc = $example]
+            /// # Ok(()) }
+            /// ```
+            fn try_from(s: $ty) -> Result<Socket> {
+                Socket::from_fd(OwnedFd::from(s.into_std()?))
+            }
         }
-    }
-
-    /// A socket that has no descriptor: already closed.
-    fn closed(family: crate::Family, ty: SockType, protocol: Protocol) -> Socket {
-        Socket::with_slot(
-            Slot::closed(),
-            -1,
-            family,
-            ty,
-            protocol,
-            Phase::Closed,
-            crate::addr::loopback(family).to_owned(),
-            0,
-        )
-    }
+    )*};
 }
 
-impl From<tokio::net::TcpStream> for Socket {
-    /// Takes over a connected tokio stream (its descriptor leaves tokio's
-    /// reactor, and registers anew on this socket's first wait).
-    ///
-    /// # Examples
-    /// ```no_run
-    /// # async fn f() -> std::io::Result<()> {
-    /// let stream = tokio::net::TcpStream::connect("127.0.0.1:8080").await?;
-    /// let s = blade_socket::Socket::from(stream);
-    /// assert!(s.is_connected());
-    /// # Ok(()) }
-    /// ```
-    fn from(s: tokio::net::TcpStream) -> Socket {
-        Socket::from_tokio(s.into_std().map(OwnedFd::from), SOCK_STREAM, TCP)
-    }
+try_from_tokio! {
+    tokio::net::TcpStream =>
+        "let l = tokio::net::TcpListener::bind(\"127.0.0.1:0\").await?;\nlet stream = tokio::net::TcpStream::connect(l.local_addr()?).await?;\nlet s = blade_socket::Socket::try_from(stream)?;\nassert!(s.is_connected());",
+    tokio::net::TcpListener =>
+        "let l = tokio::net::TcpListener::bind(\"127.0.0.1:0\").await?;\nlet s = blade_socket::Socket::try_from(l)?;\nassert!(s.is_listening() && s.is_bound());",
+    tokio::net::UdpSocket =>
+        "let u = tokio::net::UdpSocket::bind(\"127.0.0.1:0\").await?;\nlet s = blade_socket::Socket::try_from(u)?;\nassert!(s.is_bound());",
+    tokio::net::UnixStream =>
+        "let (a, _b) = tokio::net::UnixStream::pair()?;\nlet s = blade_socket::Socket::try_from(a)?;\nassert!(s.is_connected());",
+    tokio::net::UnixDatagram =>
+        "let (a, _b) = tokio::net::UnixDatagram::pair()?;\nlet s = blade_socket::Socket::try_from(a)?;\nassert!(s.is_connected());",
+    tokio::net::UnixListener =>
+        "let dir = std::env::temp_dir().join(format!(\"blade-doc-tokio-{}\", std::process::id()));\nlet _ = std::fs::remove_file(&dir);\nlet s = blade_socket::Socket::try_from(tokio::net::UnixListener::bind(&dir)?)?;\nassert!(s.is_listening());\nstd::fs::remove_file(&dir)?;",
 }
-
-impl From<tokio::net::TcpListener> for Socket {
-    /// Takes over a listening tokio listener.
-    ///
-    /// # Examples
-    /// ```
-    /// # #[tokio::main] async fn main() -> std::io::Result<()> {
-    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    /// let s = blade_socket::Socket::from(listener);
-    /// assert!(s.is_listening());
-    /// # Ok(()) }
-    /// ```
-    fn from(s: tokio::net::TcpListener) -> Socket {
-        Socket::from_tokio(s.into_std().map(OwnedFd::from), SOCK_STREAM, TCP)
-    }
-}
-
-impl From<tokio::net::UdpSocket> for Socket {
-    /// Takes over a tokio UDP socket, bound or connected as it was.
-    ///
-    /// # Examples
-    /// ```
-    /// # #[tokio::main] async fn main() -> std::io::Result<()> {
-    /// let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await?;
-    /// let s = blade_socket::Socket::from(udp);
-    /// assert!(s.is_bound());
-    /// # Ok(()) }
-    /// ```
-    fn from(s: tokio::net::UdpSocket) -> Socket {
-        Socket::from_tokio(s.into_std().map(OwnedFd::from), SOCK_DGRAM, UDP)
-    }
-}
-
-const TCP: Protocol = crate::consts::IPPROTO_TCP;
-const UDP: Protocol = crate::consts::IPPROTO_UDP;
 
 /// `TryFrom` for std's socket types, through [`Socket::from_fd`].
 macro_rules! try_from_std {

@@ -575,8 +575,8 @@ impl Socket {
     /// To wake the pending operations it shuts the connection down in both
     /// directions (`shutdown(SHUT_RDWR)`), so the peer sees end of file; the
     /// descriptor itself is released once the last of them has returned
-    /// (or, if [`as_fd`](std::os::fd::AsFd::as_fd) has lent it, when the
-    /// socket is dropped), so its number is never reused under them.
+    /// (and the last [`SocketFd`] from [`fd`](Socket::fd) is dropped), so its
+    /// number is never reused under them.
     ///
     /// # Errors
     /// None today; the `Result` matches [`close`](Socket::close).
@@ -898,17 +898,6 @@ impl fmt::Debug for Socket {
     }
 }
 
-impl AsFd for Socket {
-    /// The socket's descriptor. Once the socket is closed, a process-wide
-    /// stand-in (an unbound `AF_UNIX` datagram socket), since a borrowed
-    /// descriptor cannot be -1. While a borrow is alive the descriptor stays
-    /// open; after `as_fd`, a close through `&self` keeps it until `close`
-    /// or drop.
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.lend()
-    }
-}
-
 impl AsRawFd for Socket {
     /// The descriptor; `-1` once closed.
     fn as_raw_fd(&self) -> RawFd {
@@ -936,5 +925,61 @@ impl Socket {
         self.state.get().check_open()?;
         let io = self.io()?;
         Ok(f(SockRef::from(&io.sock().as_fd()))?)
+    }
+
+    /// The descriptor, lent while the returned guard lives: the guard keeps
+    /// it open, as an operation in flight does, even if another task closes
+    /// the socket meanwhile (the socket reads as closed; the number is not
+    /// reused until the guard is dropped). A closed socket has no descriptor
+    /// to lend, so this is why `Socket` does not implement `AsFd`.
+    ///
+    /// # Errors
+    /// `socket is in an illegal state` once closed.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::os::fd::{AsFd, AsRawFd};
+    /// let mut s = blade_socket::Socket::tcp()?;
+    /// let fd = s.fd()?;
+    /// assert_eq!(socket2::SockRef::from(&fd.as_fd()).r#type()?, socket2::Type::STREAM);
+    /// assert_eq!(fd.as_raw_fd(), s.id());
+    /// drop(fd);
+    /// s.close()?;
+    /// assert!(s.fd().is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn fd(&self) -> Result<SocketFd<'_>> {
+        self.state.get().check_open()?;
+        Ok(SocketFd {
+            io: self.io()?,
+            _socket: std::marker::PhantomData,
+        })
+    }
+}
+
+/// A socket's descriptor, lent by [`Socket::fd`]: `AsFd` and `AsRawFd` for
+/// the life of the guard, during which the descriptor stays open.
+pub struct SocketFd<'a> {
+    io: Arc<Io>,
+    _socket: std::marker::PhantomData<&'a Socket>,
+}
+
+impl AsFd for SocketFd<'_> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.io.sock().as_fd()
+    }
+}
+
+impl AsRawFd for SocketFd<'_> {
+    fn as_raw_fd(&self) -> RawFd {
+        self.io.sock().as_raw_fd()
+    }
+}
+
+impl fmt::Debug for SocketFd<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SocketFd")
+            .field("fd", &self.as_raw_fd())
+            .finish()
     }
 }
