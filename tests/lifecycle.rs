@@ -18,23 +18,9 @@ use std::{
 
 use blade_socket::{
     AF_UNIX, ErrorKind, SHUT_WR, SOCK_DGRAM, SOCK_RDM, SOCK_SEQPACKET, SOCK_STREAM, SockType,
-    Socket, SocketError, blocking,
+    Socket, blocking,
 };
 use futures::{Stream, StreamExt};
-
-const ILLEGAL: &str = "socket is in an illegal state";
-
-fn assert_illegal(e: &SocketError) {
-    assert_eq!(e.kind(), ErrorKind::IllegalState, "{e:?}");
-    assert_eq!(e.message(), ILLEGAL, "{e:?}");
-}
-
-/// The `socket:[inode]` a descriptor number refers to, if it is open.
-fn fd_target(fd: i32) -> Option<String> {
-    std::fs::read_link(format!("/proc/self/fd/{fd}"))
-        .ok()
-        .map(|p| p.to_string_lossy().into_owned())
-}
 
 /// Wraps `fut` so that `pending` turns true once it has returned
 /// `Poll::Pending` (it is then waiting, its waker registered).
@@ -292,12 +278,12 @@ async fn close_shared_wakes_a_pending_receive() {
         assert!(a.is_closed());
         assert_eq!(a.id(), -1);
         let e = reader.await.unwrap().unwrap_err();
-        assert_illegal(&e);
+        assert_illegal_error(&e, "after close");
         // The peer saw the connection end.
         assert_eq!(b.receive(None).await.unwrap(), None);
         // Later operations fail the same way; close_shared is idempotent.
-        assert_illegal(&a.receive(None).await.unwrap_err());
-        assert_illegal(&a.send("x").await.unwrap_err());
+        assert_illegal_error(&a.receive(None).await.unwrap_err(), "after close");
+        assert_illegal_error(&a.send("x").await.unwrap_err(), "after close");
         a.close_shared().unwrap();
     })
     .await;
@@ -318,7 +304,7 @@ async fn close_shared_wakes_a_pending_accept() {
         until_set(&pending).await;
         l.close_shared().unwrap();
         let e = acceptor.await.unwrap().unwrap_err();
-        assert_illegal(&e);
+        assert_illegal_error(&e, "after close");
         assert!(l.is_closed() && !l.is_listening());
     })
     .await;
@@ -341,7 +327,7 @@ async fn close_shared_wakes_a_pending_send() {
         until_set(&pending).await;
         a.close_shared().unwrap();
         let e = writer.await.unwrap().unwrap_err();
-        assert_illegal(&e);
+        assert_illegal_error(&e, "after close");
     })
     .await;
 }
@@ -365,7 +351,7 @@ async fn close_shared_releases_the_descriptor_only_after_the_pending_operation()
                 "the descriptor stays the same socket while an operation holds it"
             );
             let r = recv.await;
-            assert_illegal(&r.unwrap_err());
+            assert_illegal_error(&r.unwrap_err(), "after close");
         }
         // The operation has let go: the socket's descriptor is released (the
         // number is free or, reused by a parallel test, another object).
@@ -429,7 +415,7 @@ fn blocking_close_shared_wakes_a_thread_blocked_in_receive() {
             let tid = rx.recv().unwrap();
             until_waiting(tid);
             a.close_shared().unwrap();
-            assert_illegal(&reader.join().unwrap().unwrap_err());
+            assert_illegal_error(&reader.join().unwrap().unwrap_err(), "after close");
         });
         assert!(a.is_closed());
         assert_ne!(fd_target(fd).as_deref(), Some(before.as_str()));
@@ -452,7 +438,7 @@ fn blocking_close_shared_wakes_a_thread_blocked_in_send() {
             let tid = rx.recv().unwrap();
             until_waiting_to_send(tid);
             a.close_shared().unwrap();
-            assert_illegal(&writer.join().unwrap().unwrap_err());
+            assert_illegal_error(&writer.join().unwrap().unwrap_err(), "after close");
         });
         assert!(a.is_closed());
     });
@@ -475,7 +461,7 @@ fn blocking_close_shared_wakes_a_thread_blocked_in_accept() {
             let tid = rx.recv().unwrap();
             until_waiting(tid);
             l.close_shared().unwrap();
-            assert_illegal(&acceptor.join().unwrap().unwrap_err());
+            assert_illegal_error(&acceptor.join().unwrap().unwrap_err(), "after close");
         });
         assert!(l.is_closed());
     });
@@ -502,7 +488,7 @@ async fn close_graceful_drains_what_the_peer_still_sends() {
         assert!(c.is_closed());
         assert_eq!(c.id(), -1);
         peer.await.unwrap();
-        assert_illegal(&c.close_graceful(None).await.unwrap_err());
+        assert_illegal_error(&c.close_graceful(None).await.unwrap_err(), "after close");
     })
     .await;
 }
@@ -720,7 +706,7 @@ async fn incoming_ends_after_close_shared() {
         l.close_shared().unwrap();
         let items = task.await.unwrap();
         assert_eq!(items.len(), 1, "{items:?}");
-        assert_illegal(items[0].as_ref().unwrap_err());
+        assert_illegal_error(items[0].as_ref().unwrap_err(), "after close");
     })
     .await;
 }
@@ -738,7 +724,7 @@ async fn incoming_on_a_socket_that_is_not_listening_ends_at_once() {
         closed.close().unwrap();
         let items: Vec<_> = closed.incoming().collect().await;
         assert_eq!(items.len(), 1);
-        assert_illegal(items[0].as_ref().unwrap_err());
+        assert_illegal_error(items[0].as_ref().unwrap_err(), "after close");
     })
     .await;
 }
@@ -784,7 +770,7 @@ fn blocking_incoming_iterator() {
         l.close().unwrap();
         let items: Vec<_> = l.incoming().collect();
         assert_eq!(items.len(), 1);
-        assert_illegal(items[0].as_ref().unwrap_err());
+        assert_illegal_error(items[0].as_ref().unwrap_err(), "after close");
     });
 }
 
@@ -804,7 +790,7 @@ fn blocking_incoming_ends_after_close_shared_from_another_thread() {
             l.close_shared().unwrap();
             let items = t.join().unwrap();
             assert_eq!(items.len(), 1);
-            assert_illegal(items[0].as_ref().unwrap_err());
+            assert_illegal_error(items[0].as_ref().unwrap_err(), "after close");
         });
     });
 }

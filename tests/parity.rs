@@ -1,13 +1,15 @@
 //! Parity (API.md §4): the blocking facade "runs the async core's method to
 //! completion and adds no logic of its own", so one scenario through both
 //! faces must record the same results: values, error kinds, messages, errnos
-//! and the state afterwards.
+//! and the state afterwards. The scenario is written once (`support::face`)
+//! and run on each face.
 mod support;
 use support::*;
 
 use std::{fmt::Debug, time::Duration};
 
-use blade_socket::{ErrorKind, SHUT_RD, SHUT_WR, SO_REUSEADDR, Socket, SocketError, blocking};
+use blade_socket::{ErrorKind, SHUT_RD, SHUT_WR, SO_REUSEADDR, SocketError};
+use support::face::{Face, FaceSocket};
 
 /// One step's result, as text that does not depend on ports or fds.
 fn out<T: Debug>(r: &Result<T, SocketError>) -> String {
@@ -43,144 +45,12 @@ impl Log {
     }
 }
 
-const ILLEGAL: &str = "socket is in an illegal state";
 const MSG: &str = "parity\0echo\u{ff}";
 const RECV_TIMEOUT: Duration = Duration::from_millis(120);
 
-// ---------------------------------------------------------------- async face
+// ---------------------------------------------------------------- scenario
 
-async fn async_receive_exact(s: &Socket, n: usize) -> Result<Vec<u8>, SocketError> {
-    let mut v = Vec::new();
-    while v.len() < n {
-        match s.receive(Some(n - v.len())).await? {
-            Some(b) => v.extend_from_slice(&b),
-            None => break,
-        }
-    }
-    Ok(v)
-}
-
-async fn async_pair() -> (Socket, Socket) {
-    let mut l = Socket::tcp().unwrap();
-    l.bind(0, None).await.unwrap();
-    l.listen(None).unwrap();
-    let mut c = Socket::tcp().unwrap();
-    c.connect(None, l.port(), None).await.unwrap();
-    let s = l.accept().await.unwrap();
-    (c, s)
-}
-
-async fn async_scenario(echo_port: u16, refused_port: u16) -> Log {
-    let mut log = Log::default();
-
-    // Echo exchange with a std server.
-    let mut c = Socket::tcp().unwrap();
-    let r = c.connect(Some("127.0.0.1"), echo_port, None).await;
-    log.rec("echo connect", &r);
-    log.val(
-        "echo state",
-        (c.is_connected(), c.is_client(), c.port() == echo_port),
-    );
-    log.rec("echo send", &c.send(MSG).await);
-    log.rec("echo receive", &async_receive_exact(&c, MSG.len()).await);
-    log.rec("echo send empty", &c.send("").await);
-    log.rec("echo shutdown write", &c.shutdown(SHUT_WR));
-    log.rec("echo receive eof", &c.receive(None).await);
-    log.rec("echo receive eof again", &c.receive(Some(4)).await);
-    log.rec("echo send after shutdown", &c.send("x").await);
-    log.val(
-        "echo after",
-        (c.is_shutdown(), c.shutdown_reason(), c.is_connected()),
-    );
-
-    // Receive timeout.
-    let (c, mut s) = async_pair().await;
-    s.set_receive_timeout(Some(RECV_TIMEOUT));
-    log.rec("timeout receive", &s.receive(None).await);
-    log.rec(
-        "timeout receive_from",
-        &s.receive_from(None).await.map(|d| d.data),
-    );
-    log.val("timeout state", (s.is_closed(), s.is_connected()));
-    log.rec("timeout then send", &c.send("late").await);
-    log.rec("timeout then receive", &async_receive_exact(&s, 4).await);
-
-    // Half-close.
-    let (c, s) = async_pair().await;
-    log.rec("half shutdown write", &c.shutdown(SHUT_WR));
-    log.rec("half shutdown write again", &c.shutdown(SHUT_WR));
-    log.val(
-        "half client state",
-        (c.is_shutdown(), c.shutdown_reason(), c.is_connected()),
-    );
-    log.rec("half peer sees eof", &s.receive(None).await);
-    log.rec("half peer replies", &s.send("reply").await);
-    log.rec("half client receives", &async_receive_exact(&c, 5).await);
-    log.rec("half client send", &c.send("x").await);
-    log.rec("half peer shutdown read", &s.shutdown(SHUT_RD));
-    log.rec("half peer receive after shut read", &s.receive(None).await);
-    log.rec("half peer send after shut read", &s.send("more").await);
-    log.rec("half client gets it", &async_receive_exact(&c, 4).await);
-    log.rec("half client shutdown read", &c.shutdown(SHUT_RD));
-    log.val(
-        "half client both",
-        (c.shutdown_reason(), c.is_connected(), c.is_closed()),
-    );
-
-    // Refused connect.
-    let mut c = Socket::tcp().unwrap();
-    log.rec(
-        "refused connect",
-        &c.connect(None, refused_port, Some(Duration::from_secs(5)))
-            .await,
-    );
-    log.val("refused state", (c.is_closed(), c.id(), c.is_connected()));
-
-    // Not connected / not listening.
-    let mut fresh = Socket::tcp().unwrap();
-    log.rec("fresh send", &fresh.send("x").await);
-    log.rec("fresh receive", &fresh.receive(None).await);
-    log.rec("fresh accept", &fresh.accept().await.map(|_| ()));
-    log.rec("fresh shutdown", &fresh.shutdown(SHUT_WR));
-    log.rec("fresh listen", &fresh.listen(None));
-    log.rec("fresh listen too long", &fresh.listen(Some(u32::MAX)));
-
-    // Operations on a closed socket.
-    let file = tempfile::tempfile().unwrap();
-    log.rec("close", &fresh.close());
-    log.rec("close again", &fresh.close());
-    let mut z = fresh;
-    log.rec("closed connect", &z.connect(None, echo_port, None).await);
-    log.rec("closed bind", &z.bind(0, None).await);
-    log.rec("closed listen", &z.listen(None));
-    log.rec("closed accept", &z.accept().await.map(|_| ()));
-    log.rec("closed send", &z.send("x").await);
-    log.rec("closed send_file", &z.send_file(&file).await);
-    log.rec("closed receive", &z.receive(None).await);
-    log.rec("closed receive zero", &z.receive(Some(0)).await);
-    log.rec(
-        "closed send_to",
-        &z.send_to("127.0.0.1", echo_port, "x").await,
-    );
-    log.rec(
-        "closed receive_from",
-        &z.receive_from(None).await.map(|d| d.data),
-    );
-    log.rec("closed shutdown", &z.shutdown(SHUT_WR));
-    log.rec("closed set_option", &z.set_option(SO_REUSEADDR, true));
-    log.rec("closed get_option", &z.get_option(SO_REUSEADDR));
-    log.rec("closed set_blocking", &z.set_blocking(false));
-    log.rec("closed set_nodelay", &z.set_nodelay(true));
-    log.rec("closed nodelay", &z.nodelay());
-    log.rec("closed info", &z.info().map(|_| ()));
-    log.rec("closed peer_info", &z.peer_info().map(|_| ()));
-    log.val("closed state", (z.is_closed(), z.id(), z.is_blocking()));
-    log
-}
-
-// ------------------------------------------------------------- blocking face
-
-fn blocking_receive_exact(s: &blocking::Socket, n: usize) -> Result<Vec<u8>, SocketError> {
+fn receive_exact(s: &FaceSocket, n: usize) -> Result<Vec<u8>, SocketError> {
     let mut v = Vec::new();
     while v.len() < n {
         match s.receive(Some(n - v.len()))? {
@@ -191,10 +61,11 @@ fn blocking_receive_exact(s: &blocking::Socket, n: usize) -> Result<Vec<u8>, Soc
     Ok(v)
 }
 
-fn blocking_scenario(echo_port: u16, refused_port: u16) -> Log {
+fn scenario(face: Face, echo_port: u16, refused_port: u16) -> Log {
     let mut log = Log::default();
 
-    let mut c = blocking::Socket::tcp().unwrap();
+    // Echo exchange with a std server.
+    let mut c = face.tcp().unwrap();
     let r = c.connect(Some("127.0.0.1"), echo_port, None);
     log.rec("echo connect", &r);
     log.val(
@@ -202,7 +73,7 @@ fn blocking_scenario(echo_port: u16, refused_port: u16) -> Log {
         (c.is_connected(), c.is_client(), c.port() == echo_port),
     );
     log.rec("echo send", &c.send(MSG));
-    log.rec("echo receive", &blocking_receive_exact(&c, MSG.len()));
+    log.rec("echo receive", &receive_exact(&c, MSG.len()));
     log.rec("echo send empty", &c.send(""));
     log.rec("echo shutdown write", &c.shutdown(SHUT_WR));
     log.rec("echo receive eof", &c.receive(None));
@@ -213,7 +84,8 @@ fn blocking_scenario(echo_port: u16, refused_port: u16) -> Log {
         (c.is_shutdown(), c.shutdown_reason(), c.is_connected()),
     );
 
-    let (c, mut s) = blocking_pair();
+    // Receive timeout.
+    let (c, mut s) = face.pair();
     s.set_receive_timeout(Some(RECV_TIMEOUT));
     log.rec("timeout receive", &s.receive(None));
     log.rec(
@@ -222,9 +94,10 @@ fn blocking_scenario(echo_port: u16, refused_port: u16) -> Log {
     );
     log.val("timeout state", (s.is_closed(), s.is_connected()));
     log.rec("timeout then send", &c.send("late"));
-    log.rec("timeout then receive", &blocking_receive_exact(&s, 4));
+    log.rec("timeout then receive", &receive_exact(&s, 4));
 
-    let (c, s) = blocking_pair();
+    // Half-close.
+    let (mut c, mut s) = face.pair();
     log.rec("half shutdown write", &c.shutdown(SHUT_WR));
     log.rec("half shutdown write again", &c.shutdown(SHUT_WR));
     log.val(
@@ -233,26 +106,28 @@ fn blocking_scenario(echo_port: u16, refused_port: u16) -> Log {
     );
     log.rec("half peer sees eof", &s.receive(None));
     log.rec("half peer replies", &s.send("reply"));
-    log.rec("half client receives", &blocking_receive_exact(&c, 5));
+    log.rec("half client receives", &receive_exact(&c, 5));
     log.rec("half client send", &c.send("x"));
     log.rec("half peer shutdown read", &s.shutdown(SHUT_RD));
     log.rec("half peer receive after shut read", &s.receive(None));
     log.rec("half peer send after shut read", &s.send("more"));
-    log.rec("half client gets it", &blocking_receive_exact(&c, 4));
+    log.rec("half client gets it", &receive_exact(&c, 4));
     log.rec("half client shutdown read", &c.shutdown(SHUT_RD));
     log.val(
         "half client both",
         (c.shutdown_reason(), c.is_connected(), c.is_closed()),
     );
 
-    let mut c = blocking::Socket::tcp().unwrap();
+    // Refused connect.
+    let mut c = face.tcp().unwrap();
     log.rec(
         "refused connect",
         &c.connect(None, refused_port, Some(Duration::from_secs(5))),
     );
     log.val("refused state", (c.is_closed(), c.id(), c.is_connected()));
 
-    let mut fresh = blocking::Socket::tcp().unwrap();
+    // Not connected / not listening.
+    let mut fresh = face.tcp().unwrap();
     log.rec("fresh send", &fresh.send("x"));
     log.rec("fresh receive", &fresh.receive(None));
     log.rec("fresh accept", &fresh.accept().map(|_| ()));
@@ -260,6 +135,7 @@ fn blocking_scenario(echo_port: u16, refused_port: u16) -> Log {
     log.rec("fresh listen", &fresh.listen(None));
     log.rec("fresh listen too long", &fresh.listen(Some(u32::MAX)));
 
+    // Operations on a closed socket.
     let file = tempfile::tempfile().unwrap();
     log.rec("close", &fresh.close());
     log.rec("close again", &fresh.close());
@@ -275,7 +151,10 @@ fn blocking_scenario(echo_port: u16, refused_port: u16) -> Log {
     log.rec("closed send_to", &z.send_to("127.0.0.1", echo_port, "x"));
     log.rec("closed receive_from", &z.receive_from(None).map(|d| d.data));
     log.rec("closed shutdown", &z.shutdown(SHUT_WR));
-    log.rec("closed set_option", &z.set_option(SO_REUSEADDR, true));
+    log.rec(
+        "closed set_option",
+        &z.set_option(SO_REUSEADDR, true.into()),
+    );
     log.rec("closed get_option", &z.get_option(SO_REUSEADDR));
     log.rec("closed set_blocking", &z.set_blocking(false));
     log.rec("closed set_nodelay", &z.set_nodelay(true));
@@ -408,28 +287,20 @@ fn assert_same(a: &Log, b: &Log) {
     }
 }
 
-#[tokio::test]
-async fn async_and_blocking_faces_give_the_same_results() {
-    within(async {
-        let echo = std_echo_server();
-        let refused = closed_port();
-        let a = async_scenario(echo, refused).await;
-        let b = tokio::task::spawn_blocking(move || blocking_scenario(echo, refused))
-            .await
-            .expect("blocking scenario panicked");
-        check_contract("async", &a);
-        check_contract("blocking", &b);
-        assert_same(&a, &b);
-    })
-    .await;
+/// Runs `face`'s scenario on a thread of its own, bounded.
+fn on_thread(face: Face, echo: u16, refused: u16) -> Log {
+    within_blocking(move || scenario(face, echo, refused))
 }
 
 #[test]
-fn blocking_face_on_a_plain_thread_matches_the_contract() {
+fn async_and_blocking_faces_give_the_same_results() {
     let echo = std_echo_server();
     let refused = closed_port();
-    let log = within_blocking(move || blocking_scenario(echo, refused));
-    check_contract("blocking (plain thread)", &log);
+    let a = on_thread(Face::Async, echo, refused);
+    let b = on_thread(Face::Blocking, echo, refused);
+    check_contract("async", &a);
+    check_contract("blocking", &b);
+    assert_same(&a, &b);
 }
 
 #[tokio::test]
@@ -438,8 +309,12 @@ async fn blocking_face_on_a_current_thread_runtime_matches_the_async_face() {
         let echo = std_echo_server();
         let refused = closed_port();
         // Run directly on this runtime's only thread (it blocks it).
-        let b = blocking_scenario(echo, refused);
-        let a = async_scenario(echo, refused).await;
+        let b = scenario(Face::Blocking, echo, refused);
+        // The async face on its own thread (its calls block on the shared
+        // runtime, which a thread of this runtime must not do).
+        let a = std::thread::spawn(move || scenario(Face::Async, echo, refused))
+            .join()
+            .expect("async scenario panicked");
         check_contract("blocking (current-thread)", &b);
         assert_same(&a, &b);
     })

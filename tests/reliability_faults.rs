@@ -45,6 +45,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+use support::face::Face;
+
 use blade_socket::{
     ErrorKind, SO_LINGER, SO_RCVBUF, SO_SNDBUF, Shutdown, Socket, SocketError, blocking,
 };
@@ -53,17 +55,6 @@ const MIB: usize = 1 << 20;
 
 /// Set in a child process: restore `SIGPIPE`'s default disposition first.
 const SIGPIPE_ENV: &str = "BLADE_SOCKET_FAULTS_SIGPIPE_DFL";
-
-/// Polls `f` once; `Poll::Pending` means it is now parked on the reactor.
-async fn poll_once<F: Future + Unpin>(f: &mut F) -> Poll<F::Output> {
-    std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut *f).poll(cx))).await
-}
-
-fn assert_illegal<T: std::fmt::Debug>(r: Result<T, SocketError>, what: &str) {
-    let e = r.expect_err(what);
-    assert_eq!(e.kind(), ErrorKind::IllegalState, "{what}: {e:?}");
-    assert_eq!(e.message(), "socket is in an illegal state", "{what}");
-}
 
 fn assert_peer_gone(e: &SocketError, what: &str) {
     assert_eq!(e.kind(), ErrorKind::Os, "{what}: {e:?}");
@@ -141,13 +132,9 @@ fn reset_blocking(s: &mut blocking::Socket) {
 
 /// In the `SIGPIPE` child, makes a `SIGPIPE` kill the process again
 /// (Rust's runtime ignores it by default).
-#[allow(unsafe_code)]
 fn sigpipe_default_in_child() {
     if std::env::var_os(SIGPIPE_ENV).is_some() {
-        // SAFETY: installing SIG_DFL installs no handler; nothing in this
-        // child process relies on SIGPIPE's disposition.
-        let old = unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
-        assert_ne!(old, libc::SIG_ERR);
+        default_sigpipe();
     }
 }
 
@@ -264,24 +251,28 @@ fn transfer_size() -> usize {
 /// The sender sends a pattern in random chunks and closes (drops) while the
 /// receiver is still reading: the receiver gets every byte, then end of
 /// file, and stays open.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sender_closes_mid_transfer_receiver_gets_everything_async() {
-    within(async {
-        let (c, s) = tcp_pair().await;
+#[test]
+fn sender_closes_mid_transfer_receiver_gets_everything() {
+    Face::both(|face| {
+        let (c, s) = face.pair();
         let n = transfer_size();
-        let pat = Pattern::new(3);
-        let sender = tokio::spawn(async move {
-            let mut rng = Rng::new(3);
+        let seed = match face {
+            Face::Async => 3,
+            Face::Blocking => 6,
+        };
+        let pat = Pattern::new(seed);
+        let sender = std::thread::spawn(move || {
+            let mut rng = Rng::new(seed);
             let mut off = 0usize;
             while off < n {
                 let len = rng.chunk(256 * 1024).min(n - off);
-                let sent = c.send(pat.bytes(off as u64, len)).await.unwrap();
+                let sent = c.send(pat.bytes(off as u64, len)).unwrap();
                 assert_eq!(sent, len);
                 off += len;
             }
             drop(c); // close with the receiver mid-read
         });
-        let mut rng = Rng::new(4);
+        let mut rng = Rng::new(seed + 1);
         let mut off = 0u64;
         loop {
             let want = if rng.next_u64() % 3 == 0 {
@@ -289,7 +280,7 @@ async fn sender_closes_mid_transfer_receiver_gets_everything_async() {
             } else {
                 Some(rng.chunk(300_000))
             };
-            match s.receive(want).await.expect("receive") {
+            match s.receive(want).expect("receive") {
                 Some(b) => {
                     if let Some(w) = want {
                         assert!(b.len() <= w);
@@ -301,13 +292,12 @@ async fn sender_closes_mid_transfer_receiver_gets_everything_async() {
                 None => break,
             }
         }
-        sender.await.unwrap();
+        sender.join().unwrap();
         assert_eq!(off, n as u64, "every byte arrives before end of file");
         // End of file is not an error and does not close the socket.
         assert!(!s.is_closed() && s.is_connected());
-        assert_eq!(s.receive(None).await.unwrap(), None);
-    })
-    .await;
+        assert_eq!(s.receive(None).unwrap(), None);
+    });
 }
 
 /// The reader reads a little and vanishes (closing with unread data resets
@@ -331,46 +321,6 @@ async fn receiver_closes_mid_transfer_sender_fails_async() {
         reader.await.unwrap();
     })
     .await;
-}
-
-#[test]
-fn sender_closes_mid_transfer_receiver_gets_everything_blocking() {
-    within_blocking(|| {
-        let (c, s) = blocking_pair();
-        let n = transfer_size();
-        let pat = Pattern::new(6);
-        let sender = std::thread::spawn(move || {
-            let mut rng = Rng::new(6);
-            let mut off = 0usize;
-            while off < n {
-                let len = rng.chunk(256 * 1024).min(n - off);
-                assert_eq!(c.send(pat.bytes(off as u64, len)).unwrap(), len);
-                off += len;
-            }
-            drop(c);
-        });
-        let mut rng = Rng::new(7);
-        let mut off = 0u64;
-        loop {
-            let want = if rng.next_u64() % 3 == 0 {
-                None
-            } else {
-                Some(rng.chunk(300_000))
-            };
-            match s.receive(want).expect("receive") {
-                Some(b) => {
-                    pat.check(off, &b)
-                        .unwrap_or_else(|at| panic!("wrong byte at {at}"));
-                    off += b.len() as u64;
-                }
-                None => break,
-            }
-        }
-        sender.join().unwrap();
-        assert_eq!(off, n as u64);
-        assert!(!s.is_closed() && s.is_connected());
-        assert_eq!(s.receive(None).unwrap(), None);
-    });
 }
 
 #[test]
@@ -781,6 +731,31 @@ fn close_shared_wakes_blocked_threads_blocking() {
     });
 }
 
+/// The calls racing `close_shared` that failed with anything but `socket
+/// is in an illegal state`, by operation and error.
+#[derive(Default)]
+struct Wrong(std::collections::BTreeMap<String, usize>);
+
+impl Wrong {
+    /// Records the outcome of operation `op` (0 receive, 1 accept, 2 send).
+    fn note(&mut self, op: usize, r: blade_socket::Result<()>) {
+        if let Err(e) = r
+            && !(e.kind() == ErrorKind::IllegalState && e.message() == ILLEGAL)
+        {
+            let op = ["receive", "accept", "send"][op];
+            *self.0.entry(format!("{op}: {e:?}")).or_default() += 1;
+        }
+    }
+
+    fn check(&self, rounds: usize) {
+        assert!(
+            self.0.is_empty(),
+            "calls racing close_shared failed with other errors (of {rounds}): {:#?}",
+            self.0
+        );
+    }
+}
+
 /// `close_shared` racing the very start of a call (no waiting for it to
 /// park): every call either completed before the close or fails with
 /// `socket is in an illegal state`, never with whatever the OS says about
@@ -789,7 +764,7 @@ fn close_shared_wakes_blocked_threads_blocking() {
 fn close_shared_racing_a_starting_call_blocking() {
     within_blocking(|| {
         let rounds = pick(10_000, 30_000);
-        let mut wrong = std::collections::BTreeMap::<String, usize>::new();
+        let mut wrong = Wrong::default();
         for i in 0..rounds {
             let (mut c, mut s) = blocking_pair();
             // Reset on close: thousands of connections leave no TIME_WAIT.
@@ -816,18 +791,9 @@ fn close_shared_racing_a_starting_call_blocking() {
                 }
                 t.join().unwrap()
             });
-            if let Err(e) = r
-                && !(e.kind() == ErrorKind::IllegalState
-                    && e.message() == "socket is in an illegal state")
-            {
-                let op = ["receive", "accept", "send"][op];
-                *wrong.entry(format!("{op}: {e:?}")).or_default() += 1;
-            }
+            wrong.note(op, r);
         }
-        assert!(
-            wrong.is_empty(),
-            "calls racing close_shared failed with other errors (of {rounds}): {wrong:#?}"
-        );
+        wrong.check(rounds);
     });
 }
 
@@ -835,7 +801,7 @@ fn close_shared_racing_a_starting_call_blocking() {
 async fn close_shared_racing_a_starting_call_async() {
     within(async {
         let rounds = pick(10_000, 30_000);
-        let mut wrong = std::collections::BTreeMap::<String, usize>::new();
+        let mut wrong = Wrong::default();
         for i in 0..rounds {
             let (mut c, mut s) = tcp_pair().await;
             c.set_option(SO_LINGER, Duration::ZERO).unwrap();
@@ -861,18 +827,9 @@ async fn close_shared_racing_a_starting_call_async() {
             } else {
                 c.close_shared().unwrap();
             }
-            if let Err(e) = t.await.unwrap()
-                && !(e.kind() == ErrorKind::IllegalState
-                    && e.message() == "socket is in an illegal state")
-            {
-                let op = ["receive", "accept", "send"][op];
-                *wrong.entry(format!("{op}: {e:?}")).or_default() += 1;
-            }
+            wrong.note(op, t.await.unwrap());
         }
-        assert!(
-            wrong.is_empty(),
-            "calls racing close_shared failed with other errors (of {rounds}): {wrong:#?}"
-        );
+        wrong.check(rounds);
     })
     .await;
 }

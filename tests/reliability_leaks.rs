@@ -33,10 +33,7 @@ mod reliability;
 use reliability::*;
 
 use std::{
-    future::Future,
-    pin::Pin,
     sync::Arc,
-    task::Poll,
     time::{Duration, Instant},
 };
 
@@ -44,10 +41,6 @@ use blade_socket::{ErrorKind, SO_LINGER, SO_RCVBUF, SO_SNDBUF, Socket, blocking}
 
 fn scale() -> usize {
     pick(1, 10)
-}
-
-async fn poll_once<F: Future + Unpin>(f: &mut F) -> Poll<F::Output> {
-    std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut *f).poll(cx))).await
 }
 
 /// Runs `batch`, then asserts the descriptor count is back where it was.
@@ -64,14 +57,6 @@ fn no_fd_leak(what: &str, batch: impl FnOnce()) {
     assert_eq!(after, before, "{what}: descriptor count changed");
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 /// The whole suite, in sequence (see the module docs).
 #[test]
 fn descriptors_and_memory_return_to_their_baseline() {
@@ -86,7 +71,7 @@ fn descriptors_and_memory_return_to_their_baseline() {
 }
 
 fn suite() {
-    let rt = runtime();
+    let rt = multi_thread_runtime();
     let n = scale();
     // Warm up everything lazily made: the facade's runtime, the resolver
     // path, timers, a closed socket's stand-in descriptor.

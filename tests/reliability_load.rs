@@ -114,16 +114,8 @@ fn peak_line(what: &str, count: usize) -> String {
     )
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 fn server() {
-    let rt = runtime();
+    let rt = multi_thread_runtime();
     let peak = Arc::new(AtomicUsize::new(0));
     let open = Arc::new(AtomicUsize::new(0));
     rt.block_on(async {
@@ -188,7 +180,7 @@ fn client() {
         limit >= n as u64 + 100,
         "the descriptor limit ({limit}) is too low for {n} connections; raise the hard limit"
     );
-    let rt = runtime();
+    let rt = multi_thread_runtime();
     let peak_fds = rt.block_on(async {
         let t = Instant::now();
         let barrier = Arc::new(tokio::sync::Barrier::new(n + 1));

@@ -7,7 +7,8 @@
 //! API and through the blocking facade, and leave the socket in the state
 //! API.md gives: a timed-out `connect` closes the socket; a timed-out `accept`,
 //! `receive` or `send` leaves it open, in the same state, and usable (shown by
-//! using it afterwards). A last pair of tests runs many timeouts at once.
+//! using it afterwards). A last test runs many timeouts at once. Each test
+//! runs its one scenario on both faces (`support::face`).
 //!
 //! Sizes: quick (default) requests 20, 100 and 333 ms, twice each, per
 //! operation and face, and 200 concurrent async receives (50 blocking threads)
@@ -24,7 +25,8 @@ use reliability::*;
 
 use std::time::{Duration, Instant};
 
-use blade_socket::{ErrorKind, SO_RCVBUF, SO_SNDBUF, Shutdown, Socket, SocketError, blocking};
+use blade_socket::{ErrorKind, SO_RCVBUF, SO_SNDBUF, Shutdown, SocketError};
+use support::face::{Face, FaceSocket};
 
 /// How late a timeout may fire.
 const TOLERANCE: Duration = Duration::from_millis(50);
@@ -68,25 +70,18 @@ fn report(what: &str, e: &Errors) {
     );
 }
 
-fn assert_illegal(r: Result<impl std::fmt::Debug, SocketError>, what: &str) {
-    let e = r.expect_err(what);
-    assert_eq!(e.kind(), ErrorKind::IllegalState, "{what}: {e:?}");
-    assert_eq!(e.message(), "socket is in an illegal state", "{what}");
-}
-
 // ================================================================ connect
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn connect_timeout_accuracy_async() {
-    within(async {
-        let (l, filler) = full_backlog().await;
+#[test]
+fn connect_timeout_accuracy() {
+    Face::both(|face| {
+        let (l, filler) = face.full_backlog();
         let mut errors = Errors::default();
         for want in requests() {
-            let mut c = Socket::tcp().unwrap();
+            let mut c = face.tcp().unwrap();
             let t = Instant::now();
             let err = c
                 .connect(None, l.port(), Some(want))
-                .await
                 .expect_err("a connect to a full backlog must time out");
             let elapsed = t.elapsed();
             assert_timed_out(&err, "connect");
@@ -94,77 +89,25 @@ async fn connect_timeout_accuracy_async() {
             // API.md: any failed connect closes the socket.
             assert!(c.is_closed() && c.id() == -1);
             assert!(!c.is_connected() && !c.is_client() && !c.is_bound() && !c.is_listening());
-            assert_illegal(c.send("x").await, "send after a timed-out connect");
+            assert_illegal(c.send("x"), "send after a timed-out connect");
             assert_illegal(
-                c.connect(None, l.port(), None).await,
+                c.connect(None, l.port(), None),
                 "connect after a timed-out connect",
             );
         }
         // The listener and its queued connection are unharmed.
         assert!(l.is_listening() && !l.is_closed());
         assert!(filler.is_connected());
-        report("connect (async)", &errors);
-    })
-    .await;
-}
-
-#[test]
-fn connect_timeout_accuracy_blocking() {
-    within_blocking(|| {
-        let (l, filler) = blocking_full_backlog();
-        let mut errors = Errors::default();
-        for want in requests() {
-            let mut c = blocking::Socket::tcp().unwrap();
-            let t = Instant::now();
-            let err = c
-                .connect(None, l.port(), Some(want))
-                .expect_err("a connect to a full backlog must time out");
-            let elapsed = t.elapsed();
-            assert_timed_out(&err, "connect");
-            check_elapsed(&mut errors, "connect", want, elapsed);
-            assert!(c.is_closed() && c.id() == -1);
-            assert!(!c.is_connected() && !c.is_client() && !c.is_bound() && !c.is_listening());
-            assert_illegal(c.send("x"), "send after a timed-out connect");
-        }
-        assert!(l.is_listening() && !l.is_closed());
-        assert!(filler.is_connected());
-        report("connect (blocking)", &errors);
+        report(&format!("connect ({})", face.name()), &errors);
     });
 }
 
 // ================================================================= accept
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn accept_timeout_accuracy_async() {
-    within(async {
-        let mut l = listener().await;
-        let mut errors = Errors::default();
-        for want in requests() {
-            l.set_receive_timeout(Some(want));
-            let t = Instant::now();
-            let err = l.accept().await.expect_err("nobody connects");
-            let elapsed = t.elapsed();
-            assert_timed_out(&err, "accept");
-            check_elapsed(&mut errors, "accept", want, elapsed);
-            // Still listening, and usable: a connection is accepted.
-            assert!(l.is_listening() && !l.is_closed() && l.id() >= 0);
-            assert!(!l.is_connected() && !l.is_client());
-            let mut c = Socket::tcp().unwrap();
-            c.connect(None, l.port(), None).await.unwrap();
-            let s = l.accept().await.expect("accept after a timeout");
-            assert!(s.is_connected() && s.is_client());
-            c.send("ok").await.unwrap();
-            assert_eq!(receive_exact(&s, 2).await, b"ok");
-        }
-        report("accept (async)", &errors);
-    })
-    .await;
-}
-
 #[test]
-fn accept_timeout_accuracy_blocking() {
-    within_blocking(|| {
-        let mut l = blocking_listener();
+fn accept_timeout_accuracy() {
+    Face::both(|face| {
+        let mut l = face.listener(None);
         let mut errors = Errors::default();
         for want in requests() {
             l.set_receive_timeout(Some(want));
@@ -173,60 +116,31 @@ fn accept_timeout_accuracy_blocking() {
             let elapsed = t.elapsed();
             assert_timed_out(&err, "accept");
             check_elapsed(&mut errors, "accept", want, elapsed);
+            // Still listening, and usable: a connection is accepted.
             assert!(l.is_listening() && !l.is_closed() && l.id() >= 0);
-            let mut c = blocking::Socket::tcp().unwrap();
+            assert!(!l.is_connected() && !l.is_client());
+            let mut c = face.tcp().unwrap();
             c.connect(None, l.port(), None).unwrap();
             let s = l.accept().expect("accept after a timeout");
-            assert!(s.is_connected());
+            assert!(s.is_connected() && s.is_client());
             c.send("ok").unwrap();
-            assert_eq!(blocking_receive_exact(&s, 2), b"ok");
+            assert_eq!(s.receive_exact(2), b"ok");
         }
-        report("accept (blocking)", &errors);
+        report(&format!("accept ({})", face.name()), &errors);
     });
 }
 
 // ================================================================ receive
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn receive_timeout_accuracy_async() {
-    within(async {
-        let (c, mut s) = tcp_pair().await;
+#[test]
+fn receive_timeout_accuracy() {
+    Face::both(|face| {
+        let (c, mut s) = face.pair();
         let mut errors = Errors::default();
         for (i, want) in requests().into_iter().enumerate() {
             s.set_receive_timeout(Some(want));
             let t = Instant::now();
             // Alternate the three receiving calls; all use receive_timeout().
-            let err = match i % 3 {
-                0 => s.receive(None).await.map(drop),
-                1 => s.receive(Some(7)).await.map(drop),
-                _ => s.receive_from(Some(100_000)).await.map(drop),
-            }
-            .expect_err("no data is coming");
-            let elapsed = t.elapsed();
-            assert_timed_out(&err, "receive");
-            check_elapsed(&mut errors, "receive", want, elapsed);
-            assert!(!s.is_closed() && s.is_connected() && s.is_client());
-            assert_eq!(s.shutdown_reason(), None);
-            // Usable: the next message arrives whole, in both directions.
-            let msg = format!("after timeout {i}");
-            c.send(&msg).await.unwrap();
-            assert_eq!(receive_exact(&s, msg.len()).await, msg.as_bytes());
-            s.send(&msg).await.unwrap();
-            assert_eq!(receive_exact(&c, msg.len()).await, msg.as_bytes());
-        }
-        report("receive (async)", &errors);
-    })
-    .await;
-}
-
-#[test]
-fn receive_timeout_accuracy_blocking() {
-    within_blocking(|| {
-        let (c, mut s) = blocking_pair();
-        let mut errors = Errors::default();
-        for (i, want) in requests().into_iter().enumerate() {
-            s.set_receive_timeout(Some(want));
-            let t = Instant::now();
             let err = match i % 3 {
                 0 => s.receive(None).map(drop),
                 1 => s.receive(Some(7)).map(drop),
@@ -237,13 +151,15 @@ fn receive_timeout_accuracy_blocking() {
             assert_timed_out(&err, "receive");
             check_elapsed(&mut errors, "receive", want, elapsed);
             assert!(!s.is_closed() && s.is_connected() && s.is_client());
+            assert_eq!(s.shutdown_reason(), None);
+            // Usable: the next message arrives whole, in both directions.
             let msg = format!("after timeout {i}");
             c.send(&msg).unwrap();
-            assert_eq!(blocking_receive_exact(&s, msg.len()), msg.as_bytes());
+            assert_eq!(s.receive_exact(msg.len()), msg.as_bytes());
             s.send(&msg).unwrap();
-            assert_eq!(blocking_receive_exact(&c, msg.len()), msg.as_bytes());
+            assert_eq!(c.receive_exact(msg.len()), msg.as_bytes());
         }
-        report("receive (blocking)", &errors);
+        report(&format!("receive ({})", face.name()), &errors);
     });
 }
 
@@ -253,75 +169,23 @@ fn receive_timeout_accuracy_blocking() {
 const BUF: i32 = 16 * 1024;
 const CHUNK: usize = 64 * 1024;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn send_timeout_accuracy_async() {
-    within(async {
-        let mut l = listener().await;
-        let mut c = Socket::tcp().unwrap();
-        c.set_option(SO_SNDBUF, BUF).unwrap();
-        c.connect(None, l.port(), None).await.unwrap();
-        l.set_option(SO_RCVBUF, BUF).unwrap();
-        let mut s = l.accept().await.unwrap();
-        s.set_option(SO_RCVBUF, BUF).unwrap();
-        let chunk = vec![0xa5u8; CHUNK];
+#[test]
+fn send_timeout_accuracy() {
+    Face::both(|face| {
+        let mut l = face.listener(None);
+        let mut c = face.tcp().unwrap();
+        c.set_option(SO_SNDBUF, BUF.into()).unwrap();
+        c.connect(None, l.port(), None).unwrap();
+        l.set_option(SO_RCVBUF, BUF.into()).unwrap();
+        let mut s = l.accept().unwrap();
+        s.set_option(SO_RCVBUF, BUF.into()).unwrap();
+        let fill = match face {
+            Face::Async => 0xa5u8,
+            Face::Blocking => 0x3c,
+        };
+        let chunk = vec![fill; CHUNK];
 
         // Fill the pipe: send until a short timeout says it is full.
-        c.set_send_timeout(Some(Duration::from_millis(50)));
-        let mut sent = 0usize;
-        let mut filled = false;
-        for _ in 0..10_000 {
-            match c.send(&chunk).await {
-                Ok(n) => sent += n,
-                Err(e) => {
-                    assert_timed_out(&e, "filling send");
-                    filled = true;
-                    break;
-                }
-            }
-        }
-        assert!(filled, "the buffers never filled");
-
-        // Now every send must wait for its whole timeout.
-        let mut errors = Errors::default();
-        for want in requests() {
-            c.set_send_timeout(Some(want));
-            let t = Instant::now();
-            let err = c.send(&chunk).await.expect_err("the peer never reads");
-            let elapsed = t.elapsed();
-            assert_timed_out(&err, "send");
-            check_elapsed(&mut errors, "send", want, elapsed);
-            assert!(!c.is_closed() && c.is_connected() && c.is_client());
-            assert_eq!(c.shutdown_reason(), None);
-        }
-
-        // Usable: the reader drains every byte (at least those reported
-        // sent, all 0xa5) up to EOF, and the other direction still works.
-        c.shutdown(Shutdown::Write).unwrap();
-        let mut got = 0usize;
-        while let Some(b) = s.receive(None).await.unwrap() {
-            assert!(b.iter().all(|&x| x == 0xa5));
-            got += b.len();
-        }
-        assert!(got >= sent, "peer got {got} < {sent} reported sent");
-        s.send("still here").await.unwrap();
-        assert_eq!(receive_exact(&c, 10).await, b"still here");
-        report("send (async)", &errors);
-    })
-    .await;
-}
-
-#[test]
-fn send_timeout_accuracy_blocking() {
-    within_blocking(|| {
-        let mut l = blocking_listener();
-        let mut c = blocking::Socket::tcp().unwrap();
-        c.set_option(SO_SNDBUF, BUF).unwrap();
-        c.connect(None, l.port(), None).unwrap();
-        l.set_option(SO_RCVBUF, BUF).unwrap();
-        let mut s = l.accept().unwrap();
-        s.set_option(SO_RCVBUF, BUF).unwrap();
-        let chunk = vec![0x3cu8; CHUNK];
-
         c.set_send_timeout(Some(Duration::from_millis(50)));
         let mut sent = 0usize;
         let mut filled = false;
@@ -337,6 +201,7 @@ fn send_timeout_accuracy_blocking() {
         }
         assert!(filled, "the buffers never filled");
 
+        // Now every send must wait for its whole timeout.
         let mut errors = Errors::default();
         for want in requests() {
             c.set_send_timeout(Some(want));
@@ -346,87 +211,48 @@ fn send_timeout_accuracy_blocking() {
             assert_timed_out(&err, "send");
             check_elapsed(&mut errors, "send", want, elapsed);
             assert!(!c.is_closed() && c.is_connected() && c.is_client());
+            assert_eq!(c.shutdown_reason(), None);
         }
 
+        // Usable: the reader drains every byte (at least those reported
+        // sent, all `fill`) up to EOF, and the other direction still works.
         c.shutdown(Shutdown::Write).unwrap();
         let mut got = 0usize;
         while let Some(b) = s.receive(None).unwrap() {
-            assert!(b.iter().all(|&x| x == 0x3c));
+            assert!(b.iter().all(|&x| x == fill));
             got += b.len();
         }
         assert!(got >= sent, "peer got {got} < {sent} reported sent");
         s.send("still here").unwrap();
-        assert_eq!(blocking_receive_exact(&c, 10), b"still here");
-        report("send (blocking)", &errors);
+        assert_eq!(c.receive_exact(10), b"still here");
+        report(&format!("send ({})", face.name()), &errors);
     });
 }
 
 // ========================================================= many at once
 
 /// Many receives time out at once, each with its own timeout; every one
-/// fires within the tolerance, and every socket stays usable.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_receive_timeouts_async() {
-    within(async {
-        let n = pick(200, 1000);
-        let l = listener().await;
-        let mut pairs = Vec::with_capacity(n);
-        for _ in 0..n {
-            let mut c = Socket::tcp().unwrap();
-            c.connect(None, l.port(), None).await.unwrap();
-            let s = l.accept().await.unwrap();
-            pairs.push((c, s));
-        }
-        let mut rng = Rng::new(7);
-        let mut tasks = Vec::with_capacity(n);
-        for (i, (c, mut s)) in pairs.into_iter().enumerate() {
-            let want = Duration::from_millis(rng.range(50, 300) as u64);
-            s.set_receive_timeout(Some(want));
-            tasks.push(tokio::spawn(async move {
-                let t = Instant::now();
-                let err = s.receive(None).await.expect_err("no data is coming");
-                let elapsed = t.elapsed();
-                assert_timed_out(&err, "receive");
-                assert!(s.is_connected() && !s.is_closed(), "socket {i}");
-                let msg = i.to_le_bytes();
-                c.send(msg).await.unwrap();
-                assert_eq!(receive_exact(&s, 8).await, msg);
-                (want, elapsed)
-            }));
-        }
-        let mut errors = Errors::default();
-        for t in tasks {
-            let (want, elapsed) = t.await.unwrap();
-            check_elapsed(&mut errors, "concurrent receive", want, elapsed);
-        }
-        report(&format!("{n} concurrent receives (async)"), &errors);
-    })
-    .await;
-}
-
+/// fires within the tolerance, and every socket stays usable. Each receive
+/// waits on its own thread (on the async face, all of them awaited on the
+/// one shared runtime, with a timer each).
 #[test]
-fn concurrent_receive_timeouts_blocking() {
-    within_blocking(|| {
-        let n = pick(50, 100);
-        let l = blocking_listener();
-        let mut rng = Rng::new(11);
+fn concurrent_receive_timeouts() {
+    Face::both(|face| {
+        let (n, seed) = match face {
+            Face::Async => (pick(200, 1000), 7),
+            Face::Blocking => (pick(50, 100), 11),
+        };
+        let l = face.listener(None);
+        let mut rng = Rng::new(seed);
         let mut threads = Vec::with_capacity(n);
         for i in 0..n {
-            let mut c = blocking::Socket::tcp().unwrap();
+            let mut c = face.tcp().unwrap();
             c.connect(None, l.port(), None).unwrap();
             let mut s = l.accept().unwrap();
             let want = Duration::from_millis(rng.range(50, 300) as u64);
             s.set_receive_timeout(Some(want));
             threads.push(std::thread::spawn(move || {
-                let t = Instant::now();
-                let err = s.receive(None).expect_err("no data is coming");
-                let elapsed = t.elapsed();
-                assert_timed_out(&err, "receive");
-                assert!(s.is_connected() && !s.is_closed(), "socket {i}");
-                let msg = i.to_le_bytes();
-                c.send(msg).unwrap();
-                assert_eq!(blocking_receive_exact(&s, 8), msg);
-                (want, elapsed)
+                receive_times_out(i, &c, &s, want)
             }));
         }
         let mut errors = Errors::default();
@@ -434,6 +260,27 @@ fn concurrent_receive_timeouts_blocking() {
             let (want, elapsed) = t.join().unwrap();
             check_elapsed(&mut errors, "concurrent receive", want, elapsed);
         }
-        report(&format!("{n} concurrent receives (blocking)"), &errors);
+        report(
+            &format!("{n} concurrent receives ({})", face.name()),
+            &errors,
+        );
     });
+}
+
+/// One of the concurrent receives: it times out, then the socket works.
+fn receive_times_out(
+    i: usize,
+    c: &FaceSocket,
+    s: &FaceSocket,
+    want: Duration,
+) -> (Duration, Duration) {
+    let t = Instant::now();
+    let err = s.receive(None).expect_err("no data is coming");
+    let elapsed = t.elapsed();
+    assert_timed_out(&err, "receive");
+    assert!(s.is_connected() && !s.is_closed(), "socket {i}");
+    let msg = i.to_le_bytes();
+    c.send(msg).unwrap();
+    assert_eq!(s.receive_exact(8), msg);
+    (want, elapsed)
 }

@@ -10,7 +10,6 @@ use blade_socket::{
     SO_TYPE, SOCK_DGRAM, SOCK_STREAM, SOMAXCONN, Shutdown, Socket, SocketError,
 };
 
-const ILLEGAL: &str = "socket is in an illegal state";
 const NOT_CONNECTED: &str = "socket not listening or connected";
 const NOT_LISTENING: &str = "socket not bound/listening";
 
@@ -21,17 +20,6 @@ fn assert_err(e: &SocketError, kind: ErrorKind, message: &str) {
     assert_eq!(e.kind(), kind, "kind of {e:?}");
     assert_eq!(e.message(), message, "message of {e:?}");
     assert_eq!(e.to_string(), message);
-}
-
-#[track_caller]
-fn assert_illegal<T: std::fmt::Debug>(r: blade_socket::Result<T>, what: &str) {
-    match r {
-        Ok(v) => panic!("{what}: expected `{ILLEGAL}`, got Ok({v:?})"),
-        Err(e) => {
-            assert_eq!(e.kind(), ErrorKind::IllegalState, "{what}: {e:?}");
-            assert_eq!(e.message(), ILLEGAL, "{what}: {e:?}");
-        }
-    }
 }
 
 #[track_caller]

@@ -59,10 +59,6 @@ async fn wait_queued(s: &Socket, n: usize) {
     }
 }
 
-fn pattern(len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i * 7 + i / 251) as u8).collect()
-}
-
 // ----- addresses and properties --------------------------------------------
 
 #[tokio::test]
@@ -577,17 +573,6 @@ async fn peer_reset_fails_receive_and_closes() {
         }
     })
     .await;
-}
-
-/// Restores default `SIGPIPE` handling (the Rust runtime ignores it), so that
-/// a send that raised it would kill this test process.
-#[allow(unsafe_code)]
-fn default_sigpipe() {
-    // SAFETY: installing the default disposition for SIGPIPE has no memory
-    // safety implications; no handler function is involved.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! Timeouts (API.md §3 "Timeouts", `connect`, `accept`, `send`, `receive`):
 //! deadlines kept by the library, the socket state after a timeout, zero and
-//! `Duration::MAX`, through both faces.
+//! `Duration::MAX`, through both faces (the timeouts and the state after
+//! them: one scenario each, run on both faces with `support::face`).
 mod support;
 use support::*;
 
@@ -9,6 +10,7 @@ use std::time::{Duration, Instant};
 use blade_socket::{
     ErrorKind, OptionValue, SO_RCVTIMEO, SO_SNDTIMEO, Socket, SocketError, blocking,
 };
+use support::face::Face;
 
 /// Lower-bound slack: a timeout may not fire more than this early.
 const EARLY: Duration = Duration::from_millis(5);
@@ -41,18 +43,17 @@ fn assert_elapsed(elapsed: Duration, requested: Duration) {
     );
 }
 
-// ---------------------------------------------------------------- async face
+// ------------------------------------------------------------- both faces
 
-#[tokio::test]
-async fn connect_times_out_against_a_full_backlog_and_closes_the_socket() {
-    within(async {
-        let (l, _filler) = full_backlog().await;
-        let mut c = Socket::tcp().unwrap();
+#[test]
+fn connect_times_out_against_a_full_backlog_and_closes_the_socket() {
+    Face::both(|face| {
+        let (l, _filler) = face.full_backlog();
+        let mut c = face.tcp().unwrap();
         let want = Duration::from_millis(300);
         let t = Instant::now();
         let err = c
             .connect(None, l.port(), Some(want))
-            .await
             .expect_err("connect to a full backlog must time out");
         let elapsed = t.elapsed();
         assert_timeout(&err);
@@ -62,83 +63,59 @@ async fn connect_times_out_against_a_full_backlog_and_closes_the_socket() {
         assert_eq!(c.id(), -1);
         // The listener is unaffected.
         assert!(l.is_listening() && !l.is_closed());
-    })
-    .await;
+    });
 }
 
-#[tokio::test]
-async fn accept_times_out_and_the_listener_stays_usable() {
-    within(async {
-        let mut l = listener().await;
+#[test]
+fn accept_times_out_and_the_listener_stays_usable() {
+    Face::both(|face| {
+        let mut l = face.listener(None);
         let want = Duration::from_millis(200);
         l.set_receive_timeout(Some(want));
         assert_eq!(l.receive_timeout(), Some(want));
         let t = Instant::now();
-        let err = l.accept().await.expect_err("nothing to accept");
+        let err = l.accept().expect_err("nothing to accept");
         assert_timeout(&err);
         assert_elapsed(t.elapsed(), want);
         assert!(l.is_listening() && !l.is_closed());
 
-        let mut c = Socket::tcp().unwrap();
-        c.connect(None, l.port(), None).await.unwrap();
-        let s = l.accept().await.expect("accept after a timeout");
+        let mut c = face.tcp().unwrap();
+        c.connect(None, l.port(), None).unwrap();
+        let s = l.accept().expect("accept after a timeout");
         assert!(s.is_connected());
         assert_eq!(s.port(), c.info().unwrap().port);
-        c.send("ok").await.unwrap();
-        assert_eq!(receive_exact(&s, 2).await, b"ok");
-    })
-    .await;
+        c.send("ok").unwrap();
+        assert_eq!(s.receive_exact(2), b"ok");
+    });
 }
 
-#[tokio::test]
-async fn receive_times_out_and_the_socket_stays_usable() {
-    within(async {
-        let (c, mut s) = tcp_pair().await;
+#[test]
+fn receive_times_out_and_the_socket_stays_usable() {
+    Face::both(|face| {
+        let (c, mut s) = face.pair();
         let want = Duration::from_millis(200);
         s.set_receive_timeout(Some(want));
         let t = Instant::now();
-        let err = s.receive(None).await.expect_err("nothing queued");
+        let err = s.receive(None).expect_err("nothing queued");
         assert_timeout(&err);
         assert_elapsed(t.elapsed(), want);
         assert!(!s.is_closed() && s.is_connected());
 
         // receive_from on a stream socket uses the same timeout.
         let t = Instant::now();
-        let err = s.receive_from(Some(10)).await.expect_err("nothing queued");
+        let err = s.receive_from(Some(10)).expect_err("nothing queued");
         assert_timeout(&err);
         assert_elapsed(t.elapsed(), want);
 
-        c.send("after the timeout").await.unwrap();
-        assert_eq!(receive_exact(&s, 17).await, b"after the timeout");
-    })
-    .await;
+        c.send("after the timeout").unwrap();
+        assert_eq!(s.receive_exact(17), b"after the timeout");
+    });
 }
 
-#[tokio::test]
-async fn udp_receive_from_times_out_and_the_socket_stays_usable() {
-    within(async {
-        let mut rx = Socket::udp().unwrap();
-        rx.bind(0, None).await.unwrap();
-        let want = Duration::from_millis(150);
-        rx.set_receive_timeout(Some(want));
-        let t = Instant::now();
-        let err = rx.receive_from(None).await.expect_err("no datagram");
-        assert_timeout(&err);
-        assert_elapsed(t.elapsed(), want);
-        assert!(!rx.is_closed());
-
-        let tx = Socket::udp().unwrap();
-        tx.send_to("127.0.0.1", rx.port(), "dgram").await.unwrap();
-        let d = rx.receive_from(None).await.expect("datagram after timeout");
-        assert_eq!(&d.data[..], b"dgram");
-    })
-    .await;
-}
-
-#[tokio::test]
-async fn send_times_out_to_a_peer_that_never_reads_and_the_socket_stays_open() {
-    within(async {
-        let (mut c, s) = tcp_pair().await;
+#[test]
+fn send_times_out_to_a_peer_that_never_reads_and_the_socket_stays_open() {
+    Face::both(|face| {
+        let (mut c, s) = face.pair();
         let want = Duration::from_millis(300);
         c.set_send_timeout(Some(want));
         assert_eq!(c.send_timeout(), Some(want));
@@ -147,7 +124,7 @@ async fn send_times_out_to_a_peer_that_never_reads_and_the_socket_stays_open() {
         let mut timed_out = None;
         for _ in 0..MAX_CHUNKS {
             let t = Instant::now();
-            match c.send(&chunk).await {
+            match c.send(&chunk) {
                 Ok(n) => {
                     assert_eq!(n, CHUNK, "a blocking send writes the whole message");
                     accepted += n;
@@ -167,12 +144,34 @@ async fn send_times_out_to_a_peer_that_never_reads_and_the_socket_stays_open() {
         // the successful sends reported, then EOF.
         c.shutdown(blade_socket::SHUT_WR).unwrap();
         let mut got = 0usize;
-        while let Some(b) = s.receive(None).await.unwrap() {
+        while let Some(b) = s.receive(None).unwrap() {
             assert!(b.iter().all(|&x| x == 0x5a));
             got += b.len();
         }
         assert!(got >= accepted, "peer got {got} < {accepted}");
         assert!(got < accepted + CHUNK + 1);
+    });
+}
+
+// ---------------------------------------------------------------- async face
+
+#[tokio::test]
+async fn udp_receive_from_times_out_and_the_socket_stays_usable() {
+    within(async {
+        let mut rx = Socket::udp().unwrap();
+        rx.bind(0, None).await.unwrap();
+        let want = Duration::from_millis(150);
+        rx.set_receive_timeout(Some(want));
+        let t = Instant::now();
+        let err = rx.receive_from(None).await.expect_err("no datagram");
+        assert_timeout(&err);
+        assert_elapsed(t.elapsed(), want);
+        assert!(!rx.is_closed());
+
+        let tx = Socket::udp().unwrap();
+        tx.send_to("127.0.0.1", rx.port(), "dgram").await.unwrap();
+        let d = rx.receive_from(None).await.expect("datagram after timeout");
+        assert_eq!(&d.data[..], b"dgram");
     })
     .await;
 }
@@ -291,98 +290,6 @@ async fn duration_max_reads_back_as_given_and_behaves_as_no_timeout() {
 }
 
 // ------------------------------------------------------------- blocking face
-
-#[test]
-fn blocking_connect_times_out_against_a_full_backlog() {
-    within_blocking(|| {
-        let (l, _filler) = blocking_full_backlog();
-        let mut c = blocking::Socket::tcp().unwrap();
-        let want = Duration::from_millis(300);
-        let t = Instant::now();
-        let err = c
-            .connect(None, l.port(), Some(want))
-            .expect_err("connect to a full backlog must time out");
-        let elapsed = t.elapsed();
-        assert_timeout(&err);
-        assert_elapsed(elapsed, want);
-        assert!(c.is_closed());
-        assert_eq!(c.id(), -1);
-        assert!(l.is_listening());
-    });
-}
-
-#[test]
-fn blocking_accept_times_out_and_the_listener_stays_usable() {
-    within_blocking(|| {
-        let mut l = blocking_listener();
-        let want = Duration::from_millis(200);
-        l.set_receive_timeout(Some(want));
-        let t = Instant::now();
-        let err = l.accept().expect_err("nothing to accept");
-        assert_timeout(&err);
-        assert_elapsed(t.elapsed(), want);
-        assert!(l.is_listening() && !l.is_closed());
-
-        let mut c = blocking::Socket::tcp().unwrap();
-        c.connect(None, l.port(), None).unwrap();
-        let s = l.accept().expect("accept after a timeout");
-        c.send("ok").unwrap();
-        assert_eq!(blocking_receive_exact(&s, 2), b"ok");
-    });
-}
-
-#[test]
-fn blocking_receive_times_out_and_the_socket_stays_usable() {
-    within_blocking(|| {
-        let (c, mut s) = blocking_pair();
-        let want = Duration::from_millis(200);
-        s.set_receive_timeout(Some(want));
-        let t = Instant::now();
-        let err = s.receive(None).expect_err("nothing queued");
-        assert_timeout(&err);
-        assert_elapsed(t.elapsed(), want);
-        assert!(!s.is_closed() && s.is_connected());
-
-        c.send("after").unwrap();
-        assert_eq!(blocking_receive_exact(&s, 5), b"after");
-    });
-}
-
-#[test]
-fn blocking_send_times_out_to_a_peer_that_never_reads() {
-    within_blocking(|| {
-        let (mut c, s) = blocking_pair();
-        let want = Duration::from_millis(300);
-        c.set_send_timeout(Some(want));
-        let chunk = vec![0x33u8; CHUNK];
-        let mut accepted = 0usize;
-        let mut timed_out = None;
-        for _ in 0..MAX_CHUNKS {
-            let t = Instant::now();
-            match c.send(&chunk) {
-                Ok(n) => {
-                    assert_eq!(n, CHUNK);
-                    accepted += n;
-                }
-                Err(e) => {
-                    timed_out = Some((e, t.elapsed()));
-                    break;
-                }
-            }
-        }
-        let (err, elapsed) = timed_out.expect("the send never timed out");
-        assert_timeout(&err);
-        assert_elapsed(elapsed, want);
-        assert!(!c.is_closed() && c.is_connected());
-
-        c.shutdown(blade_socket::SHUT_WR).unwrap();
-        let mut got = 0usize;
-        while let Some(b) = s.receive(None).unwrap() {
-            got += b.len();
-        }
-        assert!(got >= accepted, "peer got {got} < {accepted}");
-    });
-}
 
 #[test]
 fn blocking_zero_and_max_timeouts() {

@@ -20,21 +20,6 @@ use futures::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::codec::{Framed, LinesCodec};
 
-fn pattern(len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i * 31 + i / 253) as u8).collect()
-}
-
-/// Restores the default `SIGPIPE` disposition (Rust's runtime ignores it),
-/// so that any write raising it kills this test process. Every write in this
-/// binary goes through the crate or std's TCP (both `MSG_NOSIGNAL`).
-#[allow(unsafe_code)]
-fn default_sigpipe() {
-    // SAFETY: installing the default disposition involves no handler and no
-    // memory; nothing in this process relies on SIGPIPE being ignored.
-    let old = unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
-    assert_ne!(old, libc::SIG_ERR);
-}
-
 // ----- AsyncRead / AsyncWrite --------------------------------------------------
 
 #[tokio::test]
@@ -674,13 +659,6 @@ async fn converted_sockets_move_between_runtimes() {
 }
 
 // ----- AsFd / AsRawFd ------------------------------------------------------------
-
-/// The `socket:[inode]` a descriptor number refers to, if it is open.
-fn fd_target(fd: i32) -> Option<String> {
-    std::fs::read_link(format!("/proc/self/fd/{fd}"))
-        .ok()
-        .map(|p| p.to_string_lossy().into_owned())
-}
 
 #[tokio::test]
 async fn fd_lends_the_live_descriptor_and_nothing_once_closed() {

@@ -242,10 +242,6 @@ async fn large_length_on_a_small_datagram_returns_just_the_datagram() {
     .await;
 }
 
-fn pattern(n: usize) -> Vec<u8> {
-    (0..n).map(|i| (i * 31 % 251) as u8).collect()
-}
-
 #[tokio::test]
 async fn receive_none_returns_one_whole_large_datagram() {
     within(async {

@@ -291,15 +291,8 @@ impl Harness<'_> {
 
     pub(crate) fn accept(&mut self, cut: Option<u64>, closed: bool) {
         let unbounded = !closed && !self.prepare_accept();
-        let is_async = matches!(self.sock, Some(Sock::Async(_)));
-        let cut = match (is_async, cut, unbounded) {
-            (true, Some(us), _) => Some(Duration::from_micros(us)),
-            (true, None, true) => Some(CUT_OFF),
-            (false, _, true) => {
-                self.stats.skipped_unbounded += 1;
-                return;
-            }
-            _ => None,
+        let Some(cut) = self.cut_off(cut, unbounded) else {
+            return;
         };
         let r = call!(self, "accept", cut, |s| s.accept(), |r| r
             .map(|c| accepted_state!(&c)));

@@ -262,6 +262,26 @@ impl<'a> Harness<'a> {
     /// Makes a receive that would wait without limit complete: the peer
     /// sends (or a datagram arrives). Returns whether the receive is now
     /// bounded.
+    /// The cut-off for a call that may wait: the case's own on the async
+    /// face, or [`CUT_OFF`] when nothing bounds the wait; on the blocking
+    /// face an unbounded call is skipped (`None`, and counted).
+    pub(crate) fn cut_off(
+        &mut self,
+        cut: Option<u64>,
+        unbounded: bool,
+    ) -> Option<Option<Duration>> {
+        let is_async = matches!(self.sock, Some(Sock::Async(_)));
+        match (is_async, cut, unbounded) {
+            (true, Some(us), _) => Some(Some(Duration::from_micros(us))),
+            (true, None, true) => Some(Some(CUT_OFF)),
+            (false, _, true) => {
+                self.stats.skipped_unbounded += 1;
+                None
+            }
+            _ => Some(None),
+        }
+    }
+
     pub(crate) fn prepare_receive(&mut self) -> bool {
         let m = &self.m;
         if m.phase == Phase::Closed || !m.blocking || bounded(m.receive_timeout) {

@@ -106,15 +106,8 @@ impl Harness<'_> {
         closed: bool,
     ) {
         let unbounded = !closed && len != Some(0) && !self.prepare_receive();
-        let is_async = matches!(self.sock, Some(Sock::Async(_)));
-        let cut = match (is_async, cut, unbounded) {
-            (true, Some(us), _) => Some(Duration::from_micros(us)),
-            (true, None, true) => Some(CUT_OFF),
-            (false, _, true) => {
-                self.stats.skipped_unbounded += 1;
-                return;
-            }
-            _ => None,
+        let Some(cut) = self.cut_off(cut, unbounded) else {
+            return;
         };
         // A datagram socket with no local address (not bound, not
         // connected, no earlier send_to) cannot receive anything.

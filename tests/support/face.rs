@@ -74,6 +74,49 @@ impl Face {
         l
     }
 
+    /// A listener whose backlog is full (`listen(0)` plus one connected
+    /// client never accepted): a further connect's SYN is dropped, so that
+    /// connect waits for its timeout. Keep both alive for the test.
+    pub fn full_backlog(self) -> (FaceSocket, FaceSocket) {
+        let mut l = self.tcp().expect("socket");
+        l.bind(0, None).expect("bind");
+        l.listen(Some(0)).expect("listen");
+        let mut filler = self.tcp().expect("socket");
+        filler
+            .connect(None, l.port(), None)
+            .expect("filler connect");
+        (l, filler)
+    }
+
+    /// Runs `scenario` on each face, each on its own thread (the two at
+    /// once), failing if either fails or outlives [`super::LIMIT`].
+    pub fn both(scenario: impl Fn(Face) + Send + Sync + 'static) {
+        let scenario = std::sync::Arc::new(scenario);
+        let runs: Vec<_> = Face::BOTH
+            .into_iter()
+            .map(|face| {
+                let scenario = scenario.clone();
+                let (tx, rx) = std::sync::mpsc::channel();
+                std::thread::Builder::new()
+                    .name(format!("face-{}", face.name()))
+                    .spawn(move || {
+                        scenario(face);
+                        let _ = tx.send(());
+                    })
+                    .expect("spawn");
+                (face, rx)
+            })
+            .collect();
+        for (face, rx) in runs {
+            rx.recv_timeout(super::LIMIT).unwrap_or_else(|e| {
+                panic!(
+                    "the {} face failed or outlived its bound ({e:?})",
+                    face.name()
+                )
+            });
+        }
+    }
+
     /// A connected TCP pair over 127.0.0.1: (client, accepted side).
     pub fn pair(self) -> (FaceSocket, FaceSocket) {
         let l = self.listener(None);
@@ -157,8 +200,34 @@ impl FaceSocket {
         }
     }
 
-    pub fn send(&self, message: &[u8]) -> Result<usize> {
+    pub fn send(&self, message: impl AsRef<[u8]>) -> Result<usize> {
+        let message = message.as_ref();
         io!(self, |s| s.send(message))
+    }
+
+    pub fn send_to(&self, host: &str, port: u16, message: impl AsRef<[u8]>) -> Result<usize> {
+        let message = message.as_ref();
+        io!(self, |s| s.send_to(host, port, message))
+    }
+
+    pub fn send_file(&self, file: &std::fs::File) -> Result<u64> {
+        io!(self, |s| s.send_file(file))
+    }
+
+    pub fn receive_from(&self, length: Option<usize>) -> Result<blade_socket::Datagram> {
+        io!(self, |s| s.receive_from(length))
+    }
+
+    /// Receives until `n` bytes have arrived (or end of file).
+    pub fn receive_exact(&self, n: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(n);
+        while out.len() < n {
+            match self.receive(Some(n - out.len())).expect("receive") {
+                Some(b) => out.extend_from_slice(&b),
+                None => break,
+            }
+        }
+        out
     }
 
     pub fn receive(&self, length: Option<usize>) -> Result<Option<Bytes>> {
@@ -235,6 +304,30 @@ impl FaceSocket {
 
     pub fn is_client(&self) -> bool {
         plain!(self, |s| s.is_client())
+    }
+
+    pub fn is_shutdown(&self) -> bool {
+        plain!(self, |s| s.is_shutdown())
+    }
+
+    pub fn is_blocking(&self) -> bool {
+        plain!(self, |s| s.is_blocking())
+    }
+
+    pub fn set_blocking(&mut self, mode: bool) -> Result<()> {
+        plain!(self, |s| s.set_blocking(mode))
+    }
+
+    pub fn set_nodelay(&mut self, on: bool) -> Result<()> {
+        plain!(self, |s| s.set_nodelay(on))
+    }
+
+    pub fn nodelay(&self) -> Result<bool> {
+        plain!(self, |s| s.nodelay())
+    }
+
+    pub fn shutdown_reason(&self) -> Option<Shutdown> {
+        plain!(self, |s| s.shutdown_reason())
     }
 
     pub fn send_timeout(&self) -> Option<Duration> {

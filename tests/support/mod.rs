@@ -164,3 +164,65 @@ pub fn blocking_receive_exact(s: &blocking::Socket, n: usize) -> Vec<u8> {
     }
     out
 }
+
+// ------------------------------------------------- shared assertions and data
+
+/// Blade's text for an operation on a closed socket (and other illegal states).
+pub const ILLEGAL: &str = "socket is in an illegal state";
+
+/// Asserts that `r` failed with `IllegalState` `socket is in an illegal state`.
+#[track_caller]
+pub fn assert_illegal<T: std::fmt::Debug>(r: blade_socket::Result<T>, what: &str) {
+    match r {
+        Ok(v) => panic!("{what}: expected `{ILLEGAL}`, got Ok({v:?})"),
+        Err(e) => assert_illegal_error(&e, what),
+    }
+}
+
+/// Asserts that `e` is `IllegalState` `socket is in an illegal state`.
+#[track_caller]
+pub fn assert_illegal_error(e: &blade_socket::SocketError, what: &str) {
+    assert_eq!(
+        e.kind(),
+        blade_socket::ErrorKind::IllegalState,
+        "{what}: {e:?}"
+    );
+    assert_eq!(e.message(), ILLEGAL, "{what}: {e:?}");
+}
+
+/// `len` bytes of a fixed, non-repeating-looking pattern (so that a byte
+/// out of place shows).
+pub fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 31 + i / 253) as u8).collect()
+}
+
+/// The `socket:[inode]` (or other target) descriptor `fd` refers to, if open.
+pub fn fd_target(fd: i32) -> Option<String> {
+    std::fs::read_link(format!("/proc/self/fd/{fd}"))
+        .ok()
+        .map(|p| p.to_string_lossy().into_owned())
+}
+
+/// Polls `f` once; `Poll::Pending` means it is now parked on the reactor.
+pub async fn poll_once<F: Future + Unpin>(f: &mut F) -> std::task::Poll<F::Output> {
+    std::future::poll_fn(|cx| std::task::Poll::Ready(std::pin::Pin::new(&mut *f).poll(cx))).await
+}
+
+/// A multi-thread runtime with 2 workers, for tests that build their own.
+pub fn multi_thread_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// Restores `SIGPIPE`'s default disposition (Rust's runtime ignores it), so
+/// that any write raising it kills this test process.
+#[allow(unsafe_code)]
+pub fn default_sigpipe() {
+    // SAFETY: installing SIG_DFL involves no handler and no memory; nothing
+    // in these test processes relies on SIGPIPE being ignored.
+    let old = unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    assert_ne!(old, libc::SIG_ERR);
+}
