@@ -153,15 +153,21 @@ async fn pair_is_a_connected_unix_stream() {
     .await;
 }
 
+/// A `pair_of(ty)` whose first end has sent `messages`, one call each.
+async fn pair_with_messages(ty: blade_socket::SockType, messages: &[&str]) -> (Socket, Socket) {
+    let (a, b) = Socket::pair_of(ty).unwrap();
+    assert_eq!(a.socket_type(), ty);
+    assert!(a.is_connected());
+    for m in messages {
+        a.send(m).await.unwrap();
+    }
+    (a, b)
+}
+
 #[tokio::test]
 async fn pair_of_dgram_keeps_message_boundaries() {
     within(async {
-        let (a, b) = Socket::pair_of(SOCK_DGRAM).unwrap();
-        assert_eq!(a.socket_type(), SOCK_DGRAM);
-        assert!(a.is_connected());
-        for m in ["one", "", "three"] {
-            a.send(m).await.unwrap();
-        }
+        let (a, b) = pair_with_messages(SOCK_DGRAM, &["one", "", "three"]).await;
         assert_eq!(&b.receive(None).await.unwrap().unwrap()[..], b"one");
         assert_eq!(
             b.receive(None).await.unwrap(),
@@ -179,12 +185,7 @@ async fn pair_of_dgram_keeps_message_boundaries() {
 #[tokio::test]
 async fn pair_of_seqpacket_keeps_record_boundaries() {
     within(async {
-        let (a, b) = Socket::pair_of(SOCK_SEQPACKET).unwrap();
-        assert_eq!(a.socket_type(), SOCK_SEQPACKET);
-        assert!(a.is_connected());
-        a.send("first").await.unwrap();
-        a.send("second").await.unwrap();
-        a.send("third").await.unwrap();
+        let (a, b) = pair_with_messages(SOCK_SEQPACKET, &["first", "second", "third"]).await;
         // An AF_UNIX send queues on the peer before it returns: all three
         // records are waiting now.
         assert_eq!(&b.receive(Some(64)).await.unwrap().unwrap()[..], b"first");
