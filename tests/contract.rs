@@ -11,11 +11,6 @@ use std::{error::Error as _, io, time::Duration};
 
 use blade_socket::{ErrorKind, SHUT_WR, Socket, SocketError, blocking};
 
-/// A recognisable message: byte `i` is `i % 251`, so any prefix can be checked.
-fn pattern(len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i % 251) as u8).collect()
-}
-
 const BIG: usize = 32 * 1024 * 1024;
 
 // ----- errors keep their detail -----------------------------------------------

@@ -42,32 +42,35 @@ async fn until_set(flag: &AtomicBool) {
     }
 }
 
+/// Spawns `fut` and returns once it is waiting (pending, its waker set).
+async fn spawn_pending<F>(fut: F) -> tokio::task::JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let pending = Arc::new(AtomicBool::new(false));
+    let task = tokio::spawn(flag_pending(fut, Arc::clone(&pending)));
+    until_set(&pending).await;
+    task
+}
+
 /// Whether thread `tid` of this process is blocked in a syscall that waits
 /// for a socket: `poll(2)`/`ppoll(2)`, epoll, or the I/O call itself (the
 /// facade may wait inside a blocking `recv`/`accept`).
 fn waiting_in_syscall(tid: i32) -> bool {
+    #[allow(unused_mut)]
+    let mut waits = vec![
+        libc::SYS_ppoll,
+        libc::SYS_epoll_pwait,
+        libc::SYS_recvfrom,
+        libc::SYS_recvmsg,
+        libc::SYS_read,
+        libc::SYS_accept,
+        libc::SYS_accept4,
+    ];
+    // The older calls that only some architectures have.
     #[cfg(target_arch = "x86_64")]
-    let waits = [
-        libc::SYS_poll,
-        libc::SYS_ppoll,
-        libc::SYS_epoll_wait,
-        libc::SYS_epoll_pwait,
-        libc::SYS_recvfrom,
-        libc::SYS_recvmsg,
-        libc::SYS_read,
-        libc::SYS_accept,
-        libc::SYS_accept4,
-    ];
-    #[cfg(not(target_arch = "x86_64"))]
-    let waits = [
-        libc::SYS_ppoll,
-        libc::SYS_epoll_pwait,
-        libc::SYS_recvfrom,
-        libc::SYS_recvmsg,
-        libc::SYS_read,
-        libc::SYS_accept,
-        libc::SYS_accept4,
-    ];
+    waits.extend([libc::SYS_poll, libc::SYS_epoll_wait]);
     std::fs::read_to_string(format!("/proc/self/task/{tid}/syscall"))
         .ok()
         .and_then(|s| s.split_whitespace().next()?.parse::<i64>().ok())
@@ -266,15 +269,11 @@ async fn close_shared_wakes_a_pending_receive() {
     within(async {
         let (a, b) = tcp_pair().await;
         let a = Arc::new(a);
-        let pending = Arc::new(AtomicBool::new(false));
-        let reader = tokio::spawn(flag_pending(
-            {
-                let a = Arc::clone(&a);
-                async move { a.receive(None).await }
-            },
-            Arc::clone(&pending),
-        ));
-        until_set(&pending).await;
+        let reader = spawn_pending({
+            let a = Arc::clone(&a);
+            async move { a.receive(None).await }
+        })
+        .await;
         a.close_shared().unwrap();
         assert!(a.is_closed());
         assert_eq!(a.id(), -1);
@@ -294,15 +293,11 @@ async fn close_shared_wakes_a_pending_receive() {
 async fn close_shared_wakes_a_pending_accept() {
     within(async {
         let l = Arc::new(listener().await);
-        let pending = Arc::new(AtomicBool::new(false));
-        let acceptor = tokio::spawn(flag_pending(
-            {
-                let l = Arc::clone(&l);
-                async move { l.accept().await }
-            },
-            Arc::clone(&pending),
-        ));
-        until_set(&pending).await;
+        let acceptor = spawn_pending({
+            let l = Arc::clone(&l);
+            async move { l.accept().await }
+        })
+        .await;
         l.close_shared().unwrap();
         let e = acceptor.await.unwrap().unwrap_err();
         assert_illegal_error(&e, "after close");
@@ -316,16 +311,12 @@ async fn close_shared_wakes_a_pending_send() {
     within(async {
         let (a, _b) = tcp_pair().await;
         let a = Arc::new(a);
-        let pending = Arc::new(AtomicBool::new(false));
-        let writer = tokio::spawn(flag_pending(
-            {
-                let a = Arc::clone(&a);
-                // The peer never reads: this send fills the buffers and waits.
-                async move { a.send(vec![0u8; 64 * 1024 * 1024]).await }
-            },
-            Arc::clone(&pending),
-        ));
-        until_set(&pending).await;
+        let writer = spawn_pending({
+            let a = Arc::clone(&a);
+            // The peer never reads: this send fills the buffers and waits.
+            async move { a.send(vec![0u8; 64 * 1024 * 1024]).await }
+        })
+        .await;
         a.close_shared().unwrap();
         let e = writer.await.unwrap().unwrap_err();
         assert_illegal_error(&e, "after close");
@@ -333,12 +324,18 @@ async fn close_shared_wakes_a_pending_send() {
     .await;
 }
 
+/// A TCP pair, with the first end's descriptor number and what it refers to.
+async fn pair_with_fd() -> (Socket, Socket, i32, String) {
+    let (a, b) = tcp_pair().await;
+    let fd = a.id();
+    let before = fd_target(fd).expect("open");
+    (a, b, fd, before)
+}
+
 #[tokio::test]
 async fn close_shared_releases_the_descriptor_only_after_the_pending_operation() {
     within(async {
-        let (a, _b) = tcp_pair().await;
-        let fd = a.id();
-        let before = fd_target(fd).expect("open");
+        let (a, _b, fd, before) = pair_with_fd().await;
         {
             let mut recv = pin!(a.receive(None));
             // Poll once: the receive is now waiting, holding the descriptor.
@@ -364,9 +361,7 @@ async fn close_shared_releases_the_descriptor_only_after_the_pending_operation()
 #[tokio::test]
 async fn close_shared_with_nothing_pending_releases_at_once() {
     within(async {
-        let (a, _b) = tcp_pair().await;
-        let fd = a.id();
-        let before = fd_target(fd).expect("open");
+        let (a, _b, fd, before) = pair_with_fd().await;
         a.close_shared().unwrap();
         assert_ne!(fd_target(fd).as_deref(), Some(before.as_str()));
         assert!(a.is_closed());

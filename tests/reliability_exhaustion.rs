@@ -35,6 +35,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+use support::face::Face;
+
 use blade_socket::{ErrorKind, Socket, blocking};
 
 /// The child's descriptor limit.
@@ -59,8 +61,8 @@ fn exhaustion_server_child() {
     match role.as_str() {
         "async-accept" | "async-incoming" => child_async(role == "async-incoming"),
         "blocking-accept" | "blocking-incoming" => child_blocking(role == "blocking-incoming"),
-        "async-probe" => child_probe_async(),
-        "blocking-probe" => child_probe_blocking(),
+        "async-probe" => child_probe(Face::Async),
+        "blocking-probe" => child_probe(Face::Blocking),
         "nonblocking" => child_nonblocking(),
         other => panic!("unknown role {other}"),
     }
@@ -72,6 +74,26 @@ fn on_stdin_eof(f: impl FnOnce() + Send + 'static) {
         while read_stdin_line().is_some() {}
         f();
     });
+}
+
+/// One accept outcome: a connection is counted and served (`true`: go on);
+/// the listener closed by the parent ends the loop (`false`); any other
+/// error fails the child.
+fn served<T>(
+    conn: blade_socket::Result<T>,
+    what: &str,
+    accepted: &mut usize,
+    serve: impl Fn(T),
+) -> bool {
+    match conn {
+        Ok(conn) => {
+            *accepted += 1;
+            serve(conn);
+            true
+        }
+        Err(e) if e.kind() == ErrorKind::IllegalState => false,
+        Err(e) => panic!("{what}: {e:?}"),
+    }
 }
 
 fn child_async(incoming: bool) {
@@ -103,26 +125,12 @@ fn child_async(incoming: bool) {
             use futures::StreamExt;
             let mut stream = std::pin::pin!(l.incoming());
             while let Some(conn) = stream.next().await {
-                match conn {
-                    Ok(conn) => {
-                        accepted += 1;
-                        serve(conn);
-                    }
-                    Err(e) if e.kind() == ErrorKind::IllegalState => break,
-                    Err(e) => panic!("incoming: {e:?}"),
+                if !served(conn, "incoming", &mut accepted, serve) {
+                    break;
                 }
             }
         } else {
-            loop {
-                match l.accept().await {
-                    Ok(conn) => {
-                        accepted += 1;
-                        serve(conn);
-                    }
-                    Err(e) if e.kind() == ErrorKind::IllegalState => break,
-                    Err(e) => panic!("accept: {e:?}"),
-                }
-            }
+            while served(l.accept().await, "accept", &mut accepted, serve) {}
         }
         say(format!("ACCEPTED {accepted}"));
     });
@@ -149,71 +157,23 @@ fn child_blocking(incoming: bool) {
     let mut accepted = 0usize;
     if incoming {
         for conn in l.incoming() {
-            match conn {
-                Ok(conn) => {
-                    accepted += 1;
-                    serve(conn);
-                }
-                Err(e) if e.kind() == ErrorKind::IllegalState => break,
-                Err(e) => panic!("incoming: {e:?}"),
+            if !served(conn, "incoming", &mut accepted, serve) {
+                break;
             }
         }
     } else {
-        loop {
-            match l.accept() {
-                Ok(conn) => {
-                    accepted += 1;
-                    serve(conn);
-                }
-                Err(e) if e.kind() == ErrorKind::IllegalState => break,
-                Err(e) => panic!("accept: {e:?}"),
-            }
-        }
+        while served(l.accept(), "accept", &mut accepted, serve) {}
     }
     say(format!("ACCEPTED {accepted}"));
 }
 
 /// Holds connections (no greeting) until `accept` times out, then reports
 /// how long that timed-out `accept` took.
-fn child_probe_async() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let mut l = listener().await;
-        say(format!("PORT {}", l.port()));
-        let mut held = Vec::new();
-        // Wait (no timeout) for the first connection, then accept with a
-        // timeout: the parent keeps connecting past the limit.
-        held.push(l.accept().await.unwrap());
-        let want = Duration::from_millis(300);
-        l.set_receive_timeout(Some(want));
-        loop {
-            let t = Instant::now();
-            match l.accept().await {
-                Ok(c) => held.push(c),
-                Err(e) => {
-                    let elapsed = t.elapsed();
-                    say(format!(
-                        "PROBE {} {} {:?} {}",
-                        elapsed.as_micros(),
-                        held.len(),
-                        e.kind(),
-                        table_full()
-                    ));
-                    break;
-                }
-            }
-        }
-    });
-    // Keep the listener open until the parent is done connecting.
-    while read_stdin_line().is_some() {}
-}
-
-fn child_probe_blocking() {
-    let mut l = blocking_listener();
+fn child_probe(face: Face) {
+    let mut l = face.listener(None);
     say(format!("PORT {}", l.port()));
+    // Wait (no timeout) for the first connection, then accept with a
+    // timeout: the parent keeps connecting past the limit.
     let mut held = vec![l.accept().unwrap()];
     l.set_receive_timeout(Some(Duration::from_millis(300)));
     loop {
@@ -233,6 +193,7 @@ fn child_probe_blocking() {
             }
         }
     }
+    // Keep the listener open until the parent is done connecting.
     while read_stdin_line().is_some() {}
 }
 

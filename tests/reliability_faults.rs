@@ -45,7 +45,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use support::face::Face;
+use support::face::{Face, FaceSocket};
 
 use blade_socket::{
     ErrorKind, SO_LINGER, SO_RCVBUF, SO_SNDBUF, Shutdown, Socket, SocketError, blocking,
@@ -346,18 +346,18 @@ fn receiver_closes_mid_transfer_sender_fails_blocking() {
 
 /// `a` sends a request and shuts its write side; `b` reads it to end of
 /// file, then answers at length; `a` still reads the whole answer.
-async fn half_close_exchange(a: Socket, b: Socket, seed: u64) {
+fn half_close_exchange(mut a: FaceSocket, mut b: FaceSocket, seed: u64) {
     let req = Pattern::new(seed).bytes(0, MIB + 17);
     let resp = Pattern::new(seed + 1).bytes(0, 2 * MIB + 5);
-    assert_eq!(a.send(&req).await.unwrap(), req.len());
+    assert_eq!(a.send(&req).unwrap(), req.len());
     a.shutdown(Shutdown::Write).unwrap();
     assert_eq!(a.shutdown_reason(), Some(Shutdown::Write));
     assert!(a.is_shutdown() && a.is_connected(), "one direction shut");
-    assert_illegal(a.send("more").await, "send after SHUT_WR");
+    assert_illegal(a.send("more"), "send after SHUT_WR");
     a.shutdown(Shutdown::Write).expect("shutting again is Ok");
 
     let mut got = Vec::new();
-    while let Some(chunk) = b.receive(None).await.unwrap() {
+    while let Some(chunk) = b.receive(None).unwrap() {
         got.extend_from_slice(&chunk);
     }
     assert!(got == req, "request intact up to end of file");
@@ -367,27 +367,26 @@ async fn half_close_exchange(a: Socket, b: Socket, seed: u64) {
     );
 
     // The answer flows the other way while `a` reads concurrently.
-    let resp2 = resp.clone();
     let a = Arc::new(a);
     let reader = {
         let a = Arc::clone(&a);
-        tokio::spawn(async move {
+        std::thread::spawn(move || {
             let mut got = Vec::new();
-            while let Some(chunk) = a.receive(Some(70_000)).await.unwrap() {
+            while let Some(chunk) = a.receive(Some(70_000)).unwrap() {
                 got.extend_from_slice(&chunk);
             }
             got
         })
     };
-    assert_eq!(b.send(&resp2).await.unwrap(), resp2.len());
+    assert_eq!(b.send(&resp).unwrap(), resp.len());
     b.shutdown(Shutdown::Write).unwrap();
-    let got = reader.await.unwrap();
+    let got = reader.join().unwrap();
     assert!(got == resp, "answer intact after the half-close");
     let mut a = Arc::try_unwrap(a).expect("reader done");
     // Both write sides shut: each side still "connected" until it shuts
     // both of its own directions.
     assert!(a.is_connected() && b.is_connected());
-    assert_eq!(a.receive(None).await.unwrap(), None, "end of file stays");
+    assert_eq!(a.receive(None).unwrap(), None, "end of file stays");
     finish_after_both_fins(
         a.shutdown(Shutdown::Read),
         a.shutdown_reason(),
@@ -395,7 +394,7 @@ async fn half_close_exchange(a: Socket, b: Socket, seed: u64) {
     );
     assert!(!a.is_closed());
     a.close().unwrap();
-    assert_illegal(a.receive(None).await, "receive after close");
+    assert_illegal(a.receive(None), "receive after close");
     finish_after_both_fins(
         b.shutdown(Shutdown::Read),
         b.shutdown_reason(),
@@ -421,66 +420,21 @@ fn finish_after_both_fins(r: blade_socket::Result<()>, reason: Option<Shutdown>,
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn half_close_client_then_server_async() {
-    within(async {
-        let (c, s) = tcp_pair().await;
-        half_close_exchange(c, s, 10).await;
-    })
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn half_close_server_then_client_async() {
-    within(async {
-        let (c, s) = tcp_pair().await;
-        half_close_exchange(s, c, 20).await;
-    })
-    .await;
-}
-
-fn half_close_exchange_blocking(a: blocking::Socket, b: blocking::Socket, seed: u64) {
-    let req = Pattern::new(seed).bytes(0, MIB + 17);
-    let resp = Pattern::new(seed + 1).bytes(0, 2 * MIB + 5);
-    assert_eq!(a.send(&req).unwrap(), req.len());
-    a.shutdown(Shutdown::Write).unwrap();
-    assert!(a.is_shutdown() && a.is_connected());
-    assert_illegal(a.send("more"), "send after SHUT_WR");
-
-    let mut got = Vec::new();
-    while let Some(chunk) = b.receive(None).unwrap() {
-        got.extend_from_slice(&chunk);
-    }
-    assert!(got == req);
-    let a = Arc::new(a);
-    let reader = {
-        let a = Arc::clone(&a);
-        std::thread::spawn(move || {
-            let mut got = Vec::new();
-            while let Some(chunk) = a.receive(Some(70_000)).unwrap() {
-                got.extend_from_slice(&chunk);
-            }
-            got
-        })
-    };
-    assert_eq!(b.send(&resp).unwrap(), resp.len());
-    b.shutdown(Shutdown::Write).unwrap();
-    assert!(reader.join().unwrap() == resp);
-    let mut a = Arc::try_unwrap(a).expect("reader done");
-    assert!(a.is_connected() && b.is_connected());
-    assert_eq!(a.receive(None).unwrap(), None, "end of file stays");
-    finish_after_both_fins(
-        a.shutdown(Shutdown::Read),
-        a.shutdown_reason(),
-        a.is_connected(),
-    );
-    a.close().unwrap();
-    assert_illegal(a.receive(None), "receive after close");
-    finish_after_both_fins(
-        b.shutdown(Shutdown::Read),
-        b.shutdown_reason(),
-        b.is_connected(),
-    );
+/// The half-close exchange with the client shutting first, then with the
+/// server shutting first.
+#[test]
+fn half_close_either_side_first() {
+    Face::both(|face| {
+        let seeds = if face == Face::Async {
+            [10, 20]
+        } else {
+            [30, 40]
+        };
+        let (c, s) = face.pair();
+        half_close_exchange(c, s, seeds[0]);
+        let (c, s) = face.pair();
+        half_close_exchange(s, c, seeds[1]);
+    });
 }
 
 /// `SHUT_RD` while the connection is still half open records both
@@ -498,22 +452,6 @@ fn shut_read_after_shut_write_while_half_open_blocking() {
         assert_illegal(a.send("x"), "send after SHUT_WR");
         // The peer can still send into the closed read side without error.
         b.send("ignored").unwrap();
-    });
-}
-
-#[test]
-fn half_close_client_then_server_blocking() {
-    within_blocking(|| {
-        let (c, s) = blocking_pair();
-        half_close_exchange_blocking(c, s, 30);
-    });
-}
-
-#[test]
-fn half_close_server_then_client_blocking() {
-    within_blocking(|| {
-        let (c, s) = blocking_pair();
-        half_close_exchange_blocking(s, c, 40);
     });
 }
 
@@ -547,6 +485,23 @@ fn shut_read_keeps_the_write_side_blocking() {
 
 // ============================================ close_shared while pending
 
+/// Spawns `fut` and returns once it has been polled and is waiting.
+async fn spawn_parked<F>(fut: F) -> tokio::task::JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    let task = tokio::spawn(async move {
+        let mut f = Box::pin(fut);
+        assert!(poll_once(&mut f).await.is_pending());
+        ready_tx.send(()).unwrap();
+        f.await
+    });
+    ready_rx.await.unwrap();
+    task
+}
+
 /// `close_shared` wakes a pending receive, accept and send with
 /// `socket is in an illegal state`; the descriptor goes once they return.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -556,17 +511,11 @@ async fn close_shared_wakes_pending_operations_async() {
         let (c, s) = tcp_pair().await;
         let c = Arc::new(c);
         let inode = inode_of(c.id());
-        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-        let task = {
+        let task = spawn_parked({
             let c = Arc::clone(&c);
-            tokio::spawn(async move {
-                let mut rx = Box::pin(c.receive(None));
-                assert!(poll_once(&mut rx).await.is_pending());
-                ready_tx.send(()).unwrap();
-                rx.await
-            })
-        };
-        ready_rx.await.unwrap();
+            async move { c.receive(None).await }
+        })
+        .await;
         let t = Instant::now();
         c.close_shared().unwrap();
         assert!(c.is_closed() && c.id() == -1 && !c.is_connected());
@@ -587,17 +536,11 @@ async fn close_shared_wakes_pending_operations_async() {
         // accept
         let l = Arc::new(listener().await);
         let inode = inode_of(l.id());
-        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-        let task = {
+        let task = spawn_parked({
             let l = Arc::clone(&l);
-            tokio::spawn(async move {
-                let mut acc = Box::pin(l.accept());
-                assert!(poll_once(&mut acc).await.is_pending());
-                ready_tx.send(()).unwrap();
-                acc.await
-            })
-        };
-        ready_rx.await.unwrap();
+            async move { l.accept().await }
+        })
+        .await;
         l.close_shared().unwrap();
         assert!(l.is_closed() && !l.is_listening());
         assert_illegal(task.await.unwrap(), "pending accept after close_shared");
@@ -607,18 +550,11 @@ async fn close_shared_wakes_pending_operations_async() {
         let (c, s) = small_buffer_pair().await;
         let c = Arc::new(c);
         let inode = inode_of(c.id());
-        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-        let task = {
+        let task = spawn_parked({
             let c = Arc::clone(&c);
-            tokio::spawn(async move {
-                let big = vec![1u8; 16 * MIB];
-                let mut tx = Box::pin(c.send(&big));
-                assert!(poll_once(&mut tx).await.is_pending());
-                ready_tx.send(()).unwrap();
-                tx.await
-            })
-        };
-        ready_rx.await.unwrap();
+            async move { c.send(vec![1u8; 16 * MIB]).await }
+        })
+        .await;
         c.close_shared().unwrap();
         let r = task.await.unwrap();
         assert_illegal(r, "pending send after close_shared");

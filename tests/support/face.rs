@@ -342,8 +342,11 @@ impl FaceSocket {
 impl Drop for FaceSocket {
     fn drop(&mut self) {
         // An async socket may be registered with the runtime's reactor:
-        // deregister inside its context.
-        let _g = runtime().enter();
-        let _ = self.close();
+        // deregister inside its context (a blocking one needs no runtime,
+        // and must not start one: a child may be out of descriptors).
+        if let FaceSocket::Async(s) = self {
+            let _g = runtime().enter();
+            let _ = s.close();
+        }
     }
 }
