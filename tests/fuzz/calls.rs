@@ -141,7 +141,9 @@ impl Harness<'_> {
             }
             Op::PeerReset => self.peer_reset(),
             Op::PeerDrain => self.peer_drain(),
-            Op::PeerConnect => self.partner_connect(),
+            Op::PeerConnect => {
+                self.partner_connect();
+            }
             Op::PartnerDatagram(n) => self.partner_datagram(n),
         }
         self.check(&label);
@@ -318,12 +320,14 @@ impl Harness<'_> {
                             "accept timed out without a timeout"
                         );
                         // Still usable: a partner connects and is accepted.
-                        self.partner_connect();
-                        let r = call!(self, "accept after a timeout", None, |s| s.accept(), |r| r
-                            .map(|c| accepted_state!(&c)));
-                        match r.expect("not cut") {
-                            Ok(state) => self.accepted(state),
-                            Err(e) => panic!("a timed-out listener is no longer usable: {e:?}"),
+                        if self.partner_connect() {
+                            let r =
+                                call!(self, "accept after a timeout", None, |s| s.accept(), |r| r
+                                    .map(|c| accepted_state!(&c)));
+                            match r.expect("not cut") {
+                                Ok(state) => self.accepted(state),
+                                Err(e) => panic!("a timed-out listener is no longer usable: {e:?}"),
+                            }
                         }
                     }
                     ErrorKind::WouldBlock => assert!(!self.m.blocking),

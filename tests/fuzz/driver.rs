@@ -218,7 +218,7 @@ pub(crate) fn run_face(async_face: bool) {
     let mut errors: Vec<_> = stats.errors.iter().collect();
     errors.sort_by_key(|e| std::cmp::Reverse(*e.1));
     println!(
-        "fuzz ({face}): {cases} cases on {n} workers in {:.1} s: {} runs, {} calls, {} timeouts, {} cut off, {} unbounded skipped, {} closed-socket sweeps, {} accepted, {} bytes in, {} out",
+        "fuzz ({face}): {cases} cases on {n} workers in {:.1} s: {} runs, {} calls, {} timeouts, {} cut off, {} unbounded skipped, {} closed-socket sweeps, {} accepted, {} bytes in, {} out, {} datagrams from other workers",
         t.elapsed().as_secs_f64(),
         stats.cases,
         stats.calls,
@@ -228,7 +228,8 @@ pub(crate) fn run_face(async_face: bool) {
         stats.closed_checks,
         stats.accepted,
         stats.bytes_in,
-        stats.bytes_out
+        stats.bytes_out,
+        stats.foreign_datagrams
     );
     for (e, n) in errors.iter().take(12) {
         println!("fuzz ({face}):   {n:>7} x {e}");

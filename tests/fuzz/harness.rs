@@ -202,21 +202,31 @@ impl<'a> Harness<'a> {
     }
 
     /// Has the partner connect to our listener.
-    pub(crate) fn partner_connect(&mut self) {
+    /// Has a partner connect to our listener, at the address it listens
+    /// on; whether one did.
+    pub(crate) fn partner_connect(&mut self) -> bool {
         if self.m.phase != Phase::Listening {
-            return;
+            return false;
         }
-        let Some(local) = self.local() else { return };
-        let ip: IpAddr = if self.m.v6 {
-            "::1".parse().unwrap()
-        } else {
-            "127.0.0.1".parse().unwrap()
+        let Some(local) = self.local() else {
+            return false;
         };
-        if let Ok(c) = TcpStream::connect_timeout(
+        // The listener's own address (`::ffff:127.0.0.1` is 127.0.0.1); a
+        // wildcard one is reached at its family's loopback.
+        let ip: IpAddr = match local.ip().to_canonical() {
+            ip if ip.is_unspecified() && self.m.v6 => "::1".parse().unwrap(),
+            ip if ip.is_unspecified() => "127.0.0.1".parse().unwrap(),
+            ip => ip,
+        };
+        match TcpStream::connect_timeout(
             &SocketAddr::new(ip, local.port()),
             Duration::from_millis(200),
         ) {
-            self.partner_clients.push_back(c);
+            Ok(c) => {
+                self.partner_clients.push_back(c);
+                true
+            }
+            Err(_) => false,
         }
     }
 

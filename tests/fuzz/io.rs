@@ -177,10 +177,14 @@ impl Harness<'_> {
                     if from {
                         // The partner, or this socket itself (see `send`).
                         let own = self.local().map(|l| l.port());
-                        assert!(
-                            port == Some(self.fx.udp_port) || port == own,
-                            "sender of the datagram: {port:?}"
-                        );
+                        if port != Some(self.fx.udp_port) && port != own {
+                            // Another worker's socket, sending to a port its
+                            // fixture released and this socket took (workers
+                            // share the loopback): not this case's to model.
+                            assert!(port.is_some(), "a datagram without a sender");
+                            self.stats.foreign_datagrams += 1;
+                            return;
+                        }
                     }
                     // The next datagram the partner sent, or a later one
                     // (a full receive buffer drops datagrams), never another.

@@ -60,6 +60,8 @@ pub(crate) struct Stats {
     pub(crate) bytes_out: u64,
     pub(crate) datagrams: u64,
     pub(crate) accepted: u64,
+    /// Datagrams from another worker's socket (see `receive`).
+    pub(crate) foreign_datagrams: u64,
     pub(crate) errors: HashMap<String, u64>,
     /// Time spent per kind of call.
     pub(crate) time: HashMap<&'static str, (u64, Duration)>,
@@ -78,6 +80,7 @@ impl Stats {
         self.bytes_out += o.bytes_out;
         self.datagrams += o.datagrams;
         self.accepted += o.accepted;
+        self.foreign_datagrams += o.foreign_datagrams;
         for (k, v) in o.errors {
             *self.errors.entry(k).or_default() += v;
         }
