@@ -20,7 +20,8 @@
 //! runs once with tiny counts, as a smoke test.
 //!
 //! Output, on stdout: one `ratio NAME VALUE` line per pair (ours divided by
-//! the peer, higher is better; the seven pairs of issue 3 and the receiving
+//! the peer, higher is better; the seven pairs of issue 3, ping-pong through
+//! `receive(Some(n))`, and the receiving
 //! direction of bulk), a table with the medians and ping-pong latencies,
 //! `receive_none` lines (ns per byte of one `receive(None)` of 1 MiB and of
 //! 16 MiB already queued, or of as much as the OS lets queue), and `memory`
@@ -122,9 +123,14 @@ pub struct Ctx {
 /// Measures one pair, under the name it is given.
 type Pair = fn(&Ctx, &'static str) -> PairResult;
 
-/// The pairs of issue 3, plus the receiving direction of bulk.
-const PAIRS: [(&str, Pair); 9] = [
+/// The pairs of issue 3, plus the receiving direction of bulk and ping-pong
+/// through `receive(Some(n))` (issue 10).
+const PAIRS: [(&str, Pair); 10] = [
     ("pingpong_async_vs_tokio", pingpong::async_pair),
+    (
+        "pingpong_receive_async_vs_tokio",
+        pingpong::async_receive_pair,
+    ),
     ("pingpong_blocking_vs_std", pingpong::blocking_pair),
     ("bulk_async_vs_tokio", bulk::async_send_pair),
     ("bulk_blocking_vs_std", bulk::blocking_send_pair),

@@ -184,57 +184,60 @@ impl Wait {
     ///
     /// Cancel safety: `op` runs only inside a single poll, after readiness,
     /// so dropping the future between polls loses nothing.
-    pub(crate) async fn ready<R>(
-        self,
-        io: &Io,
+    ///
+    /// One `poll_fn` state machine, not nested `async fn`s: the future a
+    /// task parks holds the loop's state once, and nothing is moved per poll.
+    #[inline]
+    pub(crate) fn ready<'a, R>(
+        &'a self,
+        io: &'a Io,
         interest: Interest,
         may_wait: bool,
         what: &'static str,
-        mut op: impl FnMut(&socket2::Socket, i32) -> io::Result<R>,
-    ) -> Result<R> {
-        check_open(io)?;
-        if !may_wait {
-            return finish(io, op(io.sock(), libc::MSG_DONTWAIT));
-        }
-        match self.driver {
-            Driver::CallingThread => self.in_place_ready(io, interest, what, op),
-            Driver::Reactor => {
+        mut op: impl FnMut(&socket2::Socket, i32) -> io::Result<R> + 'a,
+    ) -> impl Future<Output = Result<R>> + 'a {
+        let mut started = false;
+        let mut timer = Timer::default();
+        let mut share = Share::default();
+        poll_fn(move |cx| {
+            if !started {
+                started = true;
+                check_open(io)?;
+                if !may_wait {
+                    return Poll::Ready(finish(io, op(io.sock(), libc::MSG_DONTWAIT)));
+                }
+                if self.driver == Driver::CallingThread {
+                    return Poll::Ready(self.in_place_ready(io, interest, what, &mut op));
+                }
                 // A descriptor the facade put in blocking mode, now awaited.
                 io.set_fd_blocking(false)?;
                 if io.registered().is_none() {
                     match op(io.sock(), libc::MSG_DONTWAIT) {
                         Err(e) if would_block(&e) => {}
-                        r => return finish(io, r),
+                        r => return Poll::Ready(finish(io, r)),
                     }
                 }
-                let mut timer = Timer {
-                    deadline: self.deadline.instant(),
-                    sleep: None,
-                };
-                let mut share = Share::default();
-                poll_fn(|cx| {
-                    poll_io(
-                        io,
-                        cx,
-                        interest,
-                        what,
-                        &mut timer,
-                        Some(&mut share),
-                        &mut op,
-                    )
-                })
-                .await
+                timer.deadline = self.deadline.instant();
             }
-        }
+            poll_io(
+                io,
+                cx,
+                interest,
+                what,
+                &mut timer,
+                Some(&mut share),
+                &mut op,
+            )
+        })
     }
 
     /// The calling thread's readiness loop.
     fn in_place_ready<R>(
-        self,
+        &self,
         io: &Io,
         interest: Interest,
         what: &'static str,
-        mut op: impl FnMut(&socket2::Socket, i32) -> io::Result<R>,
+        op: &mut impl FnMut(&socket2::Socket, i32) -> io::Result<R>,
     ) -> Result<R> {
         let sock = io.sock();
         // On a current-thread runtime's thread, wait in poll(2) below, where

@@ -3,7 +3,8 @@
 //! The server is the same for both variants of a pair: a raw tokio task
 //! (async pair) or a std thread (blocking pair), echoing a fixed number of
 //! messages. The clients set `TCP_NODELAY`, send 64 bytes and read exactly
-//! 64 back; ours reads with `receive_into`.
+//! 64 back; ours reads with `receive_into`, and in the `receive` pair with
+//! `receive(Some(n))`, the call Blade users write.
 
 use std::{
     io::{Read, Write},
@@ -64,6 +65,26 @@ pub fn async_pair(ctx: &Ctx, name: &'static str) -> PairResult {
         PER_SECOND,
         ctx.scale.reps,
         || run(|addr, r| tokio::spawn(ours_async(addr, r))),
+        || run(|addr, r| tokio::spawn(tokio_client(addr, r))),
+    )
+}
+
+/// As [`async_pair`], ours reading with `receive(Some(n))`.
+pub fn async_receive_pair(ctx: &Ctx, name: &'static str) -> PairResult {
+    let rounds = Rounds::of(ctx);
+    let run = |client: fn(Addr, Rounds) -> JoinHandle<Sample>| {
+        ctx.rt.block_on(async {
+            let (addr, server) = start_tokio_echo(rounds.total()).await;
+            let sample = harness::within(client(addr, rounds)).await;
+            harness::within(server).await;
+            sample
+        })
+    };
+    harness::compare(
+        name,
+        PER_SECOND,
+        ctx.scale.reps,
+        || run(|addr, r| tokio::spawn(ours_async_receive(addr, r))),
         || run(|addr, r| tokio::spawn(tokio_client(addr, r))),
     )
 }
@@ -157,6 +178,22 @@ pub async fn ours_round_trip(s: &Socket) {
 pub async fn ours_async(addr: Addr, rounds: Rounds) -> Sample {
     let s = ours_async_connected(addr).await;
     time_round_trips!(rounds, ours_round_trip(&s).await)
+}
+
+/// Reads with `receive(Some(n))`: a `Bytes` per call.
+pub async fn ours_receive_round_trip(s: &Socket) {
+    s.send(MSG).await.expect("send");
+    let mut got = 0;
+    // Each pass takes at least one byte, so at most 64 passes.
+    while got < MSG.len() {
+        let b = s.receive(Some(MSG.len() - got)).await.expect("receive");
+        got += b.expect("the echo server closed early").len();
+    }
+}
+
+pub async fn ours_async_receive(addr: Addr, rounds: Rounds) -> Sample {
+    let s = ours_async_connected(addr).await;
+    time_round_trips!(rounds, ours_receive_round_trip(&s).await)
 }
 
 pub async fn tokio_round_trip(s: &mut TcpStream) {
