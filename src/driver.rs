@@ -157,6 +157,22 @@ impl Wait {
         })
     }
 
+    /// The wait of an operation on `io` starting now: as [`Wait::begin`],
+    /// except that a socket already registered with a reactor needs no
+    /// runtime lookup (its readiness reports a runtime that has gone).
+    #[inline]
+    pub(crate) fn begin_on(io: &Io, timeout: Option<Duration>) -> Result<Wait> {
+        let driver = match CALLING_THREAD.with(Cell::get) {
+            Mark::Reactor if io.registered().is_some() => Driver::Reactor,
+            Mark::Reactor => Driver::current()?,
+            Mark::CallingThread | Mark::StallingThread => Driver::CallingThread,
+        };
+        Ok(Wait {
+            driver,
+            deadline: Deadline::after(timeout),
+        })
+    }
+
     /// Whether the calling thread waits itself (the blocking facade drives
     /// the call): its connected stream sockets then get a blocking descriptor.
     pub(crate) fn in_place(self) -> bool {
@@ -445,6 +461,7 @@ impl Timer {
     }
 
     /// Pending, unless the deadline has passed (then `TimedOut`).
+    #[inline]
     fn poll_expired<R>(&mut self, cx: &mut Context<'_>, what: &str) -> Poll<Result<R>> {
         let Some(at) = self.deadline else {
             return Poll::Pending;
@@ -456,6 +473,7 @@ impl Timer {
         Poll::Ready(Err(SocketError::timed_out(what)))
     }
 
+    #[inline]
     fn check(&self, what: &str) -> Result<()> {
         match self.deadline {
             Some(at) if Instant::now() >= at => Err(SocketError::timed_out(what)),
@@ -496,7 +514,9 @@ pub(crate) fn poll_stream<R>(
     timer: &mut Timer,
     mut op: impl FnMut(&socket2::Socket, i32) -> io::Result<R>,
 ) -> Poll<Result<R>> {
-    Driver::current()?;
+    if io.registered().is_none() {
+        Driver::current()?;
+    }
     io.set_fd_blocking(false)?;
     poll_io(io, cx, interest, what, timer, None, &mut op)
 }

@@ -63,6 +63,7 @@ impl Io {
         }
     }
 
+    #[inline]
     pub(crate) fn sock(&self) -> &socket2::Socket {
         &self.sock
     }
@@ -79,11 +80,13 @@ impl Io {
     }
 
     /// Whether the descriptor is in blocking mode.
+    #[inline]
     pub(crate) fn fd_blocking(&self) -> bool {
         self.fd_blocking.load(Ordering::Relaxed)
     }
 
     /// Puts the descriptor in blocking mode (`on`) or back in non-blocking mode.
+    #[inline]
     pub(crate) fn set_fd_blocking(&self, on: bool) -> io::Result<()> {
         if self.fd_blocking() != on {
             self.sock.set_nonblocking(!on)?;
@@ -98,11 +101,13 @@ impl Io {
     }
 
     /// The flag of the registration's waker slot for one direction.
+    #[inline]
     pub(crate) fn slot_flag(&self, read: bool) -> &AtomicBool {
         &self.slot_taken[usize::from(!read)]
     }
 
     /// Whether a close through `&self` has happened.
+    #[inline]
     pub(crate) fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
     }

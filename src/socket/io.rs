@@ -243,9 +243,10 @@ impl Socket {
 
     /// Starts an I/O call whose state checks have passed.
     pub(super) fn begin(&self, timeout: Option<Duration>) -> Result<Call> {
+        let io = self.io()?;
         Ok(Call {
-            io: self.io()?,
-            wait: Wait::begin(timeout)?,
+            wait: Wait::begin_on(&io, timeout)?,
+            io,
             trace: OpTrace::start(),
         })
     }
