@@ -9,7 +9,8 @@
 //!
 //! Both runs share the same server, so the difference in totals divided by
 //! the round-trip count is the client's extra cost. It also prints a rate,
-//! which is not a benchmark (issue 3 brings one): run-to-run noise here is large.
+//! which is not a benchmark (`cargo bench --bench compare` is; its `-- --strace`
+//! counts syscalls too): run-to-run noise here is large.
 
 use std::{
     io::{Read, Write},

@@ -416,7 +416,7 @@ async fn a_bound_v6_socket_tries_addresses_in_turn() {
 // ----- the blocking facade -------------------------------------------------------
 
 fn btcp6() -> blocking::Socket {
-    blocking::Socket::new(AF_INET6, SOCK_STREAM, IPPROTO_TCP).unwrap()
+    blocking::Socket::tcp6().unwrap()
 }
 
 #[tokio::test]

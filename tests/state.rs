@@ -193,7 +193,7 @@ async fn closed_socket_rejects_everything_first() {
         assert_everything_illegal(&mut s).await;
 
         // IPv6 and UDP.
-        let mut s = Socket::new(AF_INET6, SOCK_STREAM, IPPROTO_TCP).unwrap();
+        let mut s = Socket::tcp6().unwrap();
         s.close().unwrap();
         assert_everything_illegal(&mut s).await;
         let mut u = Socket::udp().unwrap();
@@ -500,7 +500,7 @@ async fn bind_failures_leave_the_socket_open() {
         assert!(s.bind(0, Some("::1")).await.is_err());
         assert!(!s.is_closed() && !s.is_bound());
         s.bind(0, None).await.unwrap();
-        let mut s6 = Socket::new(AF_INET6, SOCK_STREAM, IPPROTO_TCP).unwrap();
+        let mut s6 = Socket::tcp6().unwrap();
         assert!(s6.bind(0, Some("127.0.0.1")).await.is_err());
         assert!(!s6.is_closed() && !s6.is_bound());
         s6.bind(0, None).await.unwrap();
@@ -712,7 +712,7 @@ async fn debug_never_panics() {
         c.close().unwrap();
         s.close().unwrap();
         assert!(!format!("{c:?} {s:?}").is_empty());
-        let u = Socket::new(AF_UNIX, SOCK_STREAM, IPPROTO_IP).unwrap();
+        let u = Socket::unix().unwrap();
         assert!(!format!("{u:?}").is_empty());
     })
     .await;

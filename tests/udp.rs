@@ -363,7 +363,7 @@ async fn receive_from_on_a_stream_socket() {
 #[tokio::test]
 async fn ipv6_udp_on_loopback() {
     within(async {
-        let mut rx = Socket::new(AF_INET6, SOCK_DGRAM, IPPROTO_UDP).unwrap();
+        let mut rx = Socket::udp6().unwrap();
         assert_eq!(rx.host(), "::1");
         rx.bind(0, None).await.unwrap();
         assert_eq!(rx.host(), "::1");
@@ -372,7 +372,7 @@ async fn ipv6_udp_on_loopback() {
         assert_eq!(info.address, "::1");
         assert_eq!(info.family, AF_INET6);
 
-        let mut tx = Socket::new(AF_INET6, SOCK_DGRAM, IPPROTO_UDP).unwrap();
+        let mut tx = Socket::udp6().unwrap();
         tx.bind(0, Some("::1")).await.unwrap();
         assert_eq!(tx.send_to("::1", rx.port(), b"v6").await.unwrap(), 2);
         let d = rx.receive_from(None).await.unwrap();
@@ -391,7 +391,7 @@ async fn ipv6_udp_on_loopback() {
 #[tokio::test]
 async fn ipv4_text_to_an_ipv6_udp_socket_fails_and_socket_stays_open() {
     within(async {
-        let tx = Socket::new(AF_INET6, SOCK_DGRAM, IPPROTO_UDP).unwrap();
+        let tx = Socket::udp6().unwrap();
         let err = tx.send_to("127.0.0.1", 9, b"x").await;
         assert!(err.is_err());
         assert!(!tx.is_closed());

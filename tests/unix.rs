@@ -16,7 +16,12 @@ use tempfile::TempDir;
 const ILLEGAL: &str = "socket is in an illegal state";
 
 fn unix(ty: SockType) -> Socket {
-    Socket::new(AF_UNIX, ty, IPPROTO_IP).expect("AF_UNIX socket")
+    match ty {
+        SOCK_STREAM => Socket::unix(),
+        SOCK_DGRAM => Socket::unix_datagram(),
+        ty => Socket::new(AF_UNIX, ty, IPPROTO_IP),
+    }
+    .expect("AF_UNIX socket")
 }
 
 fn path_in(dir: &TempDir, name: &str) -> String {
@@ -514,11 +519,11 @@ fn blocking_unix_stream_and_datagram() {
     within_blocking(|| {
         let dir = tempfile::tempdir().unwrap();
         let path = path_in(&dir, "blk.sock");
-        let mut l = blocking::Socket::new(AF_UNIX, SOCK_STREAM, IPPROTO_IP).unwrap();
+        let mut l = blocking::Socket::unix().unwrap();
         l.bind(0, Some(&path)).unwrap();
         assert_eq!(l.host(), path);
         l.listen(None).unwrap();
-        let mut c = blocking::Socket::new(AF_UNIX, SOCK_STREAM, IPPROTO_IP).unwrap();
+        let mut c = blocking::Socket::unix().unwrap();
         c.connect(Some(&path), 0, Some(Duration::from_secs(5)))
             .unwrap();
         assert_eq!(c.peer_info().unwrap().address, path);
@@ -531,9 +536,9 @@ fn blocking_unix_stream_and_datagram() {
         assert_eq!(blocking_receive_exact(&c, 4), b"back");
 
         let pd = path_in(&dir, "blk-d.sock");
-        let mut d = blocking::Socket::new(AF_UNIX, SOCK_DGRAM, IPPROTO_IP).unwrap();
+        let mut d = blocking::Socket::unix_datagram().unwrap();
         d.bind(0, Some(&pd)).unwrap();
-        let mut tx = blocking::Socket::new(AF_UNIX, SOCK_DGRAM, IPPROTO_IP).unwrap();
+        let mut tx = blocking::Socket::unix_datagram().unwrap();
         let ptx = path_in(&dir, "blk-tx.sock");
         tx.bind(0, Some(&ptx)).unwrap();
         tx.send_to(&pd, 0, "dgram").unwrap();
@@ -543,7 +548,7 @@ fn blocking_unix_stream_and_datagram() {
             (&b"dgram"[..], ptx.as_str())
         );
 
-        let mut missing = blocking::Socket::new(AF_UNIX, SOCK_STREAM, IPPROTO_IP).unwrap();
+        let mut missing = blocking::Socket::unix().unwrap();
         let e = missing
             .connect(Some(&path_in(&dir, "none.sock")), 0, None)
             .unwrap_err();
