@@ -301,11 +301,7 @@ async fn not_connected_maps_to_not_connected() {
 #[tokio::test]
 async fn os_errors_keep_their_errno() {
     within(async {
-        let mut s = Socket::tcp().unwrap();
-        let e = s
-            .connect(Some("127.0.0.1"), closed_port(), None)
-            .await
-            .unwrap_err();
+        let e = refused_connect().await;
         check_message(&e);
         assert_eq!(e.kind(), ErrorKind::Os);
         assert_eq!(e.raw_os_error(), Some(libc::ECONNREFUSED));

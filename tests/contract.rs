@@ -10,6 +10,7 @@ use support::*;
 use std::{error::Error as _, io, time::Duration};
 
 use blade_socket::{ErrorKind, SHUT_WR, Socket, SocketError, blocking};
+use support::face::Face;
 
 const BIG: usize = 32 * 1024 * 1024;
 
@@ -18,11 +19,7 @@ const BIG: usize = 32 * 1024 * 1024;
 #[tokio::test]
 async fn io_kind_is_the_fine_kind() {
     within(async {
-        let mut s = Socket::tcp().unwrap();
-        let e = s
-            .connect(Some("127.0.0.1"), closed_port(), None)
-            .await
-            .unwrap_err();
+        let e = refused_connect().await;
         assert_eq!(e.io_kind(), io::ErrorKind::ConnectionRefused, "{e:?}");
 
         let mut taken = Socket::tcp().unwrap();
@@ -70,18 +67,14 @@ fn blocking_io_kind_is_the_fine_kind() {
 #[tokio::test]
 async fn source_is_the_os_error() {
     within(async {
-        let mut s = Socket::tcp().unwrap();
-        let e = s
-            .connect(Some("127.0.0.1"), closed_port(), None)
-            .await
-            .unwrap_err();
+        let e = refused_connect().await;
         let os = e
             .source()
             .and_then(|s| s.downcast_ref::<io::Error>())
             .expect("an OS error's source is the io::Error");
         assert_eq!(os.raw_os_error(), Some(libc::ECONNREFUSED));
 
-        s = Socket::tcp().unwrap();
+        let mut s = Socket::tcp().unwrap();
         s.close().unwrap();
         let e = s.send("x").await.unwrap_err();
         assert!(e.source().is_none(), "a library error has no OS source");
@@ -93,11 +86,7 @@ async fn source_is_the_os_error() {
 async fn into_io_error_loses_nothing() {
     within(async {
         // A bare OS error keeps its errno.
-        let mut s = Socket::tcp().unwrap();
-        let e = s
-            .connect(Some("127.0.0.1"), closed_port(), None)
-            .await
-            .unwrap_err();
+        let e = refused_connect().await;
         let io = io::Error::from(e);
         assert_eq!(io.raw_os_error(), Some(libc::ECONNREFUSED));
 
@@ -115,13 +104,13 @@ async fn into_io_error_loses_nothing() {
 
 // ----- partial sends -------------------------------------------------------------
 
-#[tokio::test]
-async fn a_timed_out_send_says_how_much_went_out() {
-    within(async {
+#[test]
+fn a_timed_out_send_says_how_much_went_out() {
+    Face::both(|face| {
         let data = pattern(BIG);
-        let (mut c, s) = tcp_pair().await;
+        let (mut c, s) = face.pair();
         c.set_send_timeout(Some(Duration::from_millis(200)));
-        let e = c.send(&data).await.unwrap_err();
+        let e = c.send(&data).unwrap_err();
         assert!(e.is_timeout(), "{e:?}");
         let sent = e.bytes_sent().expect("a failed send reports bytes_sent");
         assert!(sent > 0 && (sent as usize) < data.len(), "{sent}");
@@ -132,69 +121,31 @@ async fn a_timed_out_send_says_how_much_went_out() {
         assert_eq!(back.and_then(SocketError::bytes_sent), Some(sent));
         // Exactly that many bytes, the message's first ones, reach the peer.
         c.shutdown(SHUT_WR).unwrap();
-        let got = receive_exact(&s, data.len()).await;
-        assert_eq!(got.len() as u64, sent);
-        assert!(got[..] == data[..got.len()]);
-    })
-    .await;
-}
-
-#[test]
-fn blocking_a_timed_out_send_says_how_much_went_out() {
-    within_blocking(|| {
-        let data = pattern(BIG);
-        let (mut c, s) = blocking_pair();
-        c.set_send_timeout(Some(Duration::from_millis(200)));
-        let e = c.send(&data).unwrap_err();
-        assert!(e.is_timeout(), "{e:?}");
-        let sent = e.bytes_sent().expect("a failed send reports bytes_sent");
-        assert!(sent > 0, "{sent}");
-        c.shutdown(SHUT_WR).unwrap();
-        let got = blocking_receive_exact(&s, data.len());
+        let got = s.receive_exact(data.len());
         assert_eq!(got.len() as u64, sent);
         assert!(got[..] == data[..got.len()]);
     });
 }
 
-#[tokio::test]
-async fn a_timed_out_send_file_says_how_much_went_out_and_moves_the_offset() {
-    within(async {
+#[test]
+fn a_timed_out_send_file_says_how_much_went_out_and_moves_the_offset() {
+    Face::both(|face| {
         use std::io::{Seek, Write};
         let data = pattern(BIG);
         let mut file = tempfile::tempfile().unwrap();
         file.write_all(&data).unwrap();
         file.rewind().unwrap();
-        let (mut c, s) = tcp_pair().await;
+        let (mut c, s) = face.pair();
         c.set_send_timeout(Some(Duration::from_millis(200)));
-        let e = c.send_file(&file).await.unwrap_err();
+        let e = c.send_file(&file).unwrap_err();
         assert!(e.is_timeout(), "{e:?}");
         let sent = e.bytes_sent().expect("bytes_sent");
         assert!(sent > 0, "{sent}");
         assert_eq!(file.stream_position().unwrap(), sent);
         c.shutdown(SHUT_WR).unwrap();
-        let got = receive_exact(&s, data.len()).await;
+        let got = s.receive_exact(data.len());
         assert_eq!(got.len() as u64, sent);
         assert!(got[..] == data[..got.len()]);
-    })
-    .await;
-}
-
-#[test]
-fn blocking_a_timed_out_send_file_says_how_much_went_out() {
-    within_blocking(|| {
-        use std::io::{Seek, Write};
-        let data = pattern(BIG);
-        let mut file = tempfile::tempfile().unwrap();
-        file.write_all(&data).unwrap();
-        file.rewind().unwrap();
-        let (mut c, s) = blocking_pair();
-        c.set_send_timeout(Some(Duration::from_millis(200)));
-        let e = c.send_file(&file).unwrap_err();
-        let sent = e.bytes_sent().expect("bytes_sent");
-        assert!(e.is_timeout() && sent > 0, "{e:?}");
-        assert_eq!(file.stream_position().unwrap(), sent);
-        c.shutdown(SHUT_WR).unwrap();
-        assert_eq!(blocking_receive_exact(&s, data.len()).len() as u64, sent);
     });
 }
 

@@ -94,6 +94,15 @@ pub fn closed_port() -> u16 {
     l.local_addr().expect("addr").port()
 }
 
+/// The error of a connect refused on loopback (`ECONNREFUSED`), from a
+/// fresh socket that the failure closed.
+pub async fn refused_connect() -> blade_socket::SocketError {
+    let mut s = Socket::tcp().expect("socket");
+    s.connect(Some("127.0.0.1"), closed_port(), None)
+        .await
+        .expect_err("a connect to a closed port is refused")
+}
+
 /// Compile-time check that `T` is `Send + Sync`.
 pub fn assert_send_sync<T: Send + Sync>() {}
 
