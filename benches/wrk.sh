@@ -20,6 +20,10 @@
 #   requests_per_sec MODE VARIANT MEDIAN
 #   ratio wrk_http_vs_tokio[_pinned] VALUE           (blade / tokio)
 #   ratio wrk_http_methods_vs_tokio[_pinned] VALUE   (blade-methods / tokio)
+# and the server's CPU time (user + system, from /proc) per request, which
+# other load on the machine disturbs far less than requests/s:
+#   cpu_us_per_request MODE VARIANT MEDIAN
+#   cpu_ratio wrk_http[_methods]_vs_tokio[_pinned] VALUE   (ours / tokio, lower is better)
 # A run with socket errors or non-2xx answers fails the script.
 # Installs wrk with apt-get if it is missing. Takes about
 # 2 modes x 3 variants x ROUNDS x DURATION (2.5 minutes by default).
@@ -55,10 +59,18 @@ fail() {
     exit 1
 }
 
+# The server's CPU time so far (user + system), in clock ticks.
+server_ticks() {
+    # Fields 14 and 15 of /proc/PID/stat; the name field is parenthesised.
+    sed 's/^.*) //' "/proc/$server_pid/stat" | awk '{ print $12 + $13 }'
+}
+ticks_per_sec=$(getconf CLK_TCK)
+
 # run_once MODE VARIANT: starts the server, loads it, stops it; prints the
-# requests/s.
+# requests/s and the server's CPU microseconds per request.
 run_once() {
     local mode=$1 variant=$2 server_pin=() client_pin=() out line port report rps
+    local ticks requests
     if [ "$mode" = pinned ]; then
         server_pin=(taskset -c 0)
         client_pin=(taskset -c 1)
@@ -71,6 +83,7 @@ run_once() {
     fi
     port=${line##*:}
     report=$("${client_pin[@]}" wrk -t1 -c"$CONNECTIONS" -d"$DURATION" "http://127.0.0.1:$port/")
+    ticks=$(server_ticks)
     stop_server
     exec {out}<&-
     if grep -qE 'Socket errors|Non-2xx' <<<"$report"; then
@@ -80,7 +93,9 @@ run_once() {
     if [ -z "$rps" ]; then
         fail "no Requests/sec in wrk's report:"$'\n'"$report"
     fi
-    echo "$rps"
+    requests=$(awk '/ requests in / { print $1 }' <<<"$report")
+    awk -v rps="$rps" -v t="$ticks" -v hz="$ticks_per_sec" -v n="$requests" \
+        'BEGIN { printf "%s %.3f\n", rps, t / hz * 1e6 / n }'
 }
 
 median() {
@@ -97,24 +112,29 @@ ratio_line() {
 }
 
 for mode in unpinned pinned; do
-    declare -A results=()
+    declare -A results=() cpu_results=()
     for round in $(seq 1 "$ROUNDS"); do
         order=("${VARIANTS[@]}")
         if [ $((round % 2)) -eq 0 ]; then
             order=("${order[2]}" "${order[1]}" "${order[0]}")
         fi
         for variant in "${order[@]}"; do
-            rps=$(run_once "$mode" "$variant")
-            echo "run $mode round $round $variant $rps"
+            read -r rps cpu < <(run_once "$mode" "$variant")
+            [ -n "${cpu:-}" ] || exit 1
+            echo "run $mode round $round $variant $rps requests/s, $cpu us CPU per request"
             results[$variant]+="$rps "
+            cpu_results[$variant]+="$cpu "
         done
     done
     for variant in "${VARIANTS[@]}"; do
         echo "requests_per_sec $mode $variant $(tr ' ' '\n' <<<"${results[$variant]}" | grep . | median)"
+        echo "cpu_us_per_request $mode $variant $(tr ' ' '\n' <<<"${cpu_results[$variant]}" | grep . | median)"
     done
     suffix=
     [ "$mode" = pinned ] && suffix=_pinned
     ratio_line "wrk_http_vs_tokio$suffix" "${results[blade]}" "${results[tokio]}"
     ratio_line "wrk_http_methods_vs_tokio$suffix" "${results[blade-methods]}" "${results[tokio]}"
-    unset results
+    ratio_line "wrk_http_vs_tokio$suffix" "${cpu_results[blade]}" "${cpu_results[tokio]}" | sed 's/^ratio/cpu_ratio/'
+    ratio_line "wrk_http_methods_vs_tokio$suffix" "${cpu_results[blade-methods]}" "${cpu_results[tokio]}" | sed 's/^ratio/cpu_ratio/'
+    unset results cpu_results
 done
