@@ -650,7 +650,9 @@ impl fmt::Debug for RecvScratch {
 /// What one receive of a [`recv_batch`] got.
 #[derive(Debug)]
 pub(crate) struct RecvSlot {
-    /// Bytes written at the slot's start.
+    /// Where its bytes begin in what the call appended to the buffer.
+    pub(crate) at: usize,
+    /// How many bytes it got.
     pub(crate) len: usize,
     /// With UDP GRO, the size of each datagram that was coalesced into the
     /// slot (the last may be shorter); 0 for one datagram.
@@ -660,9 +662,11 @@ pub(crate) struct RecvSlot {
 
 /// Receives up to `buf.spare_capacity_mut().len() / slot` messages, each into
 /// its own `slot`-byte part of `buf`'s spare capacity: with `mmsg` in one
-/// `recvmmsg(2)`, otherwise one with `recvmsg(2)`. Then moves them together
-/// and extends `buf` by their bytes, in order; `out` (cleared first) says
-/// how long each one is. Returns the number of messages.
+/// `recvmmsg(2)`, otherwise one with `recvmsg(2)`. Then extends `buf` by
+/// the region they were read into, its gaps closed (filled, or the data
+/// moved down) so that it is initialised; `out` (cleared first) says where
+/// each message begins in that region and how long it is. Returns the
+/// number of messages.
 pub(crate) fn recv_batch(
     sock: &socket2::Socket,
     buf: &mut BytesMut,
@@ -753,12 +757,25 @@ pub(crate) fn recv_batch(
     let mut total = 0;
     for (i, (msg, name)) in msgs.iter_mut().zip(names.iter_mut()).take(n).enumerate() {
         let len = (msg.msg_len as usize).min(slot);
-        // SAFETY: the kernel initialised `len` bytes at the start of slot `i`,
-        // inside the spare capacity; `total <= i * slot`, so the copy moves
-        // them down (or not at all) within the same allocation, and
-        // `ptr::copy` allows the overlap.
-        unsafe { std::ptr::copy(base.add(i * slot), base.add(total), len) };
-        total += len;
+        // The region must be initialised end to end: close the gap before
+        // slot `i` by whichever costs less, filling it or moving the data
+        // down (a full GRO read leaves a small gap; a small datagram is
+        // cheap to move).
+        let start = i * slot;
+        let at = if start - total <= len {
+            // SAFETY: `total..start` lies in the spare capacity (before slot
+            // `i`), writable, and not yet initialised by the kernel.
+            unsafe { std::ptr::write_bytes(base.add(total), 0, start - total) };
+            start
+        } else {
+            // SAFETY: the kernel initialised `len` bytes at the start of slot
+            // `i`, inside the spare capacity; `total < start`, so the copy
+            // moves them down within the same allocation, and `ptr::copy`
+            // allows the overlap.
+            unsafe { std::ptr::copy(base.add(start), base.add(total), len) };
+            total
+        };
+        total = at + len;
         let hdr = &mut msg.msg_hdr;
         let mut segment = 0;
         // SAFETY: the kernel set `msg_controllen` to the bytes it wrote in
@@ -783,10 +800,16 @@ pub(crate) fn recv_batch(
                 *name.view_as::<libc::sockaddr_storage>();
             socket2::SockAddr::new(storage, hdr.msg_namelen)
         };
-        out.push(RecvSlot { len, segment, from });
+        out.push(RecvSlot {
+            at,
+            len,
+            segment,
+            from,
+        });
     }
     // SAFETY: the first `total` bytes of the spare capacity were initialised
-    // by the copies above, and directly follow the current length.
+    // by the kernel and the fills and copies above, and directly follow the
+    // current length.
     unsafe { buf.set_len(buf.len() + total) };
     Ok(n)
 }

@@ -197,10 +197,8 @@ impl Offload {
             flags |= libc::MSG_DONTWAIT;
             let filled = st.buf.split().freeze();
             let slots = std::mem::take(&mut st.slots);
-            let mut at = 0;
             for slot in &slots {
-                st.split_read(filled.slice(at..at + slot.len), slot, max, out);
-                at += slot.len;
+                st.split_read(filled.slice(slot.at..slot.at + slot.len), slot, max, out);
             }
             st.slots = slots;
             // A short batch means the queue is empty (one read at a time
@@ -294,7 +292,7 @@ impl Offload {
         let Some(slot) = st.slots.pop() else {
             return Err(io::ErrorKind::WouldBlock.into());
         };
-        let mut parts = segments(filled.slice(..slot.len), slot.segment);
+        let mut parts = segments(filled.slice(slot.at..slot.at + slot.len), slot.segment);
         let first = parts.next().unwrap_or_default();
         st.backlog.extend(parts.map(|d| (d, slot.from.clone())));
         Ok((first, slot.from))
