@@ -4,11 +4,24 @@
 //! Each method runs the async core's method to completion and adds no logic
 //! of its own: same checks, same errors, same timeouts. The calling thread
 //! waits itself (inside its `recv`/`send`, or in `poll(2)` when a timeout is
-//! set), inside the facade's runtime context: one the crate starts on first
-//! use, or one given to [`use_runtime`]. It works from a plain thread, from
-//! `spawn_blocking`, and from a task on a multi-thread runtime (the worker's
-//! other tasks are handed to another thread while it blocks), without
-//! panicking or deadlocking on its own.
+//! set), and enters no runtime for it; the facade's runtime (one the crate
+//! starts on first use, or one given to [`use_runtime`]) only runs a name
+//! lookup that the call's deadline may have to cut short. It works from a
+//! plain thread, from `spawn_blocking`, and from a task on a multi-thread
+//! runtime (the worker's other tasks are handed to another thread while it
+//! blocks, through `block_in_place`), without panicking or deadlocking on
+//! its own.
+//!
+//! # Panic strategy
+//! tokio refuses `block_in_place` in one case it offers no test for (a
+//! multi-thread runtime's handle entered inside a current-thread runtime);
+//! an unwinding build catches that refusal and runs the call in place. A
+//! build with `panic = "abort"` never calls `block_in_place`: a call on a
+//! multi-thread worker then blocks that worker in place (the other workers
+//! take over all of its queued tasks but its next one) instead of aborting.
+//! On the async face, a deadline's tokio timer polled after its runtime has
+//! shut down gives `IllegalState` in an unwinding build and aborts with
+//! `panic = "abort"`, as any tokio timer does.
 //!
 //! ```
 //! use blade_socket::blocking::Socket;
