@@ -28,7 +28,7 @@ use tokio::{
 use crate::{
     error::{ILLEGAL_STATE, NO_RUNTIME, Result, SocketError},
     sys::{self, Fd, Io},
-    timeout::{Deadline, poll_timer},
+    timeout::{Clock, Deadline, poll_timer},
 };
 
 /// Who drives the calls of this thread.
@@ -81,6 +81,17 @@ enum Driver {
 }
 
 impl Driver {
+    /// The clock its deadlines follow: the reactor's timers run on tokio's
+    /// (paused under `tokio::time::pause()`), the calling thread waits in
+    /// real time.
+    #[inline]
+    fn clock(self) -> Clock {
+        match self {
+            Driver::Reactor => Clock::Tokio,
+            Driver::CallingThread => Clock::Real,
+        }
+    }
+
     /// The driver for a call starting now, or `IllegalState` `no tokio
     /// runtime` when an async method is awaited outside any runtime.
     #[inline]
@@ -151,9 +162,10 @@ impl Wait {
     /// `no tokio runtime` when an async method is awaited outside one.
     #[inline]
     pub(crate) fn begin(timeout: Option<Duration>) -> Result<Wait> {
+        let driver = Driver::current()?;
         Ok(Wait {
-            driver: Driver::current()?,
-            deadline: Deadline::after(timeout),
+            driver,
+            deadline: Deadline::after_on(timeout, driver.clock()),
         })
     }
 
@@ -169,7 +181,7 @@ impl Wait {
         };
         Ok(Wait {
             driver,
-            deadline: Deadline::after(timeout),
+            deadline: Deadline::after_on(timeout, driver.clock()),
         })
     }
 

@@ -13,16 +13,42 @@ use crate::error::{Result, SocketError};
 
 /// When an operation must give up; `None` means never.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Deadline(Option<Instant>);
+pub(crate) struct Deadline(Option<Instant>, Clock);
+
+/// The clock a deadline follows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Clock {
+    /// tokio's: the current runtime's, paused under `tokio::time::pause()`
+    /// (the async face's timers run on it).
+    Tokio,
+    /// Real time, whatever runtime the thread is in: the blocking facade
+    /// waits in `poll(2)` and `sleep`, which a paused clock does not move.
+    Real,
+}
+
+impl Clock {
+    fn now(self) -> Instant {
+        match self {
+            Clock::Tokio => Instant::now(),
+            Clock::Real => Instant::from_std(std::time::Instant::now()),
+        }
+    }
+}
 
 impl Deadline {
-    /// A deadline `timeout` from now. `None`, zero, or a timeout too large to
-    /// form an instant means no deadline.
+    /// A deadline `timeout` from now on tokio's clock. `None`, zero, or a
+    /// timeout too large to form an instant means no deadline.
     pub(crate) fn after(timeout: Option<Duration>) -> Deadline {
+        Deadline::after_on(timeout, Clock::Tokio)
+    }
+
+    /// A deadline `timeout` from now on `clock`.
+    pub(crate) fn after_on(timeout: Option<Duration>, clock: Clock) -> Deadline {
         Deadline(
             timeout
                 .filter(|t| !t.is_zero())
-                .and_then(|t| Instant::now().checked_add(t)),
+                .and_then(|t| clock.now().checked_add(t)),
+            clock,
         )
     }
 
@@ -41,7 +67,7 @@ impl Deadline {
         match self.0 {
             None => Ok(None),
             Some(at) => {
-                let left = at.saturating_duration_since(Instant::now());
+                let left = at.saturating_duration_since(self.1.now());
                 if left.is_zero() {
                     Err(SocketError::timed_out(what))
                 } else {
@@ -87,7 +113,7 @@ mod tests {
 
     #[test]
     fn a_past_deadline_reports_timed_out() {
-        let d = Deadline(Some(Instant::now()));
+        let d = Deadline(Some(Instant::now()), Clock::Tokio);
         let err = d.remaining("receive").unwrap_err();
         assert!(err.is_timeout());
         assert!(err.message().contains("timed out"));

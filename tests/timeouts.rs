@@ -364,3 +364,56 @@ fn blocking_timeout_kinds_match_error_kind_timed_out() {
         assert_eq!(io.kind(), std::io::ErrorKind::TimedOut);
     });
 }
+
+// ----- paused clocks ----------------------------------------------------------
+
+/// Under `tokio::time::pause()` the async face's timeouts follow tokio's
+/// clock: an idle runtime jumps to the deadline, so a 30 s receive timeout
+/// fires at once, and the socket stays usable.
+#[tokio::test(start_paused = true)]
+async fn paused_clock_async_timeouts_fire_at_once_when_idle() {
+    let (mut a, b) = Socket::pair().unwrap();
+    a.set_receive_timeout(Some(Duration::from_secs(30)));
+    let real = Instant::now();
+    let virt = tokio::time::Instant::now();
+    let e = a.receive(None).await.unwrap_err();
+    assert_timeout(&e);
+    assert!(
+        real.elapsed() < LATE,
+        "took {:?} of real time",
+        real.elapsed()
+    );
+    assert!(
+        virt.elapsed() >= Duration::from_secs(30),
+        "tokio's clock moved on"
+    );
+    b.send("still usable").await.unwrap();
+    assert_eq!(
+        a.receive(None).await.unwrap().as_deref(),
+        Some(&b"still usable"[..])
+    );
+}
+
+/// The facade waits in real time, even on the thread of a runtime whose
+/// clock is paused (it must neither fire at once nor wait forever).
+#[tokio::test(start_paused = true)]
+async fn paused_clock_facade_waits_in_real_time() {
+    // A hang here would block the runtime's own timers: bound it from outside.
+    let (done, finished) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        if finished.recv_timeout(LIMIT).is_err() {
+            eprintln!("the facade's receive under a paused clock did not return; aborting");
+            std::process::abort();
+        }
+    });
+    let (mut a, _b) = blocking::Socket::pair().unwrap();
+    let timeout = Duration::from_millis(150);
+    a.set_receive_timeout(Some(timeout));
+    let real = Instant::now();
+    let e = a.receive(None).unwrap_err();
+    let took = real.elapsed();
+    done.send(()).unwrap();
+    assert_timeout(&e);
+    assert!(took + EARLY >= timeout, "fired early, after {took:?}");
+    assert!(took < timeout + LATE, "fired late, after {took:?}");
+}
