@@ -221,6 +221,11 @@ async fn a_datagram_over_the_limit_fails_after_the_ones_before_it() {
         .await
         .unwrap_err();
     assert_eq!(e.raw_os_error(), Some(libc_emsgsize()), "{e:?}");
+    assert_eq!(
+        e.bytes_sent(),
+        Some(20),
+        "the two datagrams before it went out"
+    );
     let got = collect(&rx, 2, 64).await;
     check(&got, &all[..2], &tx);
 }
@@ -302,4 +307,37 @@ fn the_blocking_face_sends_and_receives_batches() {
             );
         }
     });
+}
+
+#[tokio::test]
+async fn a_clone_shares_the_gro_setting_and_splits_reads_too() {
+    let mut rx = udp(AF_INET).await;
+    prime(&mut rx).await;
+    let clone = rx.try_clone().unwrap();
+    let tx = udp(AF_INET).await;
+    let all = messages(&[80; 30]);
+    within(tx.send_many_to(addr_of(&rx), &all)).await.unwrap();
+    for m in &all {
+        let d = within(clone.receive_from(None)).await.unwrap();
+        assert_eq!(&d.data[..], &m[..]);
+        assert_eq!(d.sender(), Some(addr_of(&tx)));
+    }
+}
+
+#[tokio::test]
+async fn single_datagrams_after_coalesced_ones_are_all_received() {
+    // The receiver sizes its next batch by the last one (64 per read with
+    // GRO); a sender switching to one datagram per send must lose nothing.
+    let mut rx = udp(AF_INET).await;
+    prime(&mut rx).await;
+    let tx = udp(AF_INET).await;
+    let to = addr_of(&rx);
+    let batch = messages(&[64; 64]);
+    within(tx.send_many_to(to, &batch)).await.unwrap();
+    check(&collect(&rx, 64, 64).await, &batch, &tx);
+    let singles = messages(&[64; 50]);
+    for m in &singles {
+        within(tx.send_to_addr(to, m)).await.unwrap();
+    }
+    check(&collect(&rx, 50, 64).await, &singles, &tx);
 }

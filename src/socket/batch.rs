@@ -104,6 +104,8 @@ struct RecvState {
     buf: BytesMut,
     slots: Vec<RecvSlot>,
     scratch: RecvScratch,
+    /// Datagrams per read in the last batch (many with GRO).
+    per_read: usize,
     /// The last sender and its text, so a run from one sender formats once.
     sender: Option<(socket2::SockAddr, String, u16)>,
 }
@@ -168,7 +170,14 @@ impl Offload {
         };
         while out.len() < max {
             let mmsg = self.mmsg.load(Ordering::Relaxed);
-            let asked = (max - out.len()).min(RECV_BATCH);
+            // With GRO one read may carry many datagrams: ask for as many
+            // reads as the last ones suggest (so the buffer stays small),
+            // plus one; a full batch of reads means more may be queued.
+            let asked = (max - out.len())
+                .div_ceil(st.per_read.max(1))
+                .saturating_add(1)
+                .min(max - out.len())
+                .min(RECV_BATCH);
             st.buf.reserve(asked * SLOT);
             let r = if mmsg && self.refused(REFUSE_MMSG) {
                 Err(io::Error::from_raw_os_error(libc::ENOSYS))
@@ -197,9 +206,12 @@ impl Offload {
             flags |= libc::MSG_DONTWAIT;
             let filled = st.buf.split().freeze();
             let slots = std::mem::take(&mut st.slots);
+            let before = out.len() + st.backlog.len();
             for slot in &slots {
                 st.split_read(filled.slice(slot.at..slot.at + slot.len), slot, max, out);
             }
+            let got = out.len() + st.backlog.len() - before;
+            st.per_read = got.checked_div(n).unwrap_or(1).max(1);
             st.slots = slots;
             // A short batch means the queue is empty (one read at a time
             // without mmsg: go on until it says so).
