@@ -481,8 +481,11 @@ fn nonblocking_accept_returns_emfile() {
         "exhaustion: control: a retry loop without backoff used {:.0}% of one core ({spun} failed accepts)",
         used * 100.0
     );
+    // Above the bound the backoff tests hold the child under: the
+    // measurement tells spinning from backing off even on a loaded machine,
+    // where a spinning child gets well under a whole core.
     assert!(
-        used > 0.5,
+        used > MAX_CPU,
         "the CPU measurement missed a spinning loop ({:.0}%)",
         used * 100.0
     );
