@@ -739,6 +739,9 @@ async fn socket_is_send_sync_debug_and_its_futures_are_send() {
         assert_send(&c.connect(None, 1, None));
         assert_send(&c.bind(0, None));
         assert_send(&blade_socket::get_address_info("127.0.0.1", None, None));
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 1));
+        assert_send(&c.connect_addr(addr, None));
+        assert_send(&s.send_to_addr(addr, "x"));
 
         // And they really run on other tasks.
         let server = tokio::spawn(async move {
