@@ -438,9 +438,20 @@ fn would_block(e: &io::Error) -> bool {
 #[inline]
 fn check_open(io: &Io) -> Result<()> {
     if io.is_closed() {
-        Err(SocketError::illegal(ILLEGAL_STATE))
+        Err(closed_error(io))
     } else {
         Ok(())
+    }
+}
+
+/// The error of an operation that finds its socket closed under it: the
+/// peer's failure that closed it (a reset that a concurrent call was told
+/// of), or `socket is in an illegal state` when the user closed it.
+#[cold]
+fn closed_error(io: &Io) -> SocketError {
+    match io.gone() {
+        Some(errno) => SocketError::from_errno(errno),
+        None => SocketError::illegal(ILLEGAL_STATE),
     }
 }
 

@@ -10,7 +10,7 @@ use std::{
     os::fd::{AsRawFd, BorrowedFd, RawFd},
     sync::{
         Arc, Mutex, OnceLock,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicI32, Ordering},
     },
     time::Duration,
 };
@@ -41,6 +41,10 @@ pub(crate) struct Io {
     /// Set by a close through `&self`: operations still in flight stop at
     /// their next attempt instead of touching a socket the user closed.
     closed: AtomicBool,
+    /// The OS error (`errno`) of the failure that closed the socket (a
+    /// reset, a broken pipe), for the operations still in flight; 0 when
+    /// the user closed it.
+    gone: AtomicI32,
     /// Whether the descriptor is in blocking mode (`O_NONBLOCK` clear): a
     /// connected stream socket made by the blocking facade, whose unbounded
     /// waits are then the `recv`/`send` itself, as with `std::net`.
@@ -57,6 +61,7 @@ impl Io {
             reg: OnceLock::new(),
             registering: Mutex::new(()),
             closed: AtomicBool::new(false),
+            gone: AtomicI32::new(0),
             fd_blocking: AtomicBool::new(false),
             slot_taken: [AtomicBool::new(false), AtomicBool::new(false)],
             sock,
@@ -104,6 +109,17 @@ impl Io {
     #[inline]
     pub(crate) fn slot_flag(&self, read: bool) -> &AtomicBool {
         &self.slot_taken[usize::from(!read)]
+    }
+
+    /// Records that the peer's failure `errno` is closing the socket, so
+    /// that the operations in flight report it too (call before closing).
+    pub(crate) fn note_gone(&self, errno: i32) {
+        self.gone.store(errno, Ordering::Relaxed);
+    }
+
+    /// The `errno` of the failure that closed the socket, if one did.
+    pub(crate) fn gone(&self) -> Option<i32> {
+        Some(self.gone.load(Ordering::Relaxed)).filter(|&e| e != 0)
     }
 
     /// Whether a close through `&self` has happened.
@@ -250,6 +266,43 @@ fn poll_fds(pfds: &mut [libc::pollfd], timeout: Option<Duration>) -> io::Result<
         };
     }
     Ok(n > 0)
+}
+
+/// `TCP_CLOSE` in Linux's `tcp_states.h` (libc does not name the states).
+pub(crate) const TCP_CLOSE: u8 = 7;
+
+/// A TCP socket's state (`TCP_INFO`'s `tcpi_state`): `TCP_CLOSE` once reset,
+/// `TCP_CLOSE_WAIT` (8) after the peer's clean close.
+pub(crate) fn tcp_state(fd: BorrowedFd<'_>) -> io::Result<u8> {
+    let mut info = MaybeUninit::<libc::tcp_info>::zeroed();
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: `info` is valid for writes of `len` bytes, its size.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            info.as_mut_ptr().cast(),
+            &mut len,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: all-zero is a valid `tcp_info` (integers only), and the
+    // kernel wrote at most its size over it.
+    Ok(unsafe { info.assume_init() }.tcpi_state)
+}
+
+/// Called after a TCP receive read end of file: `Ok` after the peer's clean
+/// close, `ECONNRESET` after a reset. Linux hands a reset to only one waiting
+/// call, and a concurrent receive then reads end of file; the TCP state
+/// tells them apart (`CLOSE` after a reset, `CLOSE_WAIT` after a FIN).
+pub(crate) fn eof_or_reset(fd: BorrowedFd<'_>) -> io::Result<()> {
+    match tcp_state(fd) {
+        Ok(TCP_CLOSE) => Err(io::Error::from_raw_os_error(libc::ECONNRESET)),
+        _ => Ok(()),
+    }
 }
 
 /// The number of bytes queued for reading (`FIONREAD`).

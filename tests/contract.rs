@@ -404,3 +404,227 @@ fn negative_sizes_are_invalid_on_both_faces() {
         assert!(!a.is_closed() && !b.is_closed());
     }
 }
+
+// ----- a reset is never end of file -------------------------------------------------
+
+/// Reset races on loopback: each round, two calls wait on one connection
+/// (both parked on the reactor) when the peer aborts (`SO_LINGER` zero).
+/// Linux hands the reset to one of them; the other reads end of file,
+/// which must still be reported as the reset.
+const RESET_ROUNDS: usize = 300;
+const RESET_BUDGET: Duration = Duration::from_secs(10);
+
+#[track_caller]
+fn assert_reset<T: std::fmt::Debug>(r: &blade_socket::Result<T>, round: usize, what: &str) {
+    match r {
+        Err(e) if e.raw_os_error() == Some(libc::ECONNRESET) => {
+            assert_eq!(e.io_kind(), io::ErrorKind::ConnectionReset);
+        }
+        other => panic!("round {round}, {what}: expected the reset, got {other:?}"),
+    }
+}
+
+/// Polls `f` once (so it is parked on the reactor), tells `parked`, then
+/// finishes it.
+async fn park_then_finish<F: std::future::Future>(
+    f: F,
+    parked: tokio::sync::mpsc::Sender<()>,
+) -> F::Output {
+    let mut f = std::pin::pin!(f);
+    assert!(
+        futures::poll!(f.as_mut()).is_pending(),
+        "nothing to wait for yet"
+    );
+    parked.send(()).await.expect("test alive");
+    f.await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_is_never_end_of_file_for_two_receivers() {
+    within(async {
+        let start = std::time::Instant::now();
+        let mut round = 0;
+        while round < RESET_ROUNDS && start.elapsed() < RESET_BUDGET {
+            round += 1;
+            let (c, mut s) = tcp_pair().await;
+            let c = std::sync::Arc::new(c);
+            let (parked, mut all_parked) = tokio::sync::mpsc::channel(2);
+            let receivers: Vec<_> = (0..2)
+                .map(|_| {
+                    let (c, parked) = (c.clone(), parked.clone());
+                    tokio::spawn(async move { park_then_finish(c.receive(None), parked).await })
+                })
+                .collect();
+            all_parked.recv().await.unwrap();
+            all_parked.recv().await.unwrap();
+            s.abort().unwrap();
+            for r in receivers {
+                assert_reset(&r.await.unwrap(), round, "receive");
+            }
+            assert!(c.is_closed(), "a reset closes the socket");
+        }
+        assert!(round >= 20, "only {round} rounds ran");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_is_never_end_of_file_for_a_receiver_beside_a_sender() {
+    within(async {
+        let big = pattern(8 * 1024 * 1024);
+        let start = std::time::Instant::now();
+        let mut round = 0;
+        while round < RESET_ROUNDS && start.elapsed() < RESET_BUDGET {
+            round += 1;
+            let (c, mut s) = tcp_pair().await;
+            let c = std::sync::Arc::new(c);
+            let (parked, mut all_parked) = tokio::sync::mpsc::channel(2);
+            let receiver = tokio::spawn({
+                let (c, parked) = (c.clone(), parked.clone());
+                async move { park_then_finish(c.receive(None), parked).await }
+            });
+            let sender = tokio::spawn({
+                let (c, big) = (c.clone(), big.clone());
+                // The peer never reads: the send fills both buffers and waits.
+                async move { park_then_finish(c.send(&big), parked).await }
+            });
+            all_parked.recv().await.unwrap();
+            all_parked.recv().await.unwrap();
+            s.abort().unwrap();
+            let received = receiver.await.unwrap();
+            let sent = sender.await.unwrap();
+            // The sender may be told `Broken pipe` (and then so is the receiver).
+            for (what, errno) in [
+                (
+                    "receive",
+                    received.as_ref().err().and_then(SocketError::raw_os_error),
+                ),
+                (
+                    "send",
+                    sent.as_ref().err().and_then(SocketError::raw_os_error),
+                ),
+            ] {
+                assert!(
+                    matches!(errno, Some(libc::ECONNRESET | libc::EPIPE)),
+                    "round {round}, {what}: {received:?} / {sent:?}"
+                );
+            }
+            assert!(sent.unwrap_err().bytes_sent().is_some());
+            assert!(c.is_closed());
+        }
+        assert!(round >= 20, "only {round} rounds ran");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_is_never_a_zero_byte_async_read() {
+    use tokio::io::AsyncReadExt;
+    within(async {
+        let big = pattern(8 * 1024 * 1024);
+        let start = std::time::Instant::now();
+        let mut round = 0;
+        while round < RESET_ROUNDS && start.elapsed() < RESET_BUDGET {
+            round += 1;
+            let (c, mut s) = tcp_pair().await;
+            let c = std::sync::Arc::new(c);
+            let (parked, mut all_parked) = tokio::sync::mpsc::channel(2);
+            // A reader through AsyncRead beside a sender that waits for room
+            // (the peer never reads); the sender may take the reset.
+            let reader = tokio::spawn({
+                let (c, parked) = (c.clone(), parked.clone());
+                async move {
+                    let mut buf = [0u8; 64];
+                    let mut r: &Socket = &c;
+                    park_then_finish(r.read(&mut buf), parked).await
+                }
+            });
+            let sender = tokio::spawn({
+                let (c, big) = (c.clone(), big.clone());
+                async move { park_then_finish(c.send(&big), parked).await }
+            });
+            all_parked.recv().await.unwrap();
+            all_parked.recv().await.unwrap();
+            s.abort().unwrap();
+            // Each poll starts afresh: one made after the sender's reset
+            // closed the socket finds it closed. An error either way.
+            let closed = |e: &io::Error| {
+                e.get_ref()
+                    .and_then(|r| r.downcast_ref::<SocketError>())
+                    .is_some_and(|e| e.kind() == ErrorKind::IllegalState)
+            };
+            match reader.await.unwrap() {
+                Err(e) => assert!(
+                    matches!(
+                        e.kind(),
+                        io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe
+                    ) || closed(&e),
+                    "round {round}: {e:?}"
+                ),
+                Ok(n) => panic!("round {round}: AsyncRead read {n} bytes after a reset"),
+            }
+            assert!(sender.await.unwrap().is_err());
+            assert!(c.is_closed());
+        }
+        assert!(round >= 20, "only {round} rounds ran");
+    })
+    .await;
+}
+
+#[test]
+fn blocking_a_reset_is_never_end_of_file() {
+    within_blocking(|| {
+        let start = std::time::Instant::now();
+        let mut round = 0;
+        while round < RESET_ROUNDS && start.elapsed() < RESET_BUDGET {
+            round += 1;
+            let (c, mut s) = blocking_pair();
+            let results = std::thread::scope(|sc| {
+                let receivers: Vec<_> = (0..2).map(|_| sc.spawn(|| c.receive(None))).collect();
+                // Each receiver blocks in recv(2) unless the reset came first;
+                // either way none may see end of file.
+                std::thread::yield_now();
+                s.abort().unwrap();
+                receivers
+                    .into_iter()
+                    .map(|r| r.join().expect("receiver"))
+                    .collect::<Vec<_>>()
+            });
+            for r in &results {
+                match r {
+                    Err(e) if e.raw_os_error() == Some(libc::ECONNRESET) => {}
+                    // The other receiver's reset closed the socket before it began.
+                    Err(e) if e.message() == "socket is in an illegal state" => {}
+                    other => panic!("round {round}: {other:?}"),
+                }
+            }
+            assert!(
+                results
+                    .iter()
+                    .any(|r| r.is_err() && r.as_ref().unwrap_err().raw_os_error().is_some()),
+                "round {round}: somebody reports the reset"
+            );
+            assert!(c.is_closed());
+        }
+    });
+}
+
+#[tokio::test]
+async fn a_clean_close_is_still_end_of_file() {
+    within(async {
+        // The peer's FIN (CLOSE_WAIT here): end of file, socket open.
+        let (c, mut s) = tcp_pair().await;
+        s.close().unwrap();
+        assert_eq!(c.receive(None).await.unwrap(), None);
+        assert!(!c.is_closed());
+        // After our own half-close, the peer's close may take our side
+        // through TIME_WAIT to CLOSE: still end of file.
+        let (c, s) = tcp_pair().await;
+        c.shutdown(SHUT_WR).unwrap();
+        assert_eq!(s.receive(None).await.unwrap(), None);
+        drop(s);
+        assert_eq!(c.receive(None).await.unwrap(), None);
+        assert_eq!(c.receive_into(&mut [0u8; 8]).await.unwrap(), 0);
+    })
+    .await;
+}

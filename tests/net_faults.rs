@@ -388,11 +388,7 @@ fn reset_mid_stream() {
 
 /// Linux hands a reset to one waiting call; a receive pending while a send
 /// meets the reset must report it too (or the close), never end of file.
-/// Ignored until the reset-versus-end-of-file fix (the contract issue)
-/// lands: a pending receive reads end of file here today, on one face or
-/// the other from run to run (`-- --include-ignored` shows it).
 #[test]
-#[ignore = "reset-vs-EOF race: a pending receive reports Ok(None); fixed by the contract issue"]
 fn reset_while_receiving_is_never_end_of_file() {
     scenario("reset_while_receiving_is_never_end_of_file", |face| {
         let rounds = 20;

@@ -555,6 +555,7 @@ impl Socket {
         }
         let call = self.begin(self.receive_timeout)?;
         let gro = self.gro();
+        let may_be_reset = self.eof_may_be_reset();
         let r = call
             .ready(self, Interest::READABLE, "receive", |s, flags| {
                 if let Some(gro) = gro {
@@ -565,7 +566,10 @@ impl Socket {
                 } else if record {
                     recv_record(s, length, flags)
                 } else {
-                    recv_stream(s, &self.spare, length, flags)
+                    match recv_stream(s, &self.spare, length, flags)? {
+                        None if may_be_reset => sys::eof_or_reset(s.as_fd()).map(|()| None),
+                        b => Ok(b),
+                    }
                 }
             })
             .await
@@ -605,6 +609,7 @@ impl Socket {
         }
         let call = self.begin(self.receive_timeout)?;
         let gro = self.gro();
+        let may_be_reset = self.eof_may_be_reset();
         let r = call
             .ready(self, Interest::READABLE, "receive", |s, flags| match gro {
                 Some(gro) => gro.receive_one(s, flags).map(|(d, _)| {
@@ -612,7 +617,10 @@ impl Socket {
                     buf[..n].copy_from_slice(&d[..n]);
                     n
                 }),
-                None => sys::recv_slice(s, buf, flags),
+                None => match sys::recv_slice(s, buf, flags)? {
+                    0 if may_be_reset => sys::eof_or_reset(s.as_fd()).map(|()| 0),
+                    n => Ok(n),
+                },
             })
             .await
             .map_err(|e| self.fail(e));
@@ -676,6 +684,9 @@ impl Socket {
             Some(libc::EPIPE | libc::ECONNRESET | libc::ECONNABORTED | libc::ETIMEDOUT)
         );
         if gone && !self.is_datagram() {
+            if let (Some(errno), Ok(io)) = (err.raw_os_error(), self.io()) {
+                io.note_gone(errno);
+            }
             self.end();
         }
         err

@@ -867,6 +867,17 @@ impl Socket {
         Ok(())
     }
 
+    /// Whether a stream receive that reads end of file must ask the TCP
+    /// state whether it was a reset instead ([`sys::eof_or_reset`]): on a
+    /// TCP socket whose write side is open. Once this side has shut it,
+    /// `CLOSE` may also follow a clean close (through `TIME_WAIT`), so end of
+    /// file stands.
+    pub(crate) fn eof_may_be_reset(&self) -> bool {
+        self.ty == SOCK_STREAM
+            && (self.family == AF_INET || self.family == AF_INET6)
+            && !self.state.get().write_shut()
+    }
+
     fn is_datagram(&self) -> bool {
         self.ty == SOCK_DGRAM || self.ty == SOCK_RAW || self.ty == SOCK_RDM
     }

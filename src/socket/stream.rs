@@ -53,8 +53,13 @@ impl Socket {
         if let Err(e) = self.state.get().check_receive(false) {
             return Poll::Ready(Err(e.into()));
         }
+        // End of file, or a reset that a concurrent call was told of.
+        let may_be_reset = buf.remaining() > 0 && self.eof_may_be_reset();
         ready!(self.poll_io(cx, Way::Read, |s, flags| {
-            sys::recv_read_buf(s, buf, flags)
+            match sys::recv_read_buf(s, buf, flags)? {
+                0 if may_be_reset => sys::eof_or_reset(std::os::fd::AsFd::as_fd(s)).map(|()| 0),
+                n => Ok(n),
+            }
         }))?;
         Poll::Ready(Ok(()))
     }
