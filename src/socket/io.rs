@@ -567,7 +567,7 @@ impl Socket {
                     recv_record(s, length, flags)
                 } else {
                     match recv_stream(s, &self.spare, length, flags)? {
-                        None if may_be_reset => sys::eof_or_reset(s.as_fd()).map(|()| None),
+                        None if may_be_reset => self.eof_or_reset(s).map(|()| None),
                         b => Ok(b),
                     }
                 }
@@ -618,7 +618,7 @@ impl Socket {
                     n
                 }),
                 None => match sys::recv_slice(s, buf, flags)? {
-                    0 if may_be_reset => sys::eof_or_reset(s.as_fd()).map(|()| 0),
+                    0 if may_be_reset => self.eof_or_reset(s).map(|()| 0),
                     n => Ok(n),
                 },
             })

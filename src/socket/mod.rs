@@ -878,6 +878,22 @@ impl Socket {
             && !self.state.get().write_shut()
     }
 
+    /// Called in a receive's syscall after it read end of file, when
+    /// [`eof_may_be_reset`](Socket::eof_may_be_reset): end of file (`Ok`),
+    /// or `ECONNRESET` when the connection was reset and another call on
+    /// this socket was handed the reset. Only a concurrent call can have
+    /// been: without one, the end of file is the peer's (a dup that shut its
+    /// write side may also bring the state to `CLOSE`, through `TIME_WAIT`).
+    pub(crate) fn eof_or_reset(&self, s: &socket2::Socket) -> std::io::Result<()> {
+        // Holders: the slot, this lookup, the asking call, and any other.
+        let concurrent = self.io.get().is_some_and(|io| Arc::strong_count(&io) > 3);
+        if concurrent {
+            crate::sys::eof_or_reset(s.as_fd())
+        } else {
+            Ok(())
+        }
+    }
+
     fn is_datagram(&self) -> bool {
         self.ty == SOCK_DGRAM || self.ty == SOCK_RAW || self.ty == SOCK_RDM
     }

@@ -57,7 +57,7 @@ impl Socket {
         let may_be_reset = buf.remaining() > 0 && self.eof_may_be_reset();
         ready!(self.poll_io(cx, Way::Read, |s, flags| {
             match sys::recv_read_buf(s, buf, flags)? {
-                0 if may_be_reset => sys::eof_or_reset(std::os::fd::AsFd::as_fd(s)).map(|()| 0),
+                0 if may_be_reset => self.eof_or_reset(s).map(|()| 0),
                 n => Ok(n),
             }
         }))?;
