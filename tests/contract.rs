@@ -524,7 +524,6 @@ async fn a_reset_is_never_end_of_file_for_a_receiver_beside_a_sender() {
 /// the sender's reset closes the socket, the registration is dropped and
 /// tokio drops (does not wake) the reader's waker; the read then hangs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "lost wakeup of a pending AsyncRead when a concurrent failure closes the socket"]
 async fn a_reset_is_never_a_zero_byte_async_read() {
     use tokio::io::AsyncReadExt;
     within(async {

@@ -562,6 +562,7 @@ impl Socket {
             trace::lifecycle(self, "closed");
         }
         self.state.set_phase(Phase::Closed);
+        self.timers.clear();
         self.io.close();
         Ok(())
     }

@@ -7,7 +7,7 @@
 use std::{
     io,
     pin::Pin,
-    sync::Mutex,
+    sync::{Arc, Mutex},
     task::{Context, Poll, ready},
 };
 
@@ -18,7 +18,7 @@ use crate::{
     consts::SHUT_WR,
     driver::{self, Timer},
     error::Result,
-    sys,
+    sys::{self, Io},
 };
 
 /// Which way a poll goes.
@@ -28,16 +28,47 @@ enum Way {
     Write,
 }
 
-/// The wait of a pending `poll_read` or `poll_write` (its deadline and
-/// timer): made when a read or write starts, dropped when it completes, so
-/// each gets the whole timeout, as each `receive` or `send` does. Behind a
-/// lock because `&Socket` reads and writes too; one lock per direction, so
-/// a reader and a writer never wait for each other. Without a timeout
-/// there is nothing to keep and no lock is taken.
+/// The wait of a pending `poll_read` or `poll_write`: its deadline and
+/// timer, made when a read or write starts and dropped when it completes,
+/// so each gets the whole timeout, as each `receive` or `send` does; and the
+/// descriptor it waits on. Behind a lock because `&Socket` reads and writes
+/// too; one lock per direction, so a reader and a writer never wait for
+/// each other.
 #[derive(Debug, Default)]
 pub(super) struct Timers {
-    read: Mutex<Option<Timer>>,
-    write: Mutex<Option<Timer>>,
+    read: Mutex<Pending>,
+    write: Mutex<Pending>,
+}
+
+/// One direction's pending poll.
+#[derive(Debug, Default)]
+struct Pending {
+    timer: Option<Timer>,
+    /// Held while the poll is pending, as an async method's call holds it:
+    /// a close through `&self` then shuts the descriptor down, which wakes
+    /// this poll. Were the last `Arc` dropped instead, tokio would drop the
+    /// registration and the parked waker with it, unwoken, and the read
+    /// would hang.
+    io: Option<Arc<Io>>,
+}
+
+impl Timers {
+    /// Forgets both directions' pending polls (a close through `&mut self`:
+    /// no poll can be running, and the descriptor must go now).
+    pub(super) fn clear(&mut self) {
+        for way in [&mut self.read, &mut self.write] {
+            *way.get_mut().unwrap_or_else(|e| e.into_inner()) = Pending::default();
+        }
+    }
+
+    /// Ends a direction's pending poll, which returns without waiting.
+    fn release(&self, way: Way) {
+        let slot = match way {
+            Way::Read => &self.read,
+            Way::Write => &self.write,
+        };
+        *slot.lock().unwrap_or_else(|e| e.into_inner()) = Pending::default();
+    }
 }
 
 impl Socket {
@@ -51,6 +82,7 @@ impl Socket {
     ) -> Poll<io::Result<()>> {
         // A datagram socket too must be connected, as for `receive`.
         if let Err(e) = self.state.get().check_receive(false) {
+            self.timers.release(Way::Read);
             return Poll::Ready(Err(e.into()));
         }
         // End of file, or a reset that a concurrent call was told of.
@@ -68,6 +100,7 @@ impl Socket {
     /// (`MSG_NOSIGNAL`) within the send timeout.
     pub(super) fn poll_send(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         if let Err(e) = self.state.get().check_send(false) {
+            self.timers.release(Way::Write);
             return Poll::Ready(Err(e.into()));
         }
         if buf.is_empty() {
@@ -93,7 +126,13 @@ impl Socket {
         way: Way,
         op: impl FnMut(&socket2::Socket, i32) -> io::Result<R>,
     ) -> Poll<Result<R>> {
-        let io = self.io()?;
+        let io = match self.io() {
+            Ok(io) => io,
+            Err(e) => {
+                self.timers.release(way);
+                return Poll::Ready(Err(e));
+            }
+        };
         let (interest, what, timeout, slot) = match way {
             Way::Read => (
                 Interest::READABLE,
@@ -108,24 +147,19 @@ impl Socket {
                 &self.timers.write,
             ),
         };
-        let r = if timeout.is_none() {
-            ready!(driver::poll_stream(
-                &io,
-                cx,
-                interest,
-                what,
-                &mut Timer::default(),
-                op
-            ))
-        } else {
-            // A poisoned lock (a panic while polling a tokio timer) still
-            // holds a usable value.
-            let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
-            let timer = slot.get_or_insert_with(|| Timer::after(timeout));
-            let r = ready!(driver::poll_stream(&io, cx, interest, what, timer, op));
-            *slot = None;
-            r
+        // A poisoned lock (a panic while polling a tokio timer) still holds
+        // a usable value.
+        let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
+        let timer = slot.timer.get_or_insert_with(|| Timer::after(timeout));
+        let r = match driver::poll_stream(&io, cx, interest, what, timer, op) {
+            Poll::Pending => {
+                slot.io = Some(io);
+                return Poll::Pending;
+            }
+            Poll::Ready(r) => r,
         };
+        *slot = Pending::default();
+        drop(slot);
         Poll::Ready(r.map_err(|e| self.fail(e)))
     }
 }
