@@ -22,7 +22,7 @@
 
 mod common;
 
-use common::{parse_address, show, shutdown_signal};
+use common::{show, shutdown_signal};
 
 use std::{
     process::ExitCode,
@@ -51,39 +51,12 @@ const GRACE: Duration = Duration::from_secs(5);
 /// The most bytes asked of one `receive`.
 const CHUNK: usize = 4096;
 
-fn usage() -> String {
-    format!("usage: http_hello [HOST:PORT]   (default {DEFAULT_ADDRESS}; port 0: an ephemeral one)")
-}
-
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let address = match args.as_slice() {
-        [] => DEFAULT_ADDRESS,
-        [flag] if flag == "-h" || flag == "--help" => {
-            println!("{}", usage());
-            return ExitCode::SUCCESS;
-        }
-        [address] => address.as_str(),
-        _ => {
-            eprintln!("http_hello: too many arguments\n{}", usage());
-            return ExitCode::from(2);
-        }
-    };
-    let (host, port) = match parse_address(address) {
-        Ok(parts) => parts,
-        Err(e) => {
-            eprintln!("http_hello: {e}\n{}", usage());
-            return ExitCode::from(2);
-        }
-    };
-    match serve(&host, port).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("http_hello: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    common::serve_main("http_hello", DEFAULT_ADDRESS, |host, port| async move {
+        serve(&host, port).await
+    })
+    .await
 }
 
 async fn serve(host: &str, port: u16) -> Result<(), String> {

@@ -22,7 +22,7 @@
 
 mod common;
 
-use common::{parse_address, show, shutdown_signal};
+use common::{show, shutdown_signal};
 
 use std::{convert::Infallible, process::ExitCode, time::Duration};
 
@@ -48,41 +48,12 @@ const GRACE: Duration = Duration::from_secs(5);
 /// Every response body: a fixed text or the request's own body, streamed.
 type Body = BoxBody<Bytes, hyper::Error>;
 
-fn usage() -> String {
-    format!(
-        "usage: hyper_server [HOST:PORT]   (default {DEFAULT_ADDRESS}; port 0: an ephemeral one)"
-    )
-}
-
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let address = match args.as_slice() {
-        [] => DEFAULT_ADDRESS,
-        [flag] if flag == "-h" || flag == "--help" => {
-            println!("{}", usage());
-            return ExitCode::SUCCESS;
-        }
-        [address] => address.as_str(),
-        _ => {
-            eprintln!("hyper_server: too many arguments\n{}", usage());
-            return ExitCode::from(2);
-        }
-    };
-    let (host, port) = match parse_address(address) {
-        Ok(parts) => parts,
-        Err(e) => {
-            eprintln!("hyper_server: {e}\n{}", usage());
-            return ExitCode::from(2);
-        }
-    };
-    match serve(&host, port).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("hyper_server: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    common::serve_main("hyper_server", DEFAULT_ADDRESS, |host, port| async move {
+        serve(&host, port).await
+    })
+    .await
 }
 
 async fn serve(host: &str, port: u16) -> Result<(), String> {

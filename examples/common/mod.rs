@@ -16,6 +16,47 @@ pub fn parse_address(text: &str) -> Result<(String, u16), String> {
     Ok((host.to_owned(), port))
 }
 
+/// The `main` of a server example taking one optional `HOST:PORT`
+/// (`default` without it): prints usage for `-h`/`--help`, refuses other
+/// arguments (exit 2), runs `serve` and turns its error into exit 1.
+#[allow(dead_code)] // for the servers with one address argument
+pub async fn serve_main<F, Fut>(name: &str, default: &str, serve: F) -> std::process::ExitCode
+where
+    F: FnOnce(String, u16) -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    use std::process::ExitCode;
+    let usage =
+        format!("usage: {name} [HOST:PORT]   (default {default}; port 0: an ephemeral one)");
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let address = match args.as_slice() {
+        [] => default,
+        [flag] if flag == "-h" || flag == "--help" => {
+            println!("{usage}");
+            return ExitCode::SUCCESS;
+        }
+        [address] => address.as_str(),
+        _ => {
+            eprintln!("{name}: too many arguments\n{usage}");
+            return ExitCode::from(2);
+        }
+    };
+    let (host, port) = match parse_address(address) {
+        Ok(parts) => parts,
+        Err(e) => {
+            eprintln!("{name}: {e}\n{usage}");
+            return ExitCode::from(2);
+        }
+    };
+    match serve(host, port).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// `[::1]:80` for IPv6, `127.0.0.1:80` otherwise.
 pub fn show(host: &str, port: u16) -> String {
     if host.contains(':') {
