@@ -187,15 +187,11 @@ fn tls_error(error: &std::io::Error) -> rustls::Error {
 }
 
 /// The server's side of a handshake that the client refused: the client's
-/// alert naming `why`, or, where the alert did not make it out, end of
-/// file. tokio-rustls sends the alert with one last `poll_write` before it
-/// drops the socket; the crate's `Socket` has no vectored write, so that one
-/// write carries only the first queued TLS record (ChangeCipherSpec) and the
-/// encrypted alert behind it is lost. A `tokio::net::TcpStream` writes both.
+/// alert naming `why`. tokio-rustls sends the alert with one last vectored
+/// write before it drops the socket; the crate's writers are vectored, so
+/// that write carries every queued record (ChangeCipherSpec and the alert),
+/// as a `tokio::net::TcpStream`'s does.
 fn assert_refused_by_client(server: &std::io::Error, why: AlertDescription) {
-    if server.kind() == std::io::ErrorKind::UnexpectedEof {
-        return;
-    }
     assert_eq!(tls_error(server), rustls::Error::AlertReceived(why));
 }
 

@@ -115,6 +115,35 @@ async fn tokio_io_helpers_move_a_large_buffer_intact() {
     .await;
 }
 
+/// Every writer (`Socket`, `&Socket`, the owned write half) is vectored: one
+/// `write_vectored` takes all the slices (a TLS record, an HTTP head and
+/// body), in order, where a non-vectored writer would take only the first.
+#[tokio::test]
+async fn write_vectored_sends_every_slice_in_one_call() {
+    use std::io::IoSlice;
+    use tokio::io::AsyncWrite;
+    within(async {
+        let (mut c, s) = tcp_pair().await;
+        let parts: [&[u8]; 3] = [b"head ", b"", b"and body"];
+        let slices = parts.map(IoSlice::new);
+        let whole = b"head and body";
+
+        assert!(AsyncWrite::is_write_vectored(&c));
+        assert_eq!(c.write_vectored(&slices).await.unwrap(), whole.len());
+        assert!(AsyncWrite::is_write_vectored(&&c));
+        assert_eq!((&c).write_vectored(&slices).await.unwrap(), whole.len());
+        let (_read, mut write) = c.into_split();
+        assert!(AsyncWrite::is_write_vectored(&write));
+        assert_eq!(write.write_vectored(&slices).await.unwrap(), whole.len());
+        assert_eq!(write.write_vectored(&[IoSlice::new(b"")]).await.unwrap(), 0);
+
+        let want: Vec<u8> = whole.repeat(3);
+        let got = receive_exact(&s, want.len()).await;
+        assert_eq!(got, want);
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn tokio_io_copy_and_split() {
     within(async {

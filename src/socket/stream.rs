@@ -5,7 +5,7 @@
 //! [`Socket::poll_receive`] and [`Socket::poll_send`].
 
 use std::{
-    io,
+    io::{self, IoSlice},
     pin::Pin,
     sync::{Arc, Mutex},
     task::{Context, Poll, ready},
@@ -112,6 +112,27 @@ impl Socket {
         .map_err(Into::into)
     }
 
+    /// `poll_write_vectored` of every `AsyncWrite` impl: one `sendmsg(2)`
+    /// (`MSG_NOSIGNAL`) of all of `bufs`, within the send timeout, so a
+    /// TLS record or an HTTP head and body go out together, without a copy.
+    pub(super) fn poll_send_vectored(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        if let Err(e) = self.state.get().check_send(false) {
+            self.timers.release(Way::Write);
+            return Poll::Ready(Err(e.into()));
+        }
+        if bufs.iter().all(|b| b.is_empty()) {
+            return Poll::Ready(Ok(0));
+        }
+        self.poll_io(cx, Way::Write, |s, flags| {
+            s.send_vectored_with_flags(bufs, flags | libc::MSG_NOSIGNAL)
+        })
+        .map_err(Into::into)
+    }
+
     /// `poll_shutdown` of every `AsyncWrite` impl: shuts the write side.
     pub(super) fn shutdown_write(&self) -> io::Result<()> {
         self.shutdown(SHUT_WR).map_err(Into::into)
@@ -202,6 +223,18 @@ impl AsyncWrite for Socket {
         self.poll_send(cx, buf)
     }
 
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_send_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         // Nothing is buffered in user space.
         Poll::Ready(Ok(()))
@@ -221,6 +254,18 @@ impl AsyncWrite for &Socket {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         self.poll_send(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_send_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
