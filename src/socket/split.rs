@@ -12,7 +12,7 @@ use std::{
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use super::Socket;
+use super::{Socket, stream::async_io_impl};
 
 /// The reading half of a [`Socket`], from [`Socket::into_split`]:
 /// [`AsyncRead`] within the socket's receive timeout.
@@ -198,44 +198,13 @@ impl Drop for OwnedWriteHalf {
     }
 }
 
-impl AsyncRead for OwnedReadHalf {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        self.inner.poll_receive(cx, buf)
-    }
+async_io_impl! {
+    /// Reads as the socket does ([`AsyncRead`] for [`Socket`]).
+    AsyncRead for OwnedReadHalf, |half| half.inner
 }
 
-impl AsyncWrite for OwnedWriteHalf {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.inner.poll_send(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.inner.poll_send_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        true
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        // Nothing is buffered in user space.
-        Poll::Ready(Ok(()))
-    }
-
-    /// Shuts the write side (`SHUT_WR`); the read half goes on reading.
-    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(self.inner.shutdown_write())
-    }
+async_io_impl! {
+    /// Writes as the socket does; `poll_shutdown` shuts the write side
+    /// (`SHUT_WR`), and the read half goes on reading.
+    AsyncWrite for OwnedWriteHalf, |half| half.inner
 }

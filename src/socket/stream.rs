@@ -185,94 +185,87 @@ impl Socket {
     }
 }
 
-/// Reads as [`Socket::receive_into`] does, within the receive timeout
-/// (`TimedOut` after it); 0 bytes means end of file. Blocking mode does not
-/// apply: a read that cannot proceed is `Pending`, as in `tokio::net`.
-impl AsyncRead for Socket {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        self.poll_receive(cx, buf)
-    }
+/// The `AsyncRead` or `AsyncWrite` impl of a type that reaches its socket
+/// as `$sock` (from `&self` bound to `$s`): each method is one call of the
+/// socket's poll function for that direction, so `Socket`, `&Socket` and
+/// the owned halves share one implementation.
+macro_rules! async_io_impl {
+    ($(#[$doc:meta])* AsyncRead for $ty:ty, |$s:ident| $sock:expr) => {
+        $(#[$doc])*
+        impl AsyncRead for $ty {
+            fn poll_read(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &mut ReadBuf<'_>,
+            ) -> Poll<io::Result<()>> {
+                let $s = &*self;
+                $sock.poll_receive(cx, buf)
+            }
+        }
+    };
+    ($(#[$doc:meta])* AsyncWrite for $ty:ty, |$s:ident| $sock:expr) => {
+        $(#[$doc])*
+        impl AsyncWrite for $ty {
+            fn poll_write(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                let $s = &*self;
+                $sock.poll_send(cx, buf)
+            }
+
+            fn poll_write_vectored(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                bufs: &[IoSlice<'_>],
+            ) -> Poll<io::Result<usize>> {
+                let $s = &*self;
+                $sock.poll_send_vectored(cx, bufs)
+            }
+
+            fn is_write_vectored(&self) -> bool {
+                true
+            }
+
+            fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                // Nothing is buffered in user space.
+                Poll::Ready(Ok(()))
+            }
+
+            fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                let $s = &*self;
+                Poll::Ready($sock.shutdown_write())
+            }
+        }
+    };
+}
+pub(super) use async_io_impl;
+
+async_io_impl! {
+    /// Reads as [`Socket::receive_into`] does, within the receive timeout
+    /// (`TimedOut` after it); 0 bytes means end of file. Blocking mode does not
+    /// apply: a read that cannot proceed is `Pending`, as in `tokio::net`.
+    AsyncRead for Socket, |s| s
 }
 
-/// Reads through a shared reference, as std has `Read for &TcpStream`: one
-/// task may read (say, a `FramedRead` over `&*arc`) while another writes.
-/// As with tokio's readiness, only the task that polled a direction last is
-/// woken, so let one task at a time read.
-impl AsyncRead for &Socket {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        self.poll_receive(cx, buf)
-    }
+async_io_impl! {
+    /// Reads through a shared reference, as std has `Read for &TcpStream`: one
+    /// task may read (say, a `FramedRead` over `&*arc`) while another writes.
+    /// As with tokio's readiness, only the task that polled a direction last is
+    /// woken, so let one task at a time read.
+    AsyncRead for &Socket, |s| s
 }
 
-/// Writes as one `send(2)` (`MSG_NOSIGNAL`), within the send timeout.
-/// `poll_shutdown` shuts the write side ([`Socket::shutdown`] with `SHUT_WR`).
-impl AsyncWrite for Socket {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_send(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_send_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        true
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        // Nothing is buffered in user space.
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(self.shutdown_write())
-    }
+async_io_impl! {
+    /// Writes as one `send(2)` (`MSG_NOSIGNAL`; `sendmsg(2)` for vectored
+    /// writes), within the send timeout. `poll_shutdown` shuts the write side
+    /// ([`Socket::shutdown`] with `SHUT_WR`).
+    AsyncWrite for Socket, |s| s
 }
 
-/// Writes through a shared reference, as std has `Write for &TcpStream`;
-/// let one task at a time write. `poll_shutdown` shuts the write side.
-impl AsyncWrite for &Socket {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_send(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_send_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        true
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(self.shutdown_write())
-    }
+async_io_impl! {
+    /// Writes through a shared reference, as std has `Write for &TcpStream`;
+    /// let one task at a time write. `poll_shutdown` shuts the write side.
+    AsyncWrite for &Socket, |s| s
 }
