@@ -7,7 +7,10 @@
 use std::{
     io::{self, IoSlice},
     pin::Pin,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
     task::{Context, Poll, ready},
 };
 
@@ -36,8 +39,25 @@ enum Way {
 /// each other.
 #[derive(Debug, Default)]
 pub(super) struct Timers {
-    read: Mutex<Pending>,
-    write: Mutex<Pending>,
+    read: Direction,
+    write: Direction,
+}
+
+/// One direction: its pending poll, and whether there is one. The flag
+/// lets a poll with no timeout and nothing parked skip the lock, so the
+/// common read or write costs no more than before.
+#[derive(Debug, Default)]
+struct Direction {
+    pending: Mutex<Pending>,
+    parked: AtomicBool,
+}
+
+impl Direction {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
+        // A poisoned lock (a panic while polling a tokio timer) still holds
+        // a usable value.
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// One direction's pending poll.
@@ -57,17 +77,21 @@ impl Timers {
     /// no poll can be running, and the descriptor must go now).
     pub(super) fn clear(&mut self) {
         for way in [&mut self.read, &mut self.write] {
-            *way.get_mut().unwrap_or_else(|e| e.into_inner()) = Pending::default();
+            *way.pending.get_mut().unwrap_or_else(|e| e.into_inner()) = Pending::default();
+            *way.parked.get_mut() = false;
         }
     }
 
     /// Ends a direction's pending poll, which returns without waiting.
     fn release(&self, way: Way) {
-        let slot = match way {
+        let dir = match way {
             Way::Read => &self.read,
             Way::Write => &self.write,
         };
-        *slot.lock().unwrap_or_else(|e| e.into_inner()) = Pending::default();
+        if dir.parked.load(Ordering::Acquire) {
+            *dir.lock() = Pending::default();
+            dir.parked.store(false, Ordering::Release);
+        }
     }
 }
 
@@ -154,7 +178,7 @@ impl Socket {
                 return Poll::Ready(Err(e));
             }
         };
-        let (interest, what, timeout, slot) = match way {
+        let (interest, what, timeout, dir) = match way {
             Way::Read => (
                 Interest::READABLE,
                 "receive",
@@ -168,18 +192,30 @@ impl Socket {
                 &self.timers.write,
             ),
         };
-        // A poisoned lock (a panic while polling a tokio timer) still holds
-        // a usable value.
-        let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
+        if timeout.is_none() && !dir.parked.load(Ordering::Acquire) {
+            // Nothing to keep between polls unless this one parks.
+            let polled = driver::poll_stream(&io, cx, interest, what, &mut Timer::default(), op);
+            return match polled {
+                Poll::Pending => {
+                    dir.lock().io = Some(io);
+                    dir.parked.store(true, Ordering::Release);
+                    Poll::Pending
+                }
+                Poll::Ready(r) => Poll::Ready(r.map_err(|e| self.fail(e))),
+            };
+        }
+        let mut slot = dir.lock();
         let timer = slot.timer.get_or_insert_with(|| Timer::after(timeout));
         let r = match driver::poll_stream(&io, cx, interest, what, timer, op) {
             Poll::Pending => {
                 slot.io = Some(io);
+                dir.parked.store(true, Ordering::Release);
                 return Poll::Pending;
             }
             Poll::Ready(r) => r,
         };
         *slot = Pending::default();
+        dir.parked.store(false, Ordering::Release);
         drop(slot);
         Poll::Ready(r.map_err(|e| self.fail(e)))
     }
