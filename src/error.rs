@@ -38,7 +38,12 @@ pub enum ErrorKind {
 /// [`source`](std::error::Error::source) the OS error, and a failed send says
 /// how much went out ([`bytes_sent`](SocketError::bytes_sent)).
 #[derive(Clone)]
-pub struct SocketError {
+pub struct SocketError(Box<Repr>);
+
+/// [`SocketError`]'s fields, boxed so that every `Result` in the crate is
+/// small: a successful call then moves 16 bytes, not the whole error.
+#[derive(Clone)]
+struct Repr {
     kind: ErrorKind,
     reason: Reason,
     message: Cow<'static, str>,
@@ -139,7 +144,7 @@ impl From<Reason> for SocketError {
 
 impl SocketError {
     fn with_reason(kind: ErrorKind, reason: Reason, message: impl Into<Cow<'static, str>>) -> Self {
-        SocketError {
+        SocketError(Box::new(Repr {
             kind,
             reason,
             message: message.into(),
@@ -147,7 +152,7 @@ impl SocketError {
             annotated: false,
             bytes_sent: None,
             source: None,
-        }
+        }))
     }
 
     /// A library error for a wrong state, with Blade's text.
@@ -187,7 +192,7 @@ impl SocketError {
             libc::ETIMEDOUT => ErrorKind::TimedOut,
             _ => ErrorKind::Os,
         };
-        SocketError {
+        SocketError(Box::new(Repr {
             kind,
             reason: Reason::Io(err.kind()),
             message: os_text(errno).into(),
@@ -195,40 +200,40 @@ impl SocketError {
             annotated: false,
             bytes_sent: None,
             source: Some(Arc::new(err)),
-        }
+        }))
     }
 
     /// The same error with another text (for a summary of several failures).
     pub(crate) fn with_message(mut self, message: impl Into<Cow<'static, str>>) -> Self {
-        self.message = message.into();
-        self.annotated = true;
+        self.0.message = message.into();
+        self.0.annotated = true;
         self
     }
 
     /// The same error, from a send that got `n` bytes out before it failed.
     pub(crate) fn with_bytes_sent(mut self, n: u64) -> Self {
-        self.bytes_sent = Some(n);
+        self.0.bytes_sent = Some(n);
         self
     }
 
     /// What kind of failure this is.
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.0.kind
     }
 
     /// The error's text; the same as `to_string()`.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 
     /// Whether a deadline passed (`kind() == ErrorKind::TimedOut`).
     pub fn is_timeout(&self) -> bool {
-        self.kind == ErrorKind::TimedOut
+        self.0.kind == ErrorKind::TimedOut
     }
 
     /// The OS's error number (`errno`), for an error the OS reported.
     pub fn raw_os_error(&self) -> Option<i32> {
-        self.errno
+        self.0.errno
     }
 
     /// The fine-grained [`io::ErrorKind`]: `ConnectionRefused`, `AddrInUse`,
@@ -247,7 +252,7 @@ impl SocketError {
     /// # Ok(()) }
     /// ```
     pub fn io_kind(&self) -> io::ErrorKind {
-        self.reason.io_kind()
+        self.0.reason.io_kind()
     }
 
     /// For a failed `send`, `send_to` or `send_file`: how many bytes the OS
@@ -264,13 +269,13 @@ impl SocketError {
     /// # }
     /// ```
     pub fn bytes_sent(&self) -> Option<u64> {
-        self.bytes_sent
+        self.0.bytes_sent
     }
 
     /// Whether this is the OS's error and nothing more (a send that failed
     /// before any byte went out says nothing more).
     fn is_bare_os(&self) -> bool {
-        self.errno.is_some() && !self.annotated && self.bytes_sent.unwrap_or(0) == 0
+        self.0.errno.is_some() && !self.0.annotated && self.0.bytes_sent.unwrap_or(0) == 0
     }
 }
 
@@ -296,7 +301,7 @@ impl From<io::Error> for SocketError {
             _ => ErrorKind::Os,
         };
         let mut e = SocketError::with_reason(kind, Reason::Io(io_kind), err.to_string());
-        e.source = Some(Arc::new(err));
+        e.0.source = Some(Arc::new(err));
         e
     }
 }
@@ -307,7 +312,7 @@ impl From<io::Error> for SocketError {
 /// `io::Error::new(io_kind, the SocketError)`, whose `get_ref()` downcasts back.
 impl From<SocketError> for io::Error {
     fn from(err: SocketError) -> io::Error {
-        match err.errno {
+        match err.0.errno {
             Some(errno) if err.is_bare_os() => io::Error::from_raw_os_error(errno),
             _ => io::Error::new(err.io_kind(), err),
         }
@@ -317,11 +322,11 @@ impl From<SocketError> for io::Error {
 impl PartialEq for SocketError {
     /// Equal kind, text, `errno` and partial count (the source is not compared).
     fn eq(&self, other: &Self) -> bool {
-        self.kind == other.kind
-            && self.reason == other.reason
-            && self.message == other.message
-            && self.errno == other.errno
-            && self.bytes_sent == other.bytes_sent
+        self.0.kind == other.0.kind
+            && self.0.reason == other.0.reason
+            && self.0.message == other.0.message
+            && self.0.errno == other.0.errno
+            && self.0.bytes_sent == other.0.bytes_sent
     }
 }
 
@@ -329,18 +334,19 @@ impl Eq for SocketError {}
 
 impl fmt::Display for SocketError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        f.write_str(&self.0.message)
     }
 }
 
 impl fmt::Debug for SocketError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("SocketError");
-        d.field("kind", &self.kind).field("message", &self.message);
-        if let Some(errno) = self.errno {
+        d.field("kind", &self.0.kind)
+            .field("message", &self.0.message);
+        if let Some(errno) = self.0.errno {
             d.field("errno", &errno);
         }
-        if let Some(n) = self.bytes_sent {
+        if let Some(n) = self.0.bytes_sent {
             d.field("bytes_sent", &n);
         }
         d.finish()
@@ -350,7 +356,8 @@ impl fmt::Debug for SocketError {
 impl std::error::Error for SocketError {
     /// The OS's error (an `io::Error`), for an error the OS reported.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
+        self.0
+            .source
             .as_deref()
             .map(|e| e as &(dyn std::error::Error + 'static))
     }
