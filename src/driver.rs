@@ -148,6 +148,29 @@ pub(crate) fn set_offload(spawn: fn(Job)) {
     let _ = OFFLOAD.set(spawn);
 }
 
+/// What a readiness wait is for: its name in a `TimedOut` error (`receive
+/// timed out`), kept in a byte by the future a task parks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum What {
+    Receive,
+    Send,
+    Accept,
+    Connect,
+    Close,
+}
+
+impl What {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            What::Receive => "receive",
+            What::Send => "send",
+            What::Accept => "accept",
+            What::Connect => "connect",
+            What::Close => "close",
+        }
+    }
+}
+
 /// How one call waits: its driver and its one deadline.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Wait {
@@ -213,50 +236,32 @@ impl Wait {
     /// Cancel safety: `op` runs only inside a single poll, after readiness,
     /// so dropping the future between polls loses nothing.
     ///
-    /// One `poll_fn` state machine, not nested `async fn`s: the future a
-    /// task parks holds the loop's state once, and nothing is moved per poll.
+    /// A named future, not nested `async fn`s or a `poll_fn` closure: the
+    /// state a task parks is the loop's, once (see [`Ready`]).
     #[inline]
-    pub(crate) fn ready<'a, R>(
+    pub(crate) fn ready<'a, R, F>(
         &'a self,
         io: &'a Io,
         interest: Interest,
         may_wait: bool,
-        what: &'static str,
-        mut op: impl FnMut(&socket2::Socket, i32) -> io::Result<R> + 'a,
-    ) -> impl Future<Output = Result<R>> + 'a {
-        let mut started = false;
-        let mut timer = Timer::default();
-        let mut share = Share::default();
-        poll_fn(move |cx| {
-            if !started {
-                started = true;
-                check_open(io)?;
-                if !may_wait {
-                    return Poll::Ready(finish(io, op(io.sock(), libc::MSG_DONTWAIT)));
-                }
-                if self.driver == Driver::CallingThread {
-                    return Poll::Ready(self.in_place_ready(io, interest, what, &mut op));
-                }
-                // A descriptor the facade put in blocking mode, now awaited.
-                io.set_fd_blocking(false)?;
-                if io.registered().is_none() {
-                    match op(io.sock(), libc::MSG_DONTWAIT) {
-                        Err(e) if would_block(&e) => {}
-                        r => return Poll::Ready(finish(io, r)),
-                    }
-                }
-                timer.deadline = self.deadline.instant();
-            }
-            poll_io(
-                io,
-                cx,
-                interest,
-                what,
-                &mut timer,
-                Some(&mut share),
-                &mut op,
-            )
-        })
+        what: What,
+        op: F,
+    ) -> Ready<'a, F>
+    where
+        F: FnMut(&socket2::Socket, i32) -> io::Result<R> + 'a,
+    {
+        Ready {
+            wait: self,
+            io,
+            what,
+            sleep: None,
+            shared: None,
+            op,
+            interest,
+            may_wait,
+            started: false,
+            holds_slot: false,
+        }
     }
 
     /// The calling thread's readiness loop.
@@ -482,49 +487,125 @@ impl Timer {
             sleep: None,
         }
     }
+}
 
-    /// Pending, unless the deadline has passed (then `TimedOut`).
-    #[inline]
-    fn poll_expired<R>(&mut self, cx: &mut Context<'_>, what: &str) -> Poll<Result<R>> {
-        let Some(at) = self.deadline else {
-            return Poll::Pending;
-        };
-        let sleep = self
-            .sleep
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at)));
-        ready!(poll_timer(sleep.as_mut(), cx))?;
-        Poll::Ready(Err(SocketError::timed_out(what)))
-    }
+/// Pending, unless `deadline` has passed (then `TimedOut`); the timer is
+/// armed only here, when a wait with a deadline has to park.
+#[inline]
+fn poll_expired<R>(
+    deadline: Option<Instant>,
+    sleep: &mut Option<Pin<Box<Sleep>>>,
+    cx: &mut Context<'_>,
+    what: &str,
+) -> Poll<Result<R>> {
+    let Some(at) = deadline else {
+        return Poll::Pending;
+    };
+    let sleep = sleep.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at)));
+    ready!(poll_timer(sleep.as_mut(), cx))?;
+    Poll::Ready(Err(SocketError::timed_out(what)))
+}
 
-    #[inline]
-    fn check(&self, what: &str) -> Result<()> {
-        match self.deadline {
-            Some(at) if Instant::now() >= at => Err(SocketError::timed_out(what)),
-            _ => Ok(()),
-        }
+/// `TimedOut` once `deadline` has passed.
+#[inline]
+fn check_deadline(deadline: Option<Instant>, what: &str) -> Result<()> {
+    match deadline {
+        Some(at) if Instant::now() >= at => Err(SocketError::timed_out(what)),
+        _ => Ok(()),
     }
 }
 
-/// How an async wait shares the registration: tokio's per-direction waker
-/// slot holds one task, so a wait that finds the slot held by another call
-/// waits through a readiness future of its own, in tokio's waiter list
-/// (concurrent receivers all wake). `poll_read`/`poll_write` have nowhere
-/// to keep such a future; they take the slot, as `tokio::net` does.
-#[derive(Default)]
-struct Share<'a> {
-    slot: Option<SlotHold<'a>>,
-    shared: Option<Pin<Box<SharedReady<'a>>>>,
+/// [`Wait::ready`]'s future: the readiness loop's state between polls.
+///
+/// How it shares the registration: tokio's per-direction waker slot holds
+/// one task, so a wait that finds the slot held by another call
+/// (`holds_slot` is false and the socket's flag is set) waits through a
+/// readiness future of its own, in tokio's waiter list, so concurrent
+/// receivers all wake. `poll_read`/`poll_write` have nowhere to keep such a
+/// future; they take the slot, as `tokio::net` does.
+#[must_use = "futures do nothing unless polled"]
+pub(crate) struct Ready<'a, F> {
+    wait: &'a Wait,
+    io: &'a Io,
+    /// The deadline's timer, armed when the wait first parks.
+    sleep: Option<Pin<Box<Sleep>>>,
+    /// A readiness future in tokio's waiter list, while another call holds
+    /// the waker slot.
+    shared: Option<Box<Pin<Box<SharedReady<'a>>>>>,
+    op: F,
+    interest: Interest,
+    what: What,
+    may_wait: bool,
+    started: bool,
+    /// Whether this wait holds the registration's waker slot (the socket's
+    /// flag for this direction), to give back when it ends.
+    holds_slot: bool,
 }
 
 type SharedReady<'a> = dyn Future<Output = io::Result<AsyncFdReadyGuard<'a, Fd>>> + Send + 'a;
 
-/// The right to the registration's waker slot in one direction, while held.
-struct SlotHold<'a>(&'a AtomicBool);
+// `op` is only ever called through `&mut`, never pinned.
+impl<F> Unpin for Ready<'_, F> {}
 
-impl Drop for SlotHold<'_> {
-    fn drop(&mut self) {
-        self.0.store(false, Ordering::Release);
+impl<R, F: FnMut(&socket2::Socket, i32) -> io::Result<R>> Future for Ready<'_, F> {
+    type Output = Result<R>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<R>> {
+        let this = self.get_mut();
+        let io = this.io;
+        if !this.started {
+            this.started = true;
+            check_open(io)?;
+            if !this.may_wait {
+                return Poll::Ready(finish(io, (this.op)(io.sock(), libc::MSG_DONTWAIT)));
+            }
+            if this.wait.driver == Driver::CallingThread {
+                let (interest, what) = (this.interest, this.what.as_str());
+                return Poll::Ready(this.wait.in_place_ready(io, interest, what, &mut this.op));
+            }
+            // A descriptor the facade put in blocking mode, now awaited.
+            io.set_fd_blocking(false)?;
+            if io.registered().is_none() {
+                match (this.op)(io.sock(), libc::MSG_DONTWAIT) {
+                    Err(e) if would_block(&e) => {}
+                    r => return Poll::Ready(finish(io, r)),
+                }
+            }
+        }
+        let share = Share {
+            holds_slot: &mut this.holds_slot,
+            shared: &mut this.shared,
+        };
+        let deadline = this.wait.deadline.instant();
+        poll_io(
+            io,
+            cx,
+            this.interest,
+            this.what,
+            deadline,
+            &mut this.sleep,
+            Some(share),
+            &mut this.op,
+        )
     }
+}
+
+impl<F> Drop for Ready<'_, F> {
+    #[inline]
+    fn drop(&mut self) {
+        if self.holds_slot {
+            self.io
+                .slot_flag(self.interest.is_readable())
+                .store(false, Ordering::Release);
+        }
+    }
+}
+
+/// The async form's way to the waker slot (see [`Ready`]).
+struct Share<'s, 'a> {
+    holds_slot: &'s mut bool,
+    shared: &'s mut Option<Box<Pin<Box<SharedReady<'a>>>>>,
 }
 
 /// `poll_read`/`poll_write`'s readiness loop: [`poll_io`] on the reactor,
@@ -533,7 +614,7 @@ pub(crate) fn poll_stream<R>(
     io: &Io,
     cx: &mut Context<'_>,
     interest: Interest,
-    what: &'static str,
+    what: What,
     timer: &mut Timer,
     mut op: impl FnMut(&socket2::Socket, i32) -> io::Result<R>,
 ) -> Poll<Result<R>> {
@@ -541,53 +622,63 @@ pub(crate) fn poll_stream<R>(
         Driver::current()?;
     }
     io.set_fd_blocking(false)?;
-    poll_io(io, cx, interest, what, timer, None, &mut op)
+    let deadline = timer.deadline;
+    poll_io(
+        io,
+        cx,
+        interest,
+        what,
+        deadline,
+        &mut timer.sleep,
+        None,
+        &mut op,
+    )
 }
 
 /// The one readiness loop on the reactor, in poll form (the async form is
-/// this under `poll_fn`): readiness, then `op`, until `op` stops reporting
-/// `WouldBlock` or `timer`'s deadline passes. `share` is the async form's.
+/// [`Ready`]): readiness, then `op`, until `op` stops reporting
+/// `WouldBlock` or the deadline passes. `share` is the async form's.
+#[allow(clippy::too_many_arguments)]
+#[inline]
 fn poll_io<'a, R>(
     io: &'a Io,
     cx: &mut Context<'_>,
     interest: Interest,
-    what: &'static str,
-    timer: &mut Timer,
-    mut share: Option<&mut Share<'a>>,
+    what: What,
+    deadline: Option<Instant>,
+    sleep: &mut Option<Pin<Box<Sleep>>>,
+    mut share: Option<Share<'_, 'a>>,
     op: &mut impl FnMut(&socket2::Socket, i32) -> io::Result<R>,
 ) -> Poll<Result<R>> {
     let reg = io.registration()?;
     let read = interest.is_readable();
     loop {
         check_open(io)?;
-        let polled = if let Some(shared) = share.as_mut().and_then(|s| s.shared.as_mut()) {
-            let r = shared.as_mut().poll(cx);
-            if r.is_ready() {
-                if let Some(s) = share.as_mut() {
-                    s.shared = None;
+        let polled = match share.as_mut() {
+            Some(Share { shared, .. }) if shared.is_some() => {
+                let r = shared
+                    .as_mut()
+                    .map_or(Poll::Pending, |f| f.as_mut().as_mut().poll(cx));
+                if r.is_ready() {
+                    **shared = None;
                 }
+                r
             }
-            r
-        } else {
-            if let Some(share) = share.as_mut().filter(|s| s.slot.is_none()) {
-                let flag = io.slot_flag(read);
-                if flag.swap(true, Ordering::Acquire) {
-                    share.shared = Some(Box::pin(reg.ready(interest)));
+            Some(Share { holds_slot, shared }) if !**holds_slot => {
+                if io.slot_flag(read).swap(true, Ordering::Acquire) {
+                    // Boxed twice: a thin pointer in the parked future.
+                    **shared = Some(Box::new(Box::pin(reg.ready(interest))));
                     continue;
                 }
-                share.slot = Some(SlotHold(flag));
+                **holds_slot = true;
+                poll_direction(reg, read, cx)
             }
-            if read {
-                reg.poll_read_ready(cx)
-            } else {
-                reg.poll_write_ready(cx)
-            }
+            _ => poll_direction(reg, read, cx),
         };
         let mut guard = match polled {
-            Poll::Pending => return timer.poll_expired(cx, what),
+            Poll::Pending => return poll_expired(deadline, sleep, cx, what.as_str()),
             Poll::Ready(r) => r?,
         };
-        check_open(io)?;
         match guard.try_io(|_| op(io.sock(), libc::MSG_DONTWAIT)) {
             Ok(r) => return Poll::Ready(finish(io, r)),
             // Readiness the syscall contradicts: tokio never clears hang-up
@@ -595,8 +686,21 @@ fn poll_io<'a, R>(
             // deadline still end the call.
             Err(_would_block) => {
                 ready!(tokio::task::coop::poll_proceed(cx)).made_progress();
-                timer.check(what)?;
+                check_deadline(deadline, what.as_str())?;
             }
         }
+    }
+}
+
+#[inline]
+fn poll_direction<'a>(
+    reg: &'a tokio::io::unix::AsyncFd<Fd>,
+    read: bool,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<AsyncFdReadyGuard<'a, Fd>>> {
+    if read {
+        reg.poll_read_ready(cx)
+    } else {
+        reg.poll_write_ready(cx)
     }
 }

@@ -183,6 +183,7 @@ impl Slot {
     }
 
     /// The `Io` for an operation through `&self`, unless closed.
+    #[inline]
     pub(crate) fn get(&self) -> Option<Arc<Io>> {
         let slot = self.0.lock().unwrap_or_else(|e| e.into_inner());
         slot.as_ref().filter(|io| !io.is_closed()).map(Arc::clone)

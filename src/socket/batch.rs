@@ -30,6 +30,7 @@ use super::{Datagram, Socket};
 use crate::{
     addr,
     consts::{AF_INET, AF_INET6, SOCK_DGRAM},
+    driver::What,
     error::{ILLEGAL_STATE, Result, SocketError},
     sys::{self, RecvScratch, RecvSlot, SendEntry},
 };
@@ -479,7 +480,7 @@ impl Socket {
                 offload.enable_gro(io.sock());
             }
             let mut out = Vec::with_capacity(max.min(RECV_BATCH * 4));
-            call.ready(self, Interest::READABLE, "receive", |s, flags| {
+            call.ready(self, Interest::READABLE, What::Receive, |s, flags| {
                 offload.receive(s, max, flags, &mut out)
             })
             .await
@@ -495,7 +496,7 @@ impl Socket {
     /// datagrams, one `recvfrom` each, the first one waited for.
     async fn receive_each(&self, call: &super::io::Call, max: usize) -> Result<Vec<Datagram>> {
         let first = call
-            .ready(self, Interest::READABLE, "receive", |s, flags| {
+            .ready(self, Interest::READABLE, What::Receive, |s, flags| {
                 super::io::recv_datagram_from(s, None, flags)
             })
             .await?;
@@ -563,7 +564,7 @@ impl Socket {
             self.state.get().check_open().map_err(none_sent)?;
             return Err(none_sent(SocketError::illegal(ILLEGAL_STATE)));
         }
-        self.state.get().check_send(true).map_err(none_sent)?;
+        self.state.check_send(true).map_err(none_sent)?;
         if messages.is_empty() {
             return Ok(0);
         }
@@ -597,7 +598,7 @@ impl Socket {
             let mmsg = offload.mmsg.load(Ordering::Relaxed);
             let batch = &entries[next..];
             let r = call
-                .ready(self, Interest::WRITABLE, "send", |s, flags| {
+                .ready(self, Interest::WRITABLE, What::Send, |s, flags| {
                     if batch[0].segment > 0 && offload.refused(REFUSE_GSO) {
                         return Err(io::Error::from_raw_os_error(libc::EINVAL));
                     }

@@ -9,7 +9,7 @@ use super::{Phase, Socket, trace};
 use crate::{
     addr,
     consts::{AF_INET, AF_INET6, AF_UNIX, IP_ANY, SOCK_STREAM, SOMAXCONN},
-    driver::Wait,
+    driver::{Wait, What},
     error::{
         EXISTING_CONNECTION, ILLEGAL_STATE, NOT_LISTENING, PREVIOUSLY_BOUND, QUEUE_TOO_LONG,
         Result, SocketError,
@@ -405,7 +405,7 @@ impl Socket {
         let mut backoff = FIRST_BACKOFF;
         let accepted = loop {
             match call
-                .ready(self, Interest::READABLE, "accept", |s, _| {
+                .ready(self, Interest::READABLE, What::Accept, |s, _| {
                     accept_one(s, blocking_fd)
                 })
                 .await
@@ -564,7 +564,7 @@ async fn connect_one(io: &Io, addr: &socket2::SockAddr, wait: Wait) -> Result<()
     }
     // On loopback the handshake has usually finished already: the first
     // check (before any wait) finds the peer.
-    wait.ready(io, Interest::WRITABLE, true, "connect", |s, _| {
+    wait.ready(io, Interest::WRITABLE, true, What::Connect, |s, _| {
         handshake_done(s)
     })
     .await

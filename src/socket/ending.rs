@@ -6,7 +6,7 @@ use std::time::Duration;
 use tokio::io::Interest;
 
 use super::{Phase, Socket};
-use crate::{consts::SHUT_WR, error::Result};
+use crate::{consts::SHUT_WR, driver::What, error::Result};
 
 impl Socket {
     /// Closes a connection gracefully: shuts the write side (the peer reads
@@ -57,7 +57,7 @@ impl Socket {
 
     /// Shuts the write side, then reads until end of file.
     async fn drain(&mut self, timeout: Option<Duration>) -> Result<u64> {
-        if !self.state.get().write_shut() {
+        if !self.state.write_shut() {
             self.shutdown(SHUT_WR)?;
         }
         if self.state.get().read_shut() {
@@ -68,7 +68,7 @@ impl Socket {
         let mut discarded = 0u64;
         loop {
             let n = call
-                .ready(self, Interest::READABLE, "close", |s, flags| {
+                .ready(self, Interest::READABLE, What::Close, |s, flags| {
                     crate::sys::recv_slice(s, &mut sink, flags)
                 })
                 .await?;

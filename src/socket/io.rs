@@ -14,7 +14,7 @@ use tokio::io::Interest;
 use super::{Datagram, Socket, trace::OpTrace};
 use crate::{
     addr,
-    driver::Wait,
+    driver::{Wait, What},
     error::{Result, SocketError},
     sys::{self, Io},
 };
@@ -46,7 +46,7 @@ pub(super) struct Call {
 
 impl Call {
     /// Records the call's outcome (see [`OpTrace`]) and passes it on.
-    #[inline]
+    #[inline(always)]
     pub(super) fn traced<T>(
         &self,
         sock: &Socket,
@@ -75,11 +75,25 @@ impl Call {
         &'a self,
         sock: &Socket,
         interest: Interest,
-        what: &'static str,
+        what: What,
         op: impl FnMut(&socket2::Socket, i32) -> io::Result<R> + 'a,
     ) -> impl Future<Output = Result<R>> + 'a {
         self.wait.ready(&self.io, interest, sock.blocking, what, op)
     }
+}
+
+/// How a socket's `receive` reads, decided once per call.
+#[derive(Clone, Copy)]
+enum Recv<'a> {
+    /// Datagrams that `UDP_GRO` may have coalesced (split here).
+    Gro(&'a super::batch::Offload),
+    Datagram,
+    /// One `SOCK_SEQPACKET` record.
+    Record,
+    /// A byte stream; `may_be_reset` see [`Socket::eof_may_be_reset`].
+    Stream {
+        may_be_reset: bool,
+    },
 }
 
 /// Reads of up to this many bytes go through the socket's reused buffer.
@@ -235,13 +249,14 @@ impl Socket {
     /// ```
     pub async fn send(&self, message: impl AsRef<[u8]>) -> Result<usize> {
         let buf = message.as_ref();
-        self.state.get().check_send(false).map_err(none_sent)?;
+        self.state.check_send(false).map_err(none_sent)?;
         let call = self.begin(self.send_timeout).map_err(none_sent)?;
         let r = self.send_all(&call, buf, None).await;
         call.traced(self, "send", r, count)
     }
 
     /// Starts an I/O call whose state checks have passed.
+    #[inline]
     pub(super) fn begin(&self, timeout: Option<Duration>) -> Result<Call> {
         let io = self.io()?;
         Ok(Call {
@@ -262,7 +277,7 @@ impl Socket {
         loop {
             let rest = &buf[sent..];
             let r = call
-                .ready(self, Interest::WRITABLE, "send", |s, flags| match to {
+                .ready(self, Interest::WRITABLE, What::Send, |s, flags| match to {
                     None => s.send_with_flags(rest, flags | libc::MSG_NOSIGNAL),
                     Some(addr) => s.send_to_with_flags(rest, addr, flags | libc::MSG_NOSIGNAL),
                 })
@@ -354,7 +369,7 @@ impl Socket {
         if !self.is_datagram() {
             return self.send(buf).await;
         }
-        self.state.get().check_send(true).map_err(none_sent)?;
+        self.state.check_send(true).map_err(none_sent)?;
         let call = self.begin(self.send_timeout).map_err(none_sent)?;
         let to = async {
             match to {
@@ -414,7 +429,7 @@ impl Socket {
     /// ```
     #[doc(alias = "sendfile")]
     pub async fn send_file(&self, file: &std::fs::File) -> Result<u64> {
-        self.state.get().check_send(false).map_err(none_sent)?;
+        self.state.check_send(false).map_err(none_sent)?;
         let call = self.begin(self.send_timeout).map_err(none_sent)?;
         // sendfile(2) takes no MSG_DONTWAIT: it needs a non-blocking descriptor.
         call.io
@@ -442,7 +457,7 @@ impl Socket {
         let mut total: u64 = 0;
         let r = loop {
             let r = call
-                .ready(self, Interest::WRITABLE, "send", |s, _| {
+                .ready(self, Interest::WRITABLE, What::Send, |s, _| {
                     sys::sendfile(s.as_fd(), file.as_fd(), &mut offset, SENDFILE_CHUNK)
                 })
                 .await;
@@ -546,32 +561,20 @@ impl Socket {
     /// ```
     #[doc(alias = "recv")]
     pub async fn receive(&self, length: Option<usize>) -> Result<Option<Bytes>> {
-        let datagram = self.is_datagram();
-        let record = self.ty == crate::consts::SOCK_SEQPACKET;
         // A datagram socket too must be connected (use `receive_from`).
-        self.state.get().check_receive(false)?;
+        self.state.check_receive(false)?;
         if length == Some(0) {
             return Ok(Some(Bytes::new()));
         }
         let call = self.begin(self.receive_timeout)?;
-        let gro = self.gro();
-        let may_be_reset = self.eof_may_be_reset();
+        // Built in a block: what the closure needs is not kept twice in
+        // the future a task parks.
+        let receive_once = {
+            let how = self.receive_kind();
+            move |s: &socket2::Socket, flags| self.receive_once(how, s, length, flags)
+        };
         let r = call
-            .ready(self, Interest::READABLE, "receive", |s, flags| {
-                if let Some(gro) = gro {
-                    gro.receive_one(s, flags)
-                        .map(|(d, _)| Some(truncated(d, length)))
-                } else if datagram {
-                    recv_datagram(s, length, flags).map(Some)
-                } else if record {
-                    recv_record(s, length, flags)
-                } else {
-                    match recv_stream(s, &self.spare, length, flags)? {
-                        None if may_be_reset => self.eof_or_reset(s).map(|()| None),
-                        b => Ok(b),
-                    }
-                }
-            })
+            .ready(self, Interest::READABLE, What::Receive, receive_once)
             .await
             .map_err(|e| self.fail(e));
         call.traced(self, "receive", r, |b| {
@@ -603,15 +606,14 @@ impl Socket {
     /// ```
     #[doc(alias = "recv")]
     pub async fn receive_into(&self, buf: &mut [u8]) -> Result<usize> {
-        self.state.get().check_receive(false)?;
+        self.state.check_receive(false)?;
         if buf.is_empty() {
             return Ok(0);
         }
         let call = self.begin(self.receive_timeout)?;
-        let gro = self.gro();
-        let may_be_reset = self.eof_may_be_reset();
-        let r = call
-            .ready(self, Interest::READABLE, "receive", |s, flags| match gro {
+        let receive_once = {
+            let (gro, may_be_reset) = (self.gro(), self.eof_may_be_reset());
+            move |s: &socket2::Socket, flags| match gro {
                 Some(gro) => gro.receive_one(s, flags).map(|(d, _)| {
                     let n = d.len().min(buf.len());
                     buf[..n].copy_from_slice(&d[..n]);
@@ -621,7 +623,10 @@ impl Socket {
                     0 if may_be_reset => self.eof_or_reset(s).map(|()| 0),
                     n => Ok(n),
                 },
-            })
+            }
+        };
+        let r = call
+            .ready(self, Interest::READABLE, What::Receive, receive_once)
             .await
             .map_err(|e| self.fail(e));
         call.traced(self, "receive_into", r, count)
@@ -669,12 +674,49 @@ impl Socket {
         let call = self.begin(self.receive_timeout)?;
         let (offload, udp) = (self.offload(), self.is_udp());
         let r = call
-            .ready(self, Interest::READABLE, "receive", |s, flags| {
+            .ready(self, Interest::READABLE, What::Receive, |s, flags| {
                 offload.receive_from(s, length, flags, udp)
             })
             .await
             .map_err(|e| self.fail(e));
         call.traced(self, "receive_from", r, |d| count(&d.data.len()))
+    }
+
+    /// How this socket's receives read (see [`receive_once`](Socket::receive_once)).
+    fn receive_kind(&self) -> Recv<'_> {
+        if let Some(gro) = self.gro() {
+            Recv::Gro(gro)
+        } else if self.is_datagram() {
+            Recv::Datagram
+        } else if self.ty == crate::consts::SOCK_SEQPACKET {
+            Recv::Record
+        } else {
+            Recv::Stream {
+                may_be_reset: self.eof_may_be_reset(),
+            }
+        }
+    }
+
+    /// One `receive` syscall (or a datagram read ahead by GRO).
+    #[inline]
+    fn receive_once(
+        &self,
+        how: Recv<'_>,
+        s: &socket2::Socket,
+        length: Option<usize>,
+        flags: i32,
+    ) -> io::Result<Option<Bytes>> {
+        match how {
+            Recv::Gro(gro) => gro
+                .receive_one(s, flags)
+                .map(|(d, _)| Some(truncated(d, length))),
+            Recv::Datagram => recv_datagram(s, length, flags).map(Some),
+            Recv::Record => recv_record(s, length, flags),
+            Recv::Stream { may_be_reset } => match recv_stream(s, &self.spare, length, flags)? {
+                None if may_be_reset => self.eof_or_reset(s).map(|()| None),
+                b => Ok(b),
+            },
+        }
     }
 
     /// Passes `err` on; when it means the peer is gone, closes the socket first.

@@ -821,6 +821,7 @@ impl Socket {
     // ----- plumbing ---------------------------------------------------------
 
     /// The descriptor, for an operation through `&self`.
+    #[inline]
     fn io(&self) -> Result<Arc<Io>> {
         self.io
             .get()
@@ -876,7 +877,7 @@ impl Socket {
     pub(crate) fn eof_may_be_reset(&self) -> bool {
         self.ty == SOCK_STREAM
             && (self.family == AF_INET || self.family == AF_INET6)
-            && !self.state.get().write_shut()
+            && !self.state.write_shut()
     }
 
     /// Called in a receive's syscall after it read end of file, when

@@ -111,6 +111,34 @@ impl StateCell {
         decode(self.0.load(Ordering::Acquire))
     }
 
+    /// [`State::check_send`] on the current state, with the common case
+    /// (connected, nothing shut) decided by one comparison.
+    #[inline]
+    pub(crate) fn check_send(&self, unconnected_ok: bool) -> Result<()> {
+        match self.0.load(Ordering::Acquire) {
+            CONNECTED_OPEN => Ok(()),
+            b => decode(b).check_send(unconnected_ok),
+        }
+    }
+
+    /// [`State::check_receive`] on the current state, as [`check_send`](Self::check_send).
+    #[inline]
+    pub(crate) fn check_receive(&self, unconnected_ok: bool) -> Result<()> {
+        match self.0.load(Ordering::Acquire) {
+            CONNECTED_OPEN => Ok(()),
+            b => decode(b).check_receive(unconnected_ok),
+        }
+    }
+
+    /// Whether the write side is shut, as [`State::write_shut`].
+    #[inline]
+    pub(crate) fn write_shut(&self) -> bool {
+        match self.0.load(Ordering::Acquire) {
+            CONNECTED_OPEN => false,
+            b => decode(b).write_shut(),
+        }
+    }
+
     pub(crate) fn set(&self, state: State) {
         self.0.store(encode(state), Ordering::Release);
     }
@@ -137,6 +165,9 @@ impl StateCell {
             });
     }
 }
+
+/// The encoding of a connected socket with nothing shut.
+const CONNECTED_OPEN: u8 = 3;
 
 fn encode(s: State) -> u8 {
     let phase = match s.phase {
@@ -175,6 +206,15 @@ fn decode(b: u8) -> State {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fast_path_byte_is_connected_with_nothing_shut() {
+        let open = State {
+            phase: Phase::Connected,
+            shut: None,
+        };
+        assert_eq!(encode(open), CONNECTED_OPEN);
+    }
 
     #[test]
     fn encoding_round_trips() {

@@ -19,7 +19,7 @@ use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use super::Socket;
 use crate::{
     consts::SHUT_WR,
-    driver::{self, Timer},
+    driver::{self, Timer, What},
     error::Result,
     sys::{self, Io},
 };
@@ -105,7 +105,7 @@ impl Socket {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         // A datagram socket too must be connected, as for `receive`.
-        if let Err(e) = self.state.get().check_receive(false) {
+        if let Err(e) = self.state.check_receive(false) {
             self.timers.release(Way::Read);
             return Poll::Ready(Err(e.into()));
         }
@@ -123,7 +123,7 @@ impl Socket {
     /// The write side of every `AsyncWrite` impl: one `send(2)`
     /// (`MSG_NOSIGNAL`) within the send timeout.
     pub(super) fn poll_send(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        if let Err(e) = self.state.get().check_send(false) {
+        if let Err(e) = self.state.check_send(false) {
             self.timers.release(Way::Write);
             return Poll::Ready(Err(e.into()));
         }
@@ -144,7 +144,7 @@ impl Socket {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        if let Err(e) = self.state.get().check_send(false) {
+        if let Err(e) = self.state.check_send(false) {
             self.timers.release(Way::Write);
             return Poll::Ready(Err(e.into()));
         }
@@ -181,13 +181,13 @@ impl Socket {
         let (interest, what, timeout, dir) = match way {
             Way::Read => (
                 Interest::READABLE,
-                "receive",
+                What::Receive,
                 self.receive_timeout,
                 &self.timers.read,
             ),
             Way::Write => (
                 Interest::WRITABLE,
-                "send",
+                What::Send,
                 self.send_timeout,
                 &self.timers.write,
             ),

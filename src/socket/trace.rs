@@ -29,7 +29,7 @@ impl OpTrace {
 
     /// Records the outcome of `op` on `sock`: successes at `TRACE` with the
     /// byte count, timeouts and failures at `DEBUG`.
-    #[inline]
+    #[inline(always)]
     pub(super) fn end<T>(
         &self,
         sock: &Socket,
@@ -37,20 +37,33 @@ impl OpTrace {
         r: &Result<T>,
         bytes: fn(&T) -> u64,
     ) {
-        let Some(started) = self.started else { return };
-        let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        let fd = sock.fd;
-        let family = tracing::field::debug(sock.family);
-        match r {
-            Ok(v) => tracing::trace!(fd, ?family, op, bytes = bytes(v), micros, outcome = "ok"),
-            Err(e) if e.kind() == ErrorKind::TimedOut => {
-                tracing::debug!(fd, ?family, op, micros, outcome = "timeout")
-            }
-            Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                tracing::trace!(fd, ?family, op, micros, outcome = "would block")
-            }
-            Err(e) => tracing::debug!(fd, ?family, op, micros, outcome = "error", error = %e),
+        if let Some(started) = self.started {
+            record(started, sock, op, r, bytes);
         }
+    }
+}
+
+/// [`OpTrace::end`]'s work, out of line: only a recorded call pays for it.
+#[cold]
+fn record<T>(
+    started: Instant,
+    sock: &Socket,
+    op: &'static str,
+    r: &Result<T>,
+    bytes: fn(&T) -> u64,
+) {
+    let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    let fd = sock.fd;
+    let family = tracing::field::debug(sock.family);
+    match r {
+        Ok(v) => tracing::trace!(fd, ?family, op, bytes = bytes(v), micros, outcome = "ok"),
+        Err(e) if e.kind() == ErrorKind::TimedOut => {
+            tracing::debug!(fd, ?family, op, micros, outcome = "timeout")
+        }
+        Err(e) if e.kind() == ErrorKind::WouldBlock => {
+            tracing::trace!(fd, ?family, op, micros, outcome = "would block")
+        }
+        Err(e) => tracing::debug!(fd, ?family, op, micros, outcome = "error", error = %e),
     }
 }
 
