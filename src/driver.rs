@@ -11,7 +11,7 @@ use std::{
     os::fd::AsFd,
     pin::Pin,
     sync::{
-        OnceLock,
+        Arc, OnceLock,
         atomic::{AtomicBool, Ordering},
         mpsc,
     },
@@ -195,7 +195,7 @@ impl Wait {
     /// The wait of an operation on `io` starting now: as [`Wait::begin`],
     /// except that a socket already registered with a reactor needs no
     /// runtime lookup (its readiness reports a runtime that has gone).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn begin_on(io: &Io, timeout: Option<Duration>) -> Result<Wait> {
         let driver = match CALLING_THREAD.with(Cell::get) {
             Mark::Reactor if io.registered().is_some() => Driver::Reactor,
@@ -237,11 +237,11 @@ impl Wait {
     /// so dropping the future between polls loses nothing.
     ///
     /// A named future, not nested `async fn`s or a `poll_fn` closure: the
-    /// state a task parks is the loop's, once (see [`Ready`]).
+    /// state a task parks is the loop's, once (see [`Waiting`]).
     #[inline]
     pub(crate) fn ready<'a, R, F>(
         &'a self,
-        io: &'a Io,
+        io: &'a Arc<Io>,
         interest: Interest,
         may_wait: bool,
         what: What,
@@ -253,14 +253,11 @@ impl Wait {
         Ready {
             wait: self,
             io,
-            what,
-            sleep: None,
-            shared: None,
             op,
             interest,
+            what,
             may_wait,
-            started: false,
-            holds_slot: false,
+            waiting: Waiting::default(),
         }
     }
 
@@ -515,34 +512,109 @@ fn check_deadline(deadline: Option<Instant>, what: &str) -> Result<()> {
     }
 }
 
-/// [`Wait::ready`]'s future: the readiness loop's state between polls.
+/// The readiness loop's state between polls, in a future that waits:
+/// [`Ready`], and the socket's own futures for its hottest calls.
 ///
-/// How it shares the registration: tokio's per-direction waker slot holds
-/// one task, so a wait that finds the slot held by another call
-/// (`holds_slot` is false and the socket's flag is set) waits through a
-/// readiness future of its own, in tokio's waiter list, so concurrent
-/// receivers all wake. `poll_read`/`poll_write` have nowhere to keep such a
-/// future; they take the slot, as `tokio::net` does.
-#[must_use = "futures do nothing unless polled"]
-pub(crate) struct Ready<'a, F> {
-    wait: &'a Wait,
-    io: &'a Io,
+/// How a wait shares the registration: tokio's per-direction waker slot
+/// holds one task, so a wait that finds the slot held by another call (the
+/// socket's flag for that direction is set) waits through a readiness
+/// future of its own in tokio's waiter list, so concurrent receivers all
+/// wake. `poll_read`/`poll_write` have nowhere to keep such a future; they
+/// take the slot, as `tokio::net` does.
+#[derive(Default)]
+pub(crate) struct Waiting {
     /// The deadline's timer, armed when the wait first parks.
     sleep: Option<Pin<Box<Sleep>>>,
     /// A readiness future in tokio's waiter list, while another call holds
-    /// the waker slot.
-    shared: Option<Box<Pin<Box<SharedReady<'a>>>>>,
+    /// the waker slot (boxed twice: a thin pointer in the parked future).
+    shared: Option<Box<SharedWait>>,
+    started: bool,
+    /// Whether this wait holds the waker slot, to give back when it ends.
+    holds_slot: bool,
+}
+
+/// A wait for readiness in tokio's waiter list.
+type SharedWait = Pin<Box<dyn Future<Output = io::Result<()>> + Send>>;
+
+impl Waiting {
+    /// Starts over for another syscall of the same call (the rest of a
+    /// partial write), keeping the timer and the waker slot.
+    #[inline]
+    pub(crate) fn again(&mut self) {
+        self.started = false;
+    }
+
+    /// Runs `op` until it stops reporting `WouldBlock` (see [`Wait::ready`]).
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    pub(crate) fn poll<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        wait: &Wait,
+        io: &Arc<Io>,
+        interest: Interest,
+        what: What,
+        may_wait: bool,
+        op: &mut impl FnMut(&socket2::Socket, i32) -> io::Result<R>,
+    ) -> Poll<Result<R>> {
+        if !self.started {
+            self.started = true;
+            check_open(io)?;
+            if !may_wait {
+                return Poll::Ready(finish(io, op(io.sock(), libc::MSG_DONTWAIT)));
+            }
+            if wait.driver == Driver::CallingThread {
+                return Poll::Ready(wait.in_place_ready(io, interest, what.as_str(), op));
+            }
+            // A descriptor the facade put in blocking mode, now awaited.
+            io.set_fd_blocking(false)?;
+            if io.registered().is_none() {
+                match op(io.sock(), libc::MSG_DONTWAIT) {
+                    Err(e) if would_block(&e) => {}
+                    r => return Poll::Ready(finish(io, r)),
+                }
+            }
+        }
+        let share = Share {
+            io,
+            holds_slot: &mut self.holds_slot,
+            shared: &mut self.shared,
+        };
+        let deadline = wait.deadline.instant();
+        poll_io(
+            io,
+            cx,
+            interest,
+            what,
+            deadline,
+            &mut self.sleep,
+            Some(share),
+            op,
+        )
+    }
+
+    /// Gives the waker slot back: call when the wait is over, or dropped.
+    #[inline]
+    pub(crate) fn release(&mut self, io: &Io, interest: Interest) {
+        if self.holds_slot {
+            self.holds_slot = false;
+            io.slot_flag(interest.is_readable())
+                .store(false, Ordering::Release);
+        }
+    }
+}
+
+/// [`Wait::ready`]'s future.
+#[must_use = "futures do nothing unless polled"]
+pub(crate) struct Ready<'a, F> {
+    wait: &'a Wait,
+    io: &'a Arc<Io>,
     op: F,
     interest: Interest,
     what: What,
     may_wait: bool,
-    started: bool,
-    /// Whether this wait holds the registration's waker slot (the socket's
-    /// flag for this direction), to give back when it ends.
-    holds_slot: bool,
+    waiting: Waiting,
 }
-
-type SharedReady<'a> = dyn Future<Output = io::Result<AsyncFdReadyGuard<'a, Fd>>> + Send + 'a;
 
 // `op` is only ever called through `&mut`, never pinned.
 impl<F> Unpin for Ready<'_, F> {}
@@ -553,39 +625,13 @@ impl<R, F: FnMut(&socket2::Socket, i32) -> io::Result<R>> Future for Ready<'_, F
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<R>> {
         let this = self.get_mut();
-        let io = this.io;
-        if !this.started {
-            this.started = true;
-            check_open(io)?;
-            if !this.may_wait {
-                return Poll::Ready(finish(io, (this.op)(io.sock(), libc::MSG_DONTWAIT)));
-            }
-            if this.wait.driver == Driver::CallingThread {
-                let (interest, what) = (this.interest, this.what.as_str());
-                return Poll::Ready(this.wait.in_place_ready(io, interest, what, &mut this.op));
-            }
-            // A descriptor the facade put in blocking mode, now awaited.
-            io.set_fd_blocking(false)?;
-            if io.registered().is_none() {
-                match (this.op)(io.sock(), libc::MSG_DONTWAIT) {
-                    Err(e) if would_block(&e) => {}
-                    r => return Poll::Ready(finish(io, r)),
-                }
-            }
-        }
-        let share = Share {
-            holds_slot: &mut this.holds_slot,
-            shared: &mut this.shared,
-        };
-        let deadline = this.wait.deadline.instant();
-        poll_io(
-            io,
+        this.waiting.poll(
             cx,
+            this.wait,
+            this.io,
             this.interest,
             this.what,
-            deadline,
-            &mut this.sleep,
-            Some(share),
+            this.may_wait,
             &mut this.op,
         )
     }
@@ -594,18 +640,15 @@ impl<R, F: FnMut(&socket2::Socket, i32) -> io::Result<R>> Future for Ready<'_, F
 impl<F> Drop for Ready<'_, F> {
     #[inline]
     fn drop(&mut self) {
-        if self.holds_slot {
-            self.io
-                .slot_flag(self.interest.is_readable())
-                .store(false, Ordering::Release);
-        }
+        self.waiting.release(self.io, self.interest);
     }
 }
 
-/// The async form's way to the waker slot (see [`Ready`]).
-struct Share<'s, 'a> {
+/// The async form's way to the waker slot (see [`Waiting`]).
+struct Share<'s> {
+    io: &'s Arc<Io>,
     holds_slot: &'s mut bool,
-    shared: &'s mut Option<Box<Pin<Box<SharedReady<'a>>>>>,
+    shared: &'s mut Option<Box<SharedWait>>,
 }
 
 /// `poll_read`/`poll_write`'s readiness loop: [`poll_io`] on the reactor,
@@ -640,42 +683,53 @@ pub(crate) fn poll_stream<R>(
 /// `WouldBlock` or the deadline passes. `share` is the async form's.
 #[allow(clippy::too_many_arguments)]
 #[inline]
-fn poll_io<'a, R>(
-    io: &'a Io,
+fn poll_io<R>(
+    io: &Io,
     cx: &mut Context<'_>,
     interest: Interest,
     what: What,
     deadline: Option<Instant>,
     sleep: &mut Option<Pin<Box<Sleep>>>,
-    mut share: Option<Share<'_, 'a>>,
+    mut share: Option<Share<'_>>,
     op: &mut impl FnMut(&socket2::Socket, i32) -> io::Result<R>,
 ) -> Poll<Result<R>> {
     let reg = io.registration()?;
     let read = interest.is_readable();
     loop {
         check_open(io)?;
-        let polled = match share.as_mut() {
-            Some(Share { shared, .. }) if shared.is_some() => {
-                let r = shared
-                    .as_mut()
-                    .map_or(Poll::Pending, |f| f.as_mut().as_mut().poll(cx));
-                if r.is_ready() {
-                    **shared = None;
-                }
-                r
-            }
-            Some(Share { holds_slot, shared }) if !**holds_slot => {
+        if let Some(share) = share.as_mut() {
+            if share.shared.is_none() && !*share.holds_slot {
                 if io.slot_flag(read).swap(true, Ordering::Acquire) {
-                    // Boxed twice: a thin pointer in the parked future.
-                    **shared = Some(Box::new(Box::pin(reg.ready(interest))));
-                    continue;
+                    let io = Arc::clone(share.io);
+                    let waiter: SharedWait =
+                        Box::pin(async move { io.registration()?.ready(interest).await.map(drop) });
+                    *share.shared = Some(Box::new(waiter));
+                } else {
+                    *share.holds_slot = true;
                 }
-                **holds_slot = true;
-                poll_direction(reg, read, cx)
             }
-            _ => poll_direction(reg, read, cx),
-        };
-        let mut guard = match polled {
+            if let Some(waiter) = share.shared.as_mut() {
+                let polled = waiter.as_mut().as_mut().poll(cx);
+                match polled {
+                    Poll::Pending => return poll_expired(deadline, sleep, cx, what.as_str()),
+                    Poll::Ready(r) => {
+                        *share.shared = None;
+                        r?;
+                    }
+                }
+                // Ready, as far as the waiter list knows: try without
+                // touching the waker slot (another call's).
+                match reg.try_io(interest, |_| op(io.sock(), libc::MSG_DONTWAIT)) {
+                    Err(e) if would_block(&e) => {
+                        ready!(tokio::task::coop::poll_proceed(cx)).made_progress();
+                        check_deadline(deadline, what.as_str())?;
+                        continue;
+                    }
+                    r => return Poll::Ready(finish(io, r)),
+                }
+            }
+        }
+        let mut guard = match poll_direction(reg, read, cx) {
             Poll::Pending => return poll_expired(deadline, sleep, cx, what.as_str()),
             Poll::Ready(r) => r?,
         };

@@ -43,13 +43,21 @@ impl Deadline {
     }
 
     /// A deadline `timeout` from now on `clock`.
+    #[inline]
     pub(crate) fn after_on(timeout: Option<Duration>, clock: Clock) -> Deadline {
-        Deadline(
-            timeout
-                .filter(|t| !t.is_zero())
-                .and_then(|t| clock.now().checked_add(t)),
-            clock,
-        )
+        match timeout {
+            // No timeout (the default): no clock read.
+            None => Deadline(None, clock),
+            Some(t) => Deadline(Deadline::instant_after(t, clock), clock),
+        }
+    }
+
+    fn instant_after(t: Duration, clock: Clock) -> Option<Instant> {
+        if t.is_zero() {
+            None
+        } else {
+            clock.now().checked_add(t)
+        }
     }
 
     /// The deadline's instant, if any.

@@ -549,7 +549,7 @@ pub(super) fn handshake_done(s: &socket2::Socket) -> std::io::Result<()> {
 }
 
 /// One connection attempt: start it, then wait for the handshake's outcome.
-async fn connect_one(io: &Io, addr: &socket2::SockAddr, wait: Wait) -> Result<()> {
+async fn connect_one(io: &Arc<Io>, addr: &socket2::SockAddr, wait: Wait) -> Result<()> {
     let started = match io.sock().connect(addr) {
         // After a failed non-blocking connect (an earlier address), Linux
         // reports that failure once more (`ECONNABORTED`, as its `SO_ERROR`

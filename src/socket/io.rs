@@ -11,7 +11,11 @@ use std::{
 use bytes::{Bytes, BytesMut};
 use tokio::io::Interest;
 
-use super::{Datagram, Socket, trace::OpTrace};
+use super::{
+    Datagram, Socket,
+    op::{Kind, Op},
+    trace::OpTrace,
+};
 use crate::{
     addr,
     driver::{Wait, What},
@@ -84,9 +88,9 @@ impl Call {
 
 /// How a socket's `receive` reads, decided once per call.
 #[derive(Clone, Copy)]
-enum Recv<'a> {
+enum Recv {
     /// Datagrams that `UDP_GRO` may have coalesced (split here).
-    Gro(&'a super::batch::Offload),
+    Gro,
     Datagram,
     /// One `SOCK_SEQPACKET` record.
     Record,
@@ -247,12 +251,8 @@ impl Socket {
     /// assert_eq!(n, 4);
     /// # Ok(()) }
     /// ```
-    pub async fn send(&self, message: impl AsRef<[u8]>) -> Result<usize> {
-        let buf = message.as_ref();
-        self.state.check_send(false).map_err(none_sent)?;
-        let call = self.begin(self.send_timeout).map_err(none_sent)?;
-        let r = self.send_all(&call, buf, None).await;
-        call.traced(self, "send", r, count)
+    pub fn send(&self, message: impl AsRef<[u8]>) -> impl Future<Output = Result<usize>> {
+        Op::new(self, SendAll { message, sent: 0 })
     }
 
     /// Starts an I/O call whose state checks have passed.
@@ -560,26 +560,14 @@ impl Socket {
     /// # Ok(()) }
     /// ```
     #[doc(alias = "recv")]
-    pub async fn receive(&self, length: Option<usize>) -> Result<Option<Bytes>> {
-        // A datagram socket too must be connected (use `receive_from`).
-        self.state.check_receive(false)?;
-        if length == Some(0) {
-            return Ok(Some(Bytes::new()));
-        }
-        let call = self.begin(self.receive_timeout)?;
-        // Built in a block: what the closure needs is not kept twice in
-        // the future a task parks.
-        let receive_once = {
-            let how = self.receive_kind();
-            move |s: &socket2::Socket, flags| self.receive_once(how, s, length, flags)
-        };
-        let r = call
-            .ready(self, Interest::READABLE, What::Receive, receive_once)
-            .await
-            .map_err(|e| self.fail(e));
-        call.traced(self, "receive", r, |b| {
-            b.as_ref().map_or(0, |b| count(&b.len()))
-        })
+    pub fn receive(&self, length: Option<usize>) -> impl Future<Output = Result<Option<Bytes>>> {
+        Op::new(
+            self,
+            Receive {
+                length,
+                how: Recv::Datagram,
+            },
+        )
     }
 
     /// Receives into `buf`, as [`receive`](Socket::receive) with
@@ -605,31 +593,14 @@ impl Socket {
     /// # Ok(()) }
     /// ```
     #[doc(alias = "recv")]
-    pub async fn receive_into(&self, buf: &mut [u8]) -> Result<usize> {
-        self.state.check_receive(false)?;
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        let call = self.begin(self.receive_timeout)?;
-        let receive_once = {
-            let (gro, may_be_reset) = (self.gro(), self.eof_may_be_reset());
-            move |s: &socket2::Socket, flags| match gro {
-                Some(gro) => gro.receive_one(s, flags).map(|(d, _)| {
-                    let n = d.len().min(buf.len());
-                    buf[..n].copy_from_slice(&d[..n]);
-                    n
-                }),
-                None => match sys::recv_slice(s, buf, flags)? {
-                    0 if may_be_reset => self.eof_or_reset(s).map(|()| 0),
-                    n => Ok(n),
-                },
-            }
-        };
-        let r = call
-            .ready(self, Interest::READABLE, What::Receive, receive_once)
-            .await
-            .map_err(|e| self.fail(e));
-        call.traced(self, "receive_into", r, count)
+    pub fn receive_into(&self, buf: &mut [u8]) -> impl Future<Output = Result<usize>> {
+        Op::new(
+            self,
+            ReceiveInto {
+                buf,
+                how: Recv::Datagram,
+            },
+        )
     }
 
     /// Receives one datagram with its sender (`recvfrom(2)`); see
@@ -683,9 +654,9 @@ impl Socket {
     }
 
     /// How this socket's receives read (see [`receive_once`](Socket::receive_once)).
-    fn receive_kind(&self) -> Recv<'_> {
-        if let Some(gro) = self.gro() {
-            Recv::Gro(gro)
+    fn receive_kind(&self) -> Recv {
+        if self.gro().is_some() {
+            Recv::Gro
         } else if self.is_datagram() {
             Recv::Datagram
         } else if self.ty == crate::consts::SOCK_SEQPACKET {
@@ -701,15 +672,18 @@ impl Socket {
     #[inline]
     fn receive_once(
         &self,
-        how: Recv<'_>,
+        how: Recv,
         s: &socket2::Socket,
         length: Option<usize>,
         flags: i32,
     ) -> io::Result<Option<Bytes>> {
         match how {
-            Recv::Gro(gro) => gro
-                .receive_one(s, flags)
-                .map(|(d, _)| Some(truncated(d, length))),
+            Recv::Gro => match self.gro() {
+                Some(gro) => gro
+                    .receive_one(s, flags)
+                    .map(|(d, _)| Some(truncated(d, length))),
+                None => recv_datagram(s, length, flags).map(Some),
+            },
             Recv::Datagram => recv_datagram(s, length, flags).map(Some),
             Recv::Record => recv_record(s, length, flags),
             Recv::Stream { may_be_reset } => match recv_stream(s, &self.spare, length, flags)? {
@@ -732,6 +706,162 @@ impl Socket {
             self.end();
         }
         err
+    }
+}
+
+/// `send`: the whole message, looping over partial writes.
+struct SendAll<M> {
+    message: M,
+    sent: usize,
+}
+
+impl<M: AsRef<[u8]>> Kind for SendAll<M> {
+    type Out = usize;
+    const NAME: &'static str = "send";
+    const INTEREST: Interest = Interest::WRITABLE;
+    const WHAT: What = What::Send;
+
+    fn check(&mut self, sock: &Socket) -> Result<Option<usize>> {
+        sock.state.check_send(false).map(|()| None)
+    }
+
+    fn not_started(err: SocketError) -> SocketError {
+        none_sent(err)
+    }
+
+    fn timeout(sock: &Socket) -> Option<Duration> {
+        sock.send_timeout
+    }
+
+    #[inline]
+    fn attempt(
+        &mut self,
+        _: &Socket,
+        s: &socket2::Socket,
+        flags: i32,
+    ) -> io::Result<Option<usize>> {
+        let buf = self.message.as_ref();
+        let n = s.send_with_flags(&buf[self.sent..], flags | libc::MSG_NOSIGNAL)?;
+        self.sent += n;
+        // An empty message is one (empty) send; a zero-byte write ends it.
+        Ok((self.sent >= buf.len() || n == 0).then_some(self.sent))
+    }
+
+    fn failed(&mut self, sock: &Socket, err: SocketError) -> Result<usize> {
+        match err.kind() {
+            crate::ErrorKind::WouldBlock if self.sent > 0 => Ok(self.sent),
+            _ => Err(sock.fail(err).with_bytes_sent(self.sent as u64)),
+        }
+    }
+
+    fn bytes(out: &usize) -> u64 {
+        count(out)
+    }
+}
+
+/// `receive_into`: one read into the caller's buffer.
+struct ReceiveInto<'b> {
+    buf: &'b mut [u8],
+    how: Recv,
+}
+
+impl Kind for ReceiveInto<'_> {
+    type Out = usize;
+    const NAME: &'static str = "receive_into";
+    const INTEREST: Interest = Interest::READABLE;
+    const WHAT: What = What::Receive;
+
+    fn check(&mut self, sock: &Socket) -> Result<Option<usize>> {
+        sock.state.check_receive(false)?;
+        if self.buf.is_empty() {
+            return Ok(Some(0));
+        }
+        self.how = sock.receive_kind();
+        Ok(None)
+    }
+
+    fn timeout(sock: &Socket) -> Option<Duration> {
+        sock.receive_timeout
+    }
+
+    #[inline]
+    fn attempt(
+        &mut self,
+        sock: &Socket,
+        s: &socket2::Socket,
+        flags: i32,
+    ) -> io::Result<Option<usize>> {
+        let buf = &mut *self.buf;
+        let n = match self.how {
+            Recv::Stream { may_be_reset } => match sys::recv_slice(s, buf, flags)? {
+                0 if may_be_reset => sock.eof_or_reset(s).map(|()| 0)?,
+                n => n,
+            },
+            Recv::Gro => match sock.gro() {
+                Some(gro) => {
+                    let (d, _) = gro.receive_one(s, flags)?;
+                    let n = d.len().min(buf.len());
+                    buf[..n].copy_from_slice(&d[..n]);
+                    n
+                }
+                None => sys::recv_slice(s, buf, flags)?,
+            },
+            Recv::Datagram | Recv::Record => sys::recv_slice(s, buf, flags)?,
+        };
+        Ok(Some(n))
+    }
+
+    fn failed(&mut self, sock: &Socket, err: SocketError) -> Result<usize> {
+        Err(sock.fail(err))
+    }
+
+    fn bytes(out: &usize) -> u64 {
+        count(out)
+    }
+}
+
+/// `receive`: one read of at most `length` bytes.
+struct Receive {
+    length: Option<usize>,
+    how: Recv,
+}
+
+impl Kind for Receive {
+    type Out = Option<Bytes>;
+    const NAME: &'static str = "receive";
+    const INTEREST: Interest = Interest::READABLE;
+    const WHAT: What = What::Receive;
+
+    fn check(&mut self, sock: &Socket) -> Result<Option<Option<Bytes>>> {
+        // A datagram socket too must be connected (use `receive_from`).
+        sock.state.check_receive(false)?;
+        if self.length == Some(0) {
+            return Ok(Some(Some(Bytes::new())));
+        }
+        self.how = sock.receive_kind();
+        Ok(None)
+    }
+
+    fn timeout(sock: &Socket) -> Option<Duration> {
+        sock.receive_timeout
+    }
+
+    #[inline]
+    fn attempt(
+        &mut self,
+        sock: &Socket,
+        s: &socket2::Socket,
+        flags: i32,
+    ) -> io::Result<Option<Option<Bytes>>> {
+        sock.receive_once(self.how, s, self.length, flags).map(Some)
+    }
+
+    fn failed(&mut self, sock: &Socket, err: SocketError) -> Result<Option<Bytes>> {
+        Err(sock.fail(err))
+    }
+
+    fn bytes(out: &Option<Bytes>) -> u64 {
+        out.as_ref().map_or(0, |b| count(&b.len()))
     }
 }
 

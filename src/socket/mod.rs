@@ -7,6 +7,7 @@ mod convert;
 mod ending;
 mod eyeballs;
 mod io;
+mod op;
 mod split;
 mod state;
 mod stream;
