@@ -156,8 +156,10 @@ pub struct Socket {
     send_timeout: Option<Duration>,
     receive_timeout: Option<Duration>,
     blocking: bool,
-    /// The timers of a pending `AsyncRead`/`AsyncWrite` poll.
+    /// The timers of pending `AsyncRead`/`AsyncWrite` polls, made on first
+    /// need, and whether each direction has one.
     timers: stream::Timers,
+    parked: stream::Parked,
     /// The buffer small stream receives reuse (see `io::recv_reusing`).
     spare: std::sync::Mutex<bytes::BytesMut>,
     /// UDP offload state and datagrams read ahead, made on first use.
@@ -392,6 +394,7 @@ impl Socket {
             receive_timeout: None,
             blocking: true,
             timers: stream::Timers::default(),
+            parked: stream::Parked::default(),
             spare: std::sync::Mutex::default(),
             batch: std::sync::OnceLock::new(),
         }
@@ -563,7 +566,7 @@ impl Socket {
             trace::lifecycle(self, "closed");
         }
         self.state.set_phase(Phase::Closed);
-        self.timers.clear();
+        self.clear_polls();
         self.io.close();
         Ok(())
     }
@@ -1011,5 +1014,19 @@ impl fmt::Debug for SocketFd<'_> {
         f.debug_struct("SocketFd")
             .field("fd", &self.as_raw_fd())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// What an idle connection's task holds (issue 10): the timers of
+    /// `AsyncRead`/`AsyncWrite` polls are out of line.
+    #[test]
+    fn socket_stays_small() {
+        assert!(
+            size_of::<super::Socket>() <= 168,
+            "{}",
+            size_of::<super::Socket>()
+        );
     }
 }

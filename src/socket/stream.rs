@@ -8,7 +8,7 @@ use std::{
     io::{self, IoSlice},
     pin::Pin,
     sync::{
-        Arc, Mutex,
+        Arc, Mutex, MutexGuard, OnceLock,
         atomic::{AtomicBool, Ordering},
     },
     task::{Context, Poll, ready},
@@ -27,38 +27,30 @@ use crate::{
 /// Which way a poll goes.
 #[derive(Clone, Copy)]
 enum Way {
-    Read,
-    Write,
+    Read = 0,
+    Write = 1,
 }
 
-/// The wait of a pending `poll_read` or `poll_write`: its deadline and
-/// timer, made when a read or write starts and dropped when it completes,
-/// so each gets the whole timeout, as each `receive` or `send` does; and the
-/// descriptor it waits on. Behind a lock because `&Socket` reads and writes
-/// too; one lock per direction, so a reader and a writer never wait for
-/// each other.
+/// The waits of pending `poll_read`s and `poll_write`s, one per direction:
+/// its deadline and timer, made when a read or write starts and dropped
+/// when it completes, so each gets the whole timeout, as each `receive` or
+/// `send` does; and the descriptor it waits on. Behind a lock because
+/// `&Socket` reads and writes too; one lock per direction, so a reader and
+/// a writer never wait for each other.
+///
+/// Out of line, made the first time a poll needs it (one that parks, or has
+/// a timeout), so that a socket used only through the async methods, or
+/// whose polls never wait, does not carry it (issue 10: memory per idle
+/// connection).
 #[derive(Debug, Default)]
-pub(super) struct Timers {
-    read: Direction,
-    write: Direction,
-}
+pub(super) struct Timers(OnceLock<Box<[Mutex<Pending>; 2]>>);
 
-/// One direction: its pending poll, and whether there is one. The flag
-/// lets a poll with no timeout and nothing parked skip the lock, so the
-/// common read or write costs no more than before.
+/// Whether each direction (`Way as usize`) has a pending poll, kept in the
+/// socket itself: it lets a poll with no timeout and nothing parked skip
+/// the lock (and [`Timers`]), so the common read or write costs no more
+/// than before.
 #[derive(Debug, Default)]
-struct Direction {
-    pending: Mutex<Pending>,
-    parked: AtomicBool,
-}
-
-impl Direction {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
-        // A poisoned lock (a panic while polling a tokio timer) still holds
-        // a usable value.
-        self.pending.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
+pub(super) struct Parked([AtomicBool; 2]);
 
 /// One direction's pending poll.
 #[derive(Debug, Default)]
@@ -72,30 +64,40 @@ struct Pending {
     io: Option<Arc<Io>>,
 }
 
-impl Timers {
+impl Socket {
     /// Forgets both directions' pending polls (a close through `&mut self`:
     /// no poll can be running, and the descriptor must go now).
-    pub(super) fn clear(&mut self) {
-        for way in [&mut self.read, &mut self.write] {
-            *way.pending.get_mut().unwrap_or_else(|e| e.into_inner()) = Pending::default();
-            *way.parked.get_mut() = false;
+    pub(super) fn clear_polls(&mut self) {
+        if let Some(timers) = self.timers.0.get_mut() {
+            **timers = Default::default();
         }
+        for parked in &mut self.parked.0 {
+            *parked.get_mut() = false;
+        }
+    }
+
+    /// `way`'s pending poll, locked (and made, the first time).
+    fn pending(&self, way: Way) -> MutexGuard<'_, Pending> {
+        let pending = &self.timers.0.get_or_init(Box::default)[way as usize];
+        // A poisoned lock (a panic while polling a tokio timer) still holds
+        // a usable value.
+        pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether `way` has a pending poll.
+    fn parked(&self, way: Way) -> &AtomicBool {
+        &self.parked.0[way as usize]
     }
 
     /// Ends a direction's pending poll, which returns without waiting.
     fn release(&self, way: Way) {
-        let dir = match way {
-            Way::Read => &self.read,
-            Way::Write => &self.write,
-        };
-        if dir.parked.load(Ordering::Acquire) {
-            *dir.lock() = Pending::default();
-            dir.parked.store(false, Ordering::Release);
+        let parked = self.parked(way);
+        if parked.load(Ordering::Acquire) {
+            *self.pending(way) = Pending::default();
+            parked.store(false, Ordering::Release);
         }
     }
-}
 
-impl Socket {
     /// The read side of every `AsyncRead` impl: reads as
     /// [`receive_into`](Socket::receive_into) does, within the receive
     /// timeout; nothing added to `buf` means end of file.
@@ -106,7 +108,7 @@ impl Socket {
     ) -> Poll<io::Result<()>> {
         // A datagram socket too must be connected, as for `receive`.
         if let Err(e) = self.state.check_receive(false) {
-            self.timers.release(Way::Read);
+            self.release(Way::Read);
             return Poll::Ready(Err(e.into()));
         }
         // End of file, or a reset that a concurrent call was told of.
@@ -124,7 +126,7 @@ impl Socket {
     /// (`MSG_NOSIGNAL`) within the send timeout.
     pub(super) fn poll_send(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         if let Err(e) = self.state.check_send(false) {
-            self.timers.release(Way::Write);
+            self.release(Way::Write);
             return Poll::Ready(Err(e.into()));
         }
         if buf.is_empty() {
@@ -145,7 +147,7 @@ impl Socket {
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         if let Err(e) = self.state.check_send(false) {
-            self.timers.release(Way::Write);
+            self.release(Way::Write);
             return Poll::Ready(Err(e.into()));
         }
         if bufs.iter().all(|b| b.is_empty()) {
@@ -174,48 +176,39 @@ impl Socket {
         let io = match self.io() {
             Ok(io) => io,
             Err(e) => {
-                self.timers.release(way);
+                self.release(way);
                 return Poll::Ready(Err(e));
             }
         };
-        let (interest, what, timeout, dir) = match way {
-            Way::Read => (
-                Interest::READABLE,
-                What::Receive,
-                self.receive_timeout,
-                &self.timers.read,
-            ),
-            Way::Write => (
-                Interest::WRITABLE,
-                What::Send,
-                self.send_timeout,
-                &self.timers.write,
-            ),
+        let (interest, what, timeout) = match way {
+            Way::Read => (Interest::READABLE, What::Receive, self.receive_timeout),
+            Way::Write => (Interest::WRITABLE, What::Send, self.send_timeout),
         };
-        if timeout.is_none() && !dir.parked.load(Ordering::Acquire) {
+        let parked = self.parked(way);
+        if timeout.is_none() && !parked.load(Ordering::Acquire) {
             // Nothing to keep between polls unless this one parks.
             let polled = driver::poll_stream(&io, cx, interest, what, &mut Timer::default(), op);
             return match polled {
                 Poll::Pending => {
-                    dir.lock().io = Some(io);
-                    dir.parked.store(true, Ordering::Release);
+                    self.pending(way).io = Some(io);
+                    parked.store(true, Ordering::Release);
                     Poll::Pending
                 }
                 Poll::Ready(r) => Poll::Ready(r.map_err(|e| self.fail(e))),
             };
         }
-        let mut slot = dir.lock();
+        let mut slot = self.pending(way);
         let timer = slot.timer.get_or_insert_with(|| Timer::after(timeout));
         let r = match driver::poll_stream(&io, cx, interest, what, timer, op) {
             Poll::Pending => {
                 slot.io = Some(io);
-                dir.parked.store(true, Ordering::Release);
+                parked.store(true, Ordering::Release);
                 return Poll::Pending;
             }
             Poll::Ready(r) => r,
         };
         *slot = Pending::default();
-        dir.parked.store(false, Ordering::Release);
+        parked.store(false, Ordering::Release);
         drop(slot);
         Poll::Ready(r.map_err(|e| self.fail(e)))
     }
