@@ -393,19 +393,19 @@ fn plan(lens: &[usize], gso: bool) -> Vec<SendEntry> {
 impl Socket {
     /// The shared offload state, made on first use.
     pub(super) fn offload(&self) -> &Offload {
-        self.batch.get_or_init(Default::default)
+        self.cold.batch.get_or_init(Default::default)
     }
 
     /// The offload state when `UDP_GRO` is on: then every receive goes
     /// through [`Offload::receive_one`].
     pub(super) fn gro(&self) -> Option<&Offload> {
-        self.batch.get().map(|o| &**o).filter(|o| o.gro_on())
+        self.cold.batch.get().map(|o| &**o).filter(|o| o.gro_on())
     }
 
     /// The offload state to share with a `try_clone` of this socket.
     pub(super) fn share_offload(&self) -> std::sync::OnceLock<std::sync::Arc<Offload>> {
         std::sync::OnceLock::from(std::sync::Arc::clone(
-            self.batch.get_or_init(Default::default),
+            self.cold.batch.get_or_init(Default::default),
         ))
     }
 
@@ -472,7 +472,7 @@ impl Socket {
         if max == 0 {
             return Ok(Vec::new());
         }
-        let call = self.begin(self.receive_timeout)?;
+        let call = self.begin(self.cold.receive_timeout)?;
         let udp = self.is_udp();
         let r = if udp {
             let offload = self.offload();
@@ -568,7 +568,7 @@ impl Socket {
         if messages.is_empty() {
             return Ok(0);
         }
-        let call = self.begin(self.send_timeout).map_err(none_sent)?;
+        let call = self.begin(self.cold.send_timeout).map_err(none_sent)?;
         let to = if addr::family_of(&addr) == self.family {
             socket2::SockAddr::from(addr)
         } else {

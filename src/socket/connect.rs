@@ -80,7 +80,7 @@ impl Socket {
         port: u16,
         timeout: Option<Duration>,
     ) -> Result<()> {
-        let host = host.map_or_else(|| self.host.clone(), str::to_owned);
+        let host = host.map_or_else(|| self.cold.host.clone(), str::to_owned);
         self.connect_to(Target::Name(host), port, timeout).await
     }
 
@@ -158,7 +158,7 @@ impl Socket {
                     self.io = Slot::shared(won);
                 }
                 let (h, p) = addr::host_port(&peer);
-                self.host = if self.family == AF_UNIX { host } else { h };
+                self.cold.host = if self.family == AF_UNIX { host } else { h };
                 self.port = p;
                 self.state.set_phase(Phase::Connected);
                 if wait.in_place() && self.ty == SOCK_STREAM {
@@ -316,7 +316,7 @@ impl Socket {
         result?;
         let local = io.sock().local_addr()?;
         let (h, p) = addr::host_port(&local);
-        self.host = if self.family == AF_UNIX {
+        self.cold.host = if self.family == AF_UNIX {
             host.to_owned()
         } else {
             h
@@ -399,7 +399,7 @@ impl Socket {
         if st.phase != Phase::Listening {
             return Err(SocketError::illegal(NOT_LISTENING));
         }
-        let call = self.begin(self.receive_timeout)?;
+        let call = self.begin(self.cold.receive_timeout)?;
         // The blocking facade's connections get a blocking descriptor (see `ready_io`).
         let blocking_fd = call.in_place() && self.ty == SOCK_STREAM;
         let mut backoff = FIRST_BACKOFF;

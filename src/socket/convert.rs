@@ -96,15 +96,15 @@ impl Socket {
             self.ty,
             self.protocol,
             st.phase,
-            self.host.clone(),
+            self.cold.host.clone(),
             self.port,
         );
         clone.state.set(st);
-        clone.send_timeout = self.send_timeout;
-        clone.receive_timeout = self.receive_timeout;
+        clone.cold.send_timeout = self.cold.send_timeout;
+        clone.cold.receive_timeout = self.cold.receive_timeout;
         clone.blocking = self.blocking;
         // The two share the kernel socket, and so its `UDP_GRO` setting.
-        clone.batch = self.share_offload();
+        clone.cold.batch = self.share_offload();
         if io.fd_blocking() {
             // `O_NONBLOCK` lives in the open file, which the two share.
             clone.io()?.note_fd_blocking();

@@ -370,7 +370,7 @@ impl Socket {
             return self.send(buf).await;
         }
         self.state.check_send(true).map_err(none_sent)?;
-        let call = self.begin(self.send_timeout).map_err(none_sent)?;
+        let call = self.begin(self.cold.send_timeout).map_err(none_sent)?;
         let to = async {
             match to {
                 Ok((host, port)) => self.resolve_to(&call, host, port).await,
@@ -430,7 +430,7 @@ impl Socket {
     #[doc(alias = "sendfile")]
     pub async fn send_file(&self, file: &std::fs::File) -> Result<u64> {
         self.state.check_send(false).map_err(none_sent)?;
-        let call = self.begin(self.send_timeout).map_err(none_sent)?;
+        let call = self.begin(self.cold.send_timeout).map_err(none_sent)?;
         // sendfile(2) takes no MSG_DONTWAIT: it needs a non-blocking descriptor.
         call.io
             .set_fd_blocking(false)
@@ -630,7 +630,7 @@ impl Socket {
             let data = self.receive(length).await?.unwrap_or_default();
             return Ok(Datagram {
                 data,
-                host: self.host.clone(),
+                host: self.cold.host.clone(),
                 port: self.port,
             });
         }
@@ -638,11 +638,11 @@ impl Socket {
         if length == Some(0) {
             return Ok(Datagram {
                 data: Bytes::new(),
-                host: self.host.clone(),
+                host: self.cold.host.clone(),
                 port: self.port,
             });
         }
-        let call = self.begin(self.receive_timeout)?;
+        let call = self.begin(self.cold.receive_timeout)?;
         let (offload, udp) = (self.offload(), self.is_udp());
         let r = call
             .ready(self, Interest::READABLE, What::Receive, |s, flags| {
@@ -686,7 +686,8 @@ impl Socket {
             },
             Recv::Datagram => recv_datagram(s, length, flags).map(Some),
             Recv::Record => recv_record(s, length, flags),
-            Recv::Stream { may_be_reset } => match recv_stream(s, &self.spare, length, flags)? {
+            Recv::Stream { may_be_reset } => match recv_stream(s, &self.cold.spare, length, flags)?
+            {
                 None if may_be_reset => self.eof_or_reset(s).map(|()| None),
                 b => Ok(b),
             },
@@ -730,7 +731,7 @@ impl<M: AsRef<[u8]>> Kind for SendAll<M> {
     }
 
     fn timeout(sock: &Socket) -> Option<Duration> {
-        sock.send_timeout
+        sock.cold.send_timeout
     }
 
     #[inline]
@@ -781,7 +782,7 @@ impl Kind for ReceiveInto<'_> {
     }
 
     fn timeout(sock: &Socket) -> Option<Duration> {
-        sock.receive_timeout
+        sock.cold.receive_timeout
     }
 
     #[inline]
@@ -843,7 +844,7 @@ impl Kind for Receive {
     }
 
     fn timeout(sock: &Socket) -> Option<Duration> {
-        sock.receive_timeout
+        sock.cold.receive_timeout
     }
 
     #[inline]

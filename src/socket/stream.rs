@@ -68,7 +68,7 @@ impl Socket {
     /// Forgets both directions' pending polls (a close through `&mut self`:
     /// no poll can be running, and the descriptor must go now).
     pub(super) fn clear_polls(&mut self) {
-        if let Some(timers) = self.timers.0.get_mut() {
+        if let Some(timers) = self.cold.timers.0.get_mut() {
             **timers = Default::default();
         }
         for parked in &mut self.parked.0 {
@@ -78,7 +78,7 @@ impl Socket {
 
     /// `way`'s pending poll, locked (and made, the first time).
     fn pending(&self, way: Way) -> MutexGuard<'_, Pending> {
-        let pending = &self.timers.0.get_or_init(Box::default)[way as usize];
+        let pending = &self.cold.timers.0.get_or_init(Box::default)[way as usize];
         // A poisoned lock (a panic while polling a tokio timer) still holds
         // a usable value.
         pending.lock().unwrap_or_else(|e| e.into_inner())
@@ -181,8 +181,8 @@ impl Socket {
             }
         };
         let (interest, what, timeout) = match way {
-            Way::Read => (Interest::READABLE, What::Receive, self.receive_timeout),
-            Way::Write => (Interest::WRITABLE, What::Send, self.send_timeout),
+            Way::Read => (Interest::READABLE, What::Receive, self.cold.receive_timeout),
+            Way::Write => (Interest::WRITABLE, What::Send, self.cold.send_timeout),
         };
         let parked = self.parked(way);
         if timeout.is_none() && !parked.load(Ordering::Acquire) {

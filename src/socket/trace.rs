@@ -81,7 +81,7 @@ pub(super) fn connection(sock: &Socket, how: &'static str, listener_fd: Option<i
         fd = sock.fd,
         family = ?sock.family,
         local = local.as_deref().unwrap_or("?"),
-        peer = %format_args!("{}:{}", sock.host, sock.port),
+        peer = %format_args!("{}:{}", sock.cold.host, sock.port),
         listener_fd,
         "{how}"
     );
@@ -89,5 +89,5 @@ pub(super) fn connection(sock: &Socket, how: &'static str, listener_fd: Option<i
 
 /// Records a change of the socket's life (bound, listening, closed...).
 pub(super) fn lifecycle(sock: &Socket, what: &'static str) {
-    tracing::debug!(fd = sock.fd, family = ?sock.family, host = %sock.host, port = sock.port, "{what}");
+    tracing::debug!(fd = sock.fd, family = ?sock.family, host = %sock.cold.host, port = sock.port, "{what}");
 }
