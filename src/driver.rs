@@ -262,6 +262,7 @@ impl Wait {
     }
 
     /// The calling thread's readiness loop.
+    #[inline]
     fn in_place_ready<R>(
         &self,
         io: &Io,
