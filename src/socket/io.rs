@@ -100,6 +100,17 @@ enum Recv {
     },
 }
 
+/// The buffer small stream receives reuse (see [`recv_reusing`]).
+#[derive(Debug, Default)]
+pub(super) struct Spare {
+    buf: BytesMut,
+    /// Whether a receive has used it yet.
+    used: bool,
+}
+
+/// The block later small receives carve their bytes from.
+const SPARE_BLOCK: usize = 1024;
+
 /// Reads of up to this many bytes go through the socket's reused buffer.
 const SPARE_MAX: usize = 4096;
 
@@ -107,13 +118,13 @@ const SPARE_MAX: usize = 4096;
 /// with `None`); `Ok(None)` at end of file.
 fn recv_stream(
     sock: &socket2::Socket,
-    spare: &Mutex<BytesMut>,
+    spare: &Mutex<Spare>,
     length: Option<usize>,
     flags: i32,
 ) -> io::Result<Option<Bytes>> {
     if let Some(n) = length.filter(|&n| n <= SPARE_MAX) {
-        if let Ok(mut buf) = spare.try_lock() {
-            return recv_reusing(sock, &mut buf, n, flags);
+        if let Ok(mut spare) = spare.try_lock() {
+            return recv_reusing(sock, &mut spare, n, flags);
         }
     }
     let (want, sized) = match length {
@@ -156,11 +167,24 @@ fn recv_stream(
 /// (`reserve` on a unique block), so the steady path does not allocate.
 fn recv_reusing(
     sock: &socket2::Socket,
-    buf: &mut BytesMut,
+    spare: &mut Spare,
     want: usize,
     flags: i32,
 ) -> io::Result<Option<Bytes>> {
-    buf.reserve(want);
+    // The first receive takes what it needs (an idle connection keeps no
+    // more); later ones carve from a larger block, so that most reserve
+    // without reaching `reserve`'s slow path (the block is reclaimed once
+    // the caller has dropped what was carved from it).
+    if spare.buf.capacity() < want {
+        let block = if spare.used {
+            want.max(SPARE_BLOCK)
+        } else {
+            want
+        };
+        spare.buf.reserve(block);
+    }
+    spare.used = true;
+    let buf = &mut spare.buf;
     loop {
         match sys::recv_into(sock, buf, want, flags) {
             Ok(0) => return Ok(None),

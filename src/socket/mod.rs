@@ -168,7 +168,7 @@ struct Cold {
     /// need (whether each direction has one is `Socket::parked`).
     timers: stream::Timers,
     /// The buffer small stream receives reuse (see `io::recv_reusing`).
-    spare: std::sync::Mutex<bytes::BytesMut>,
+    spare: std::sync::Mutex<io::Spare>,
     /// UDP offload state and datagrams read ahead, made on first use.
     batch: std::sync::OnceLock<Arc<batch::Offload>>,
 }
