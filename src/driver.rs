@@ -557,6 +557,7 @@ impl Waiting {
         what: What,
         may_wait: bool,
         op: &mut impl FnMut(&socket2::Socket, i32) -> io::Result<R>,
+        drained: Option<&Cell<bool>>,
     ) -> Poll<Result<R>> {
         if !self.started {
             self.started = true;
@@ -591,6 +592,7 @@ impl Waiting {
             &mut self.sleep,
             Some(share),
             op,
+            drained,
         )
     }
 
@@ -634,6 +636,7 @@ impl<R, F: FnMut(&socket2::Socket, i32) -> io::Result<R>> Future for Ready<'_, F
             this.what,
             this.may_wait,
             &mut this.op,
+            None,
         )
     }
 }
@@ -661,6 +664,7 @@ pub(crate) fn poll_stream<R>(
     what: What,
     timer: &mut Timer,
     mut op: impl FnMut(&socket2::Socket, i32) -> io::Result<R>,
+    drained: Option<&Cell<bool>>,
 ) -> Poll<Result<R>> {
     if io.registered().is_none() {
         Driver::current()?;
@@ -676,6 +680,7 @@ pub(crate) fn poll_stream<R>(
         &mut timer.sleep,
         None,
         &mut op,
+        drained,
     )
 }
 
@@ -693,6 +698,7 @@ fn poll_io<R>(
     sleep: &mut Option<Pin<Box<Sleep>>>,
     mut share: Option<Share<'_>>,
     op: &mut impl FnMut(&socket2::Socket, i32) -> io::Result<R>,
+    drained: Option<&Cell<bool>>,
 ) -> Poll<Result<R>> {
     let reg = io.registration()?;
     let read = interest.is_readable();
@@ -735,7 +741,17 @@ fn poll_io<R>(
             Poll::Ready(r) => r?,
         };
         match guard.try_io(|_| op(io.sock(), libc::MSG_DONTWAIT)) {
-            Ok(r) => return Poll::Ready(finish(io, r)),
+            Ok(r) => {
+                // A stream read that left room in its buffer drained the
+                // socket (epoll is edge-triggered): forget the readiness
+                // now, with the event the read was made under, so the
+                // next read waits instead of failing with EAGAIN first
+                // (as `tokio::net` does).
+                if drained.is_some_and(Cell::get) {
+                    guard.clear_ready();
+                }
+                return Poll::Ready(finish(io, r));
+            }
             // Readiness the syscall contradicts: tokio never clears hang-up
             // readiness, so go through the budget to yield, and let the
             // deadline still end the call.

@@ -836,6 +836,10 @@ impl Kind for ReceiveInto<'_> {
         Ok(Some(n))
     }
 
+    fn drained(&self, n: &usize) -> bool {
+        matches!(self.how, Recv::Stream { .. }) && *n > 0 && *n < self.buf.len()
+    }
+
     fn failed(&mut self, sock: &Socket, err: SocketError) -> Result<usize> {
         Err(sock.fail(err))
     }
@@ -879,6 +883,13 @@ impl Kind for Receive {
         flags: i32,
     ) -> io::Result<Option<Option<Bytes>>> {
         sock.receive_once(self.how, s, self.length, flags).map(Some)
+    }
+
+    fn drained(&self, out: &Option<Bytes>) -> bool {
+        match (self.how, self.length, out) {
+            (Recv::Stream { .. }, Some(n), Some(b)) => !b.is_empty() && b.len() < n,
+            _ => false,
+        }
     }
 
     fn failed(&mut self, sock: &Socket, err: SocketError) -> Result<Option<Bytes>> {

@@ -4,6 +4,7 @@
 //! from the call's checks to the readiness loop ([`Waiting`]).
 
 use std::{
+    cell::Cell,
     future::Future,
     io,
     pin::Pin,
@@ -49,6 +50,12 @@ pub(super) trait Kind {
         s: &socket2::Socket,
         flags: i32,
     ) -> io::Result<Option<Self::Out>>;
+
+    /// Whether `out` shows that the read drained the socket: a stream read
+    /// that left room in its buffer.
+    fn drained(&self, _out: &Self::Out) -> bool {
+        false
+    }
 
     /// The call's result once the readiness loop has failed with `err`.
     fn failed(&mut self, sock: &Socket, err: SocketError) -> Result<Self::Out>;
@@ -112,6 +119,7 @@ impl<K: Kind> Future for Op<'_, K> {
             unreachable!("an Op's call is set by its start");
         };
         let (sock, kind) = (this.sock, &mut this.kind);
+        let drained = Cell::new(false);
         let r = loop {
             let polled = this.waiting.poll(
                 cx,
@@ -120,7 +128,14 @@ impl<K: Kind> Future for Op<'_, K> {
                 K::INTEREST,
                 K::WHAT,
                 sock.blocking,
-                &mut |s: &socket2::Socket, flags| kind.attempt(sock, s, flags),
+                &mut |s: &socket2::Socket, flags| {
+                    let r = kind.attempt(sock, s, flags);
+                    if let Ok(Some(out)) = &r {
+                        drained.set(kind.drained(out));
+                    }
+                    r
+                },
+                Some(&drained),
             );
             match polled {
                 Poll::Pending => return Poll::Pending,

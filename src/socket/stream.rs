@@ -5,6 +5,7 @@
 //! [`Socket::poll_receive`] and [`Socket::poll_send`].
 
 use std::{
+    cell::Cell,
     io::{self, IoSlice},
     pin::Pin,
     sync::{
@@ -112,13 +113,19 @@ impl Socket {
             return Poll::Ready(Err(e.into()));
         }
         // End of file, or a reset that a concurrent call was told of.
-        let may_be_reset = buf.remaining() > 0 && self.eof_may_be_reset();
-        ready!(self.poll_io(cx, Way::Read, |s, flags| {
-            match sys::recv_read_buf(s, buf, flags)? {
-                0 if may_be_reset => self.eof_or_reset(s).map(|()| 0),
-                n => Ok(n),
+        let room = buf.remaining();
+        let may_be_reset = room > 0 && self.eof_may_be_reset();
+        // A stream read that leaves room drained the socket (see `driver`).
+        let stream = self.ty == crate::consts::SOCK_STREAM;
+        let drained = Cell::new(false);
+        let read = |s: &socket2::Socket, flags| match sys::recv_read_buf(s, buf, flags)? {
+            0 if may_be_reset => self.eof_or_reset(s).map(|()| 0),
+            n => {
+                drained.set(stream && n < room);
+                Ok(n)
             }
-        }))?;
+        };
+        ready!(self.poll_io(cx, Way::Read, Some(&drained), read))?;
         Poll::Ready(Ok(()))
     }
 
@@ -132,7 +139,7 @@ impl Socket {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        self.poll_io(cx, Way::Write, |s, flags| {
+        self.poll_io(cx, Way::Write, None, |s, flags| {
             s.send_with_flags(buf, flags | libc::MSG_NOSIGNAL)
         })
         .map_err(Into::into)
@@ -153,7 +160,7 @@ impl Socket {
         if bufs.iter().all(|b| b.is_empty()) {
             return Poll::Ready(Ok(0));
         }
-        self.poll_io(cx, Way::Write, |s, flags| {
+        self.poll_io(cx, Way::Write, None, |s, flags| {
             s.send_vectored_with_flags(bufs, flags | libc::MSG_NOSIGNAL)
         })
         .map_err(Into::into)
@@ -171,6 +178,7 @@ impl Socket {
         &self,
         cx: &mut Context<'_>,
         way: Way,
+        drained: Option<&Cell<bool>>,
         op: impl FnMut(&socket2::Socket, i32) -> io::Result<R>,
     ) -> Poll<Result<R>> {
         let io = match self.io() {
@@ -187,7 +195,8 @@ impl Socket {
         let parked = self.parked(way);
         if timeout.is_none() && !parked.load(Ordering::Acquire) {
             // Nothing to keep between polls unless this one parks.
-            let polled = driver::poll_stream(&io, cx, interest, what, &mut Timer::default(), op);
+            let mut timer = Timer::default();
+            let polled = driver::poll_stream(&io, cx, interest, what, &mut timer, op, drained);
             return match polled {
                 Poll::Pending => {
                     self.pending(way).io = Some(io);
@@ -199,7 +208,7 @@ impl Socket {
         }
         let mut slot = self.pending(way);
         let timer = slot.timer.get_or_insert_with(|| Timer::after(timeout));
-        let r = match driver::poll_stream(&io, cx, interest, what, timer, op) {
+        let r = match driver::poll_stream(&io, cx, interest, what, timer, op, drained) {
             Poll::Pending => {
                 slot.io = Some(io);
                 parked.store(true, Ordering::Release);
