@@ -24,8 +24,10 @@
 //!   std client against the same std server;
 //! - `connect_async`: connect + accept + close on a current-thread runtime,
 //!   against tokio; `connect_blocking`: the same on the facade, against std;
-//! - `udp`: one 64-byte `send_to` + `receive_from`, against
-//!   `tokio::net::UdpSocket`.
+//! - `udp`: one 64-byte `send_to` (to `"127.0.0.1"`) + `receive_from`,
+//!   against `tokio::net::UdpSocket`'s `send_to` + `recv_from`;
+//! - `udp_addr`: the same with `send_to_addr` (a `SocketAddr`), against the
+//!   same tokio peer.
 //!
 //! Without `--bench` (as `cargo test --all-targets` runs it) every child
 //! runs natively with a few iterations, as a smoke test, and nothing is
@@ -97,6 +99,11 @@ const PATHS: &[Path] = &[
         peer: "tokio",
         run: udp,
     },
+    Path {
+        name: "udp_addr",
+        peer: "tokio",
+        run: udp_addr,
+    },
 ];
 
 fn main() {
@@ -160,7 +167,9 @@ fn main() {
 }
 
 /// Bytes of a parked receive future (what a task parked in it holds),
-/// ours against tokio's `read`/`read_exact`: `size NAME OURS PEER`.
+/// ours against tokio's `read`/`read_exact`, and of the datagram calls'
+/// futures against tokio's `UdpSocket` (with a 64-byte array message):
+/// `size NAME OURS PEER`.
 fn future_sizes() {
     let rt = current_thread();
     rt.block_on(async {
@@ -174,6 +183,18 @@ fn future_sizes() {
         println!("size receive_future {receive} {read}");
         println!("size receive_into_future {receive_into} {read}");
         println!("size read_exact_future - {read_exact}");
+        let msg = [7u8; MSG];
+        let ours = Socket::udp().expect("socket");
+        let peer = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+        let to = peer.local_addr().expect("addr");
+        let send_to = std::mem::size_of_val(&ours.send_to("127.0.0.1", 9, msg));
+        let send_to_addr = std::mem::size_of_val(&ours.send_to_addr(to, msg));
+        let receive_from = std::mem::size_of_val(&ours.receive_from(Some(MSG)));
+        let tokio_send_to = std::mem::size_of_val(&peer.send_to(&msg, to));
+        let recv_from = std::mem::size_of_val(&peer.recv_from(&mut buf));
+        println!("size send_to_future {send_to} {tokio_send_to}");
+        println!("size send_to_addr_future {send_to_addr} {tokio_send_to}");
+        println!("size receive_from_future {receive_from} {recv_from}");
     });
 }
 
@@ -448,6 +469,17 @@ fn connect_blocking(side: Side, n: usize) {
 }
 
 fn udp(side: Side, n: usize) {
+    udp_with(side, n, false);
+}
+
+fn udp_addr(side: Side, n: usize) {
+    udp_with(side, n, true);
+}
+
+/// Per iteration one `send_to` (text host, or `send_to_addr` when
+/// `by_addr`) and the `receive_from` of it, on a current-thread runtime; the
+/// peer is tokio's `send_to` + `recv_from` either way.
+fn udp_with(side: Side, n: usize, by_addr: bool) {
     let rt = current_thread();
     rt.block_on(async move {
         let msg = [7u8; MSG];
@@ -456,9 +488,14 @@ fn udp(side: Side, n: usize) {
                 let mut rx = Socket::udp().expect("socket");
                 rx.bind(0, None).await.expect("bind");
                 let port = rx.port();
+                let to = rx.info().expect("info").socket_addr().expect("an IP");
                 let tx = Socket::udp().expect("socket");
                 for _ in 0..n {
-                    tx.send_to("127.0.0.1", port, msg).await.expect("send_to");
+                    if by_addr {
+                        tx.send_to_addr(to, msg).await.expect("send_to_addr");
+                    } else {
+                        tx.send_to("127.0.0.1", port, msg).await.expect("send_to");
+                    }
                     let d = rx.receive_from(Some(MSG)).await.expect("receive_from");
                     assert_eq!(d.data.len(), MSG);
                 }

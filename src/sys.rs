@@ -373,6 +373,115 @@ pub(crate) fn recv_from_into(
     Ok((n, addr))
 }
 
+/// An IP socket address in C form, built on the stack (as mio does), for
+/// [`send_to_ip`]: no `sockaddr_storage` to zero and copy per datagram.
+#[repr(C)]
+union CSockAddr {
+    v4: libc::sockaddr_in,
+    v6: libc::sockaddr_in6,
+}
+
+fn c_sock_addr(addr: &SocketAddr) -> (CSockAddr, libc::socklen_t) {
+    match addr {
+        SocketAddr::V4(a) => (
+            CSockAddr {
+                v4: libc::sockaddr_in {
+                    sin_family: libc::AF_INET as libc::sa_family_t,
+                    sin_port: a.port().to_be(),
+                    sin_addr: libc::in_addr {
+                        s_addr: u32::from_ne_bytes(a.ip().octets()),
+                    },
+                    sin_zero: [0; 8],
+                },
+            },
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        ),
+        SocketAddr::V6(a) => (
+            CSockAddr {
+                v6: libc::sockaddr_in6 {
+                    sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                    sin6_port: a.port().to_be(),
+                    sin6_flowinfo: a.flowinfo(),
+                    sin6_addr: libc::in6_addr {
+                        s6_addr: a.ip().octets(),
+                    },
+                    sin6_scope_id: a.scope_id(),
+                },
+            },
+            std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+        ),
+    }
+}
+
+/// `sendto(2)` of `buf` to the IP address `to`.
+pub(crate) fn send_to_ip(
+    sock: &socket2::Socket,
+    buf: &[u8],
+    to: &SocketAddr,
+    flags: i32,
+) -> io::Result<usize> {
+    let (addr, len) = c_sock_addr(to);
+    // SAFETY: `buf` is valid for reads of `buf.len()` bytes; `addr` is an
+    // initialised `sockaddr_in`/`sockaddr_in6` of `len` bytes (the variant
+    // `c_sock_addr` wrote), which outlives the call.
+    let n = unsafe {
+        libc::sendto(
+            sock.as_raw_fd(),
+            buf.as_ptr().cast(),
+            buf.len(),
+            flags,
+            (&raw const addr).cast::<libc::sockaddr>(),
+            len,
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
+
+/// Like [`recv_from_into`], for a socket whose senders are IP addresses
+/// (UDP): the sender comes back as a `SocketAddr` read from a small C
+/// address on the stack; `None` when it is not an IP address.
+pub(crate) fn recv_from_ip_into(
+    sock: &socket2::Socket,
+    buf: &mut BytesMut,
+    max: usize,
+    flags: i32,
+) -> io::Result<(usize, Option<SocketAddr>)> {
+    let spare = buf.spare_capacity_mut();
+    let len = spare.len().min(max);
+    let mut from = MaybeUninit::<CSockAddr>::uninit();
+    let mut from_len = std::mem::size_of::<CSockAddr>() as libc::socklen_t;
+    // SAFETY: `spare` is valid for writes of `len` bytes; `from` for writes
+    // of `from_len` bytes, its size.
+    let n = unsafe {
+        libc::recvfrom(
+            sock.as_raw_fd(),
+            spare.as_mut_ptr().cast(),
+            len,
+            flags,
+            from.as_mut_ptr().cast::<libc::sockaddr>(),
+            &mut from_len,
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // With MSG_TRUNC the kernel reports the datagram's full length.
+    let n = (n as usize).min(len);
+    // SAFETY: the kernel initialised the first `n` bytes of the spare
+    // capacity (`n <= len <= spare.len()`), which directly follow the
+    // current length.
+    unsafe { buf.set_len(buf.len() + n) };
+    // SAFETY: the kernel wrote `from_len` bytes of address into `from`
+    // (less when the real address is longer: `sockaddr_to_std` then finds
+    // its family's struct too long for `from_len`, or reads no IP family).
+    let len = from_len.min(std::mem::size_of::<CSockAddr>() as libc::socklen_t);
+    let sender = unsafe { sockaddr_to_std(from.as_ptr().cast::<libc::sockaddr>(), len) };
+    Ok((n, sender))
+}
+
 /// Reads an `int` socket option.
 pub(crate) fn getsockopt_int(fd: BorrowedFd<'_>, level: i32, name: i32) -> io::Result<i32> {
     let mut value: libc::c_int = 0;

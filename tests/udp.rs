@@ -569,3 +569,103 @@ async fn send_to_addr_on_a_stream_socket_behaves_as_send() {
     })
     .await;
 }
+
+/// Every spelling of a literal destination reaches the receiver, each one
+/// several times in a row (the parsed form is reused between calls), mixed
+/// with `send_to_addr`; a literal of the other family fails the same way
+/// every time, with nothing sent, and leaves the socket usable.
+#[tokio::test]
+async fn literal_destinations_repeat_and_the_wrong_family_fails_each_time() {
+    within(async {
+        let mut rx6 = Socket::udp6().unwrap();
+        rx6.bind(0, Some("::1")).await.unwrap();
+        let tx6 = Socket::udp6().unwrap();
+        let to6 = rx6.info().unwrap().socket_addr().unwrap();
+        for (i, host) in ["::1", "[::1]", "::1", "0:0:0:0:0:0:0:1"]
+            .iter()
+            .enumerate()
+        {
+            let msg = format!("v6 {i}");
+            assert_eq!(
+                tx6.send_to(host, rx6.port(), &msg).await.unwrap(),
+                msg.len()
+            );
+            let d = rx6.receive_from(None).await.unwrap();
+            assert_eq!(&d.data[..], msg.as_bytes(), "{host}");
+            assert_eq!(d.host, "::1");
+            assert_eq!(d.port, tx6.info().unwrap().port);
+            tx6.send_to_addr(to6, "by addr").await.unwrap();
+            assert_eq!(&rx6.receive_from(None).await.unwrap().data[..], b"by addr");
+        }
+        for _ in 0..2 {
+            let e = tx6.send_to("127.0.0.1", rx6.port(), "x").await.unwrap_err();
+            assert_eq!(
+                e.kind(),
+                blade_socket::ErrorKind::AddressResolution,
+                "{e:?}"
+            );
+            assert_eq!(e.bytes_sent(), Some(0));
+            let e = tx6
+                .send_to_addr(([127, 0, 0, 1], rx6.port()).into(), "x")
+                .await
+                .unwrap_err();
+            assert_eq!(
+                e.kind(),
+                blade_socket::ErrorKind::AddressResolution,
+                "{e:?}"
+            );
+            assert_eq!(e.bytes_sent(), Some(0));
+        }
+        assert!(!tx6.is_closed());
+
+        let rx = bound_udp().await;
+        let tx = Socket::udp().unwrap();
+        for host in ["127.0.0.1", "127.0.0.1", "[127.0.0.1]", "127.0.0.1"] {
+            tx.send_to(host, rx.port(), host).await.unwrap();
+            let d = rx.receive_from(None).await.unwrap();
+            assert_eq!(&d.data[..], host.as_bytes());
+            assert_eq!(d.host, "127.0.0.1");
+        }
+        for _ in 0..2 {
+            let e = tx.send_to("::1", rx.port(), "x").await.unwrap_err();
+            assert_eq!(
+                e.kind(),
+                blade_socket::ErrorKind::AddressResolution,
+                "{e:?}"
+            );
+            assert_eq!(e.bytes_sent(), Some(0));
+        }
+    })
+    .await;
+}
+
+/// A fresh socket given a local address by its first `send_to` receives
+/// replies on it, call after call; one that never sent fails at once.
+#[tokio::test]
+async fn a_fresh_sender_receives_replies_call_after_call() {
+    within(async {
+        let server = bound_udp().await;
+        let client = Socket::udp().unwrap();
+        let e = client.receive_from(None).await.unwrap_err();
+        assert_eq!(e.message(), "socket not listening or connected");
+        for i in 0..3u8 {
+            client
+                .send_to("127.0.0.1", server.port(), [i])
+                .await
+                .unwrap();
+            let d = server.receive_from(None).await.unwrap();
+            assert_eq!(&d.data[..], [i]);
+            server
+                .send_to_addr(d.sender().unwrap(), [i, i])
+                .await
+                .unwrap();
+            let back = client.receive_from(None).await.unwrap();
+            assert_eq!(&back.data[..], [i, i]);
+            assert_eq!(
+                (back.host.as_str(), back.port),
+                ("127.0.0.1", server.port())
+            );
+        }
+    })
+    .await;
+}

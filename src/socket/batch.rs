@@ -77,9 +77,13 @@ pub(crate) struct Offload {
     mmsg: AtomicBool,
     gro: AtomicU8,
     refuse: AtomicU8,
+    /// The socket was seen with a local address (see
+    /// [`Socket::check_datagram_receive`]), which it keeps.
+    local: AtomicBool,
     recv: Mutex<RecvState>,
-    /// The last literal destination of `send_to`, parsed.
-    last_to: Mutex<Option<(String, u16, socket2::SockAddr)>>,
+    /// The last literal destination of `send_to`, parsed and checked
+    /// against the socket's family.
+    last_to: Mutex<Option<(String, u16, SocketAddr)>>,
 }
 
 impl Default for Offload {
@@ -89,6 +93,7 @@ impl Default for Offload {
             mmsg: AtomicBool::new(true),
             gro: AtomicU8::new(GRO_UNTRIED),
             refuse: AtomicU8::new(0),
+            local: AtomicBool::new(false),
             recv: Mutex::new(RecvState::default()),
             last_to: Mutex::new(None),
         }
@@ -109,12 +114,24 @@ struct RecvState {
     per_read: usize,
     /// The last sender and its text, so a run from one sender formats once.
     sender: Option<(socket2::SockAddr, String, u16)>,
+    /// The same for IP senders, compared without a `SockAddr`.
+    ip_sender: Option<(SocketAddr, String)>,
 }
 
 impl Offload {
     /// Whether `UDP_GRO` is on, so that every receive must split what it reads.
     pub(crate) fn gro_on(&self) -> bool {
         self.gro.load(Ordering::Relaxed) == GRO_ON
+    }
+
+    /// Whether the socket was seen with a local address.
+    pub(crate) fn has_local(&self) -> bool {
+        self.local.load(Ordering::Relaxed)
+    }
+
+    /// Notes that the socket has a local address (it keeps it).
+    pub(crate) fn note_local(&self) {
+        self.local.store(true, Ordering::Relaxed);
     }
 
     fn refused(&self, what: u8) -> bool {
@@ -228,7 +245,25 @@ impl Offload {
     /// sender's text cloned when it is the last one's; through
     /// [`receive_one`](Offload::receive_one) once `UDP_GRO` is on. Without
     /// the lock (another receive holds it) it reads as any datagram socket.
+    #[inline]
     pub(crate) fn receive_from(
+        &self,
+        sock: &socket2::Socket,
+        length: Option<usize>,
+        flags: i32,
+        udp: bool,
+    ) -> io::Result<Datagram> {
+        if udp && !self.gro_on() {
+            if let Ok(mut st) = self.recv.try_lock() {
+                return st.receive_udp(sock, length, flags);
+            }
+        }
+        self.receive_from_slow(sock, length, flags, udp)
+    }
+
+    /// [`receive_from`](Offload::receive_from) but for its common case.
+    #[inline(never)]
+    fn receive_from_slow(
         &self,
         sock: &socket2::Socket,
         length: Option<usize>,
@@ -250,32 +285,29 @@ impl Offload {
         };
         let st = &mut *st;
         if !udp {
-            let (data, from) = super::io::recv_datagram_from(sock, length, flags)?;
+            let size = super::io::datagram_size(sock, length, flags)?;
+            st.buf.reserve(size);
+            let (_, from) = sys::recv_from_into(sock, &mut st.buf, size, flags)?;
+            let data = st.buf.split().freeze();
             return Ok(st.datagram(data, &from));
         }
-        let want = length.map_or(SLOT, |n| n.min(SLOT));
-        if st.buf.capacity() - st.buf.len() < want {
-            st.buf.reserve(CHUNK.max(want));
-        }
-        let (_, from) = sys::recv_from_into(sock, &mut st.buf, want, flags)?;
-        let data = st.buf.split().freeze();
-        Ok(st.datagram(data, &from))
+        st.receive_udp(sock, length, flags)
     }
 
     /// The destination of the last `send_to` to a literal `host`, when it
     /// was this one, so it is not parsed again.
-    pub(crate) fn last_to(&self, host: &str, port: u16) -> Option<socket2::SockAddr> {
+    pub(crate) fn last_to(&self, host: &str, port: u16) -> Option<SocketAddr> {
         let last = self.last_to.try_lock().ok()?;
         match &*last {
-            Some((h, p, to)) if *p == port && h == host => Some(to.clone()),
+            Some((h, p, to)) if *p == port && h == host => Some(*to),
             _ => None,
         }
     }
 
     /// Remembers `to` as what the literal `host`:`port` means.
-    pub(crate) fn remember_to(&self, host: &str, port: u16, to: &socket2::SockAddr) {
+    pub(crate) fn remember_to(&self, host: &str, port: u16, to: SocketAddr) {
         if let Ok(mut last) = self.last_to.try_lock() {
-            *last = Some((host.to_owned(), port, to.clone()));
+            *last = Some((host.to_owned(), port, to));
         }
     }
 
@@ -332,6 +364,9 @@ fn segments(data: Bytes, segment: usize) -> impl Iterator<Item = Bytes> {
 impl RecvState {
     /// A datagram with its sender's text, formatted once per run of one sender.
     fn datagram(&mut self, data: Bytes, from: &socket2::SockAddr) -> Datagram {
+        if let Some(from) = from.as_socket() {
+            return self.ip_datagram(data, from);
+        }
         let (host, port) = match &self.sender {
             Some((last, host, port)) if last == from => (host.clone(), *port),
             _ => {
@@ -341,6 +376,48 @@ impl RecvState {
             }
         };
         Datagram { data, host, port }
+    }
+
+    /// One UDP datagram with its sender, read into the reused buffer
+    /// (datagrams fit in [`SLOT`]).
+    #[inline]
+    fn receive_udp(
+        &mut self,
+        sock: &socket2::Socket,
+        length: Option<usize>,
+        flags: i32,
+    ) -> io::Result<Datagram> {
+        let want = length.map_or(SLOT, |n| n.min(SLOT));
+        if self.buf.capacity() - self.buf.len() < want {
+            self.buf.reserve(CHUNK.max(want));
+        }
+        let (_, from) = sys::recv_from_ip_into(sock, &mut self.buf, want, flags)?;
+        let data = self.buf.split().freeze();
+        Ok(match from {
+            Some(from) => self.ip_datagram(data, from),
+            None => Datagram {
+                data,
+                host: String::new(),
+                port: 0,
+            },
+        })
+    }
+
+    /// [`datagram`](RecvState::datagram) from an IP sender.
+    fn ip_datagram(&mut self, data: Bytes, from: SocketAddr) -> Datagram {
+        let host = match &self.ip_sender {
+            Some((last, host)) if *last == from => host.clone(),
+            _ => {
+                let host = from.ip().to_string();
+                self.ip_sender = Some((from, host.clone()));
+                host
+            }
+        };
+        Datagram {
+            data,
+            host,
+            port: from.port(),
+        }
     }
 
     /// Hands out the datagrams of one read: into `out` up to `max`, the

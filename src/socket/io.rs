@@ -12,12 +12,11 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::Interest;
 
 use super::{
-    Datagram, Socket,
+    Socket,
     op::{Kind, Op},
     trace::OpTrace,
 };
 use crate::{
-    addr,
     driver::{Wait, What},
     error::{Result, SocketError},
     sys::{self, Io},
@@ -31,12 +30,12 @@ const SMALL_READ: usize = 64 * 1024;
 const SENDFILE_CHUNK: usize = 0x7fff_f000;
 
 /// A send's error before anything went out: `bytes_sent() == Some(0)`.
-fn none_sent(e: SocketError) -> SocketError {
+pub(super) fn none_sent(e: SocketError) -> SocketError {
     e.with_bytes_sent(0)
 }
 
 /// A byte count for the trace.
-fn count(n: &usize) -> u64 {
+pub(super) fn count(n: &usize) -> u64 {
     *n as u64
 }
 
@@ -197,7 +196,11 @@ fn recv_reusing(
 
 /// The size to allocate for the next datagram: `length` when small, else
 /// the datagram's real size (peeked with `MSG_TRUNC`), capped by `length`.
-fn datagram_size(sock: &socket2::Socket, length: Option<usize>, flags: i32) -> io::Result<usize> {
+pub(super) fn datagram_size(
+    sock: &socket2::Socket,
+    length: Option<usize>,
+    flags: i32,
+) -> io::Result<usize> {
     match length {
         Some(n) if n <= SMALL_READ => Ok(n),
         _ => {
@@ -291,7 +294,7 @@ impl Socket {
     }
 
     /// Sends `buf` whole (to `to`, on an unconnected datagram socket).
-    async fn send_all(
+    pub(super) async fn send_all(
         &self,
         call: &Call,
         buf: &[u8],
@@ -317,115 +320,6 @@ impl Socket {
                 Err(e) => return Err(self.fail(e).with_bytes_sent(sent as u64)),
             }
         }
-    }
-
-    /// Sends `message` to `host`:`port` (`sendto(2)`), resolving `host` for
-    /// the socket's family. On a stream socket it behaves as
-    /// [`send`](Socket::send) and the address is ignored.
-    ///
-    /// # Errors
-    /// As [`send`](Socket::send), except that an unconnected datagram socket
-    /// is fine; `AddressResolution` when `host` does not resolve.
-    ///
-    /// # Cancel safety
-    /// A datagram is sent in one syscall: cancel safe. On a stream socket, as `send`.
-    ///
-    /// # Examples
-    /// ```
-    /// # #[tokio::main] async fn main() -> blade_socket::Result<()> {
-    /// use blade_socket::Socket;
-    /// let mut rx = Socket::udp()?;
-    /// rx.bind(0, None).await?;
-    /// let tx = Socket::udp()?;
-    /// tx.send_to("127.0.0.1", rx.port(), b"hi").await?;
-    /// assert_eq!(&rx.receive_from(None).await?.data[..], b"hi");
-    /// # Ok(()) }
-    /// ```
-    #[doc(alias = "sendto")]
-    pub async fn send_to(&self, host: &str, port: u16, message: impl AsRef<[u8]>) -> Result<usize> {
-        self.send_to_either(Ok((host, port)), message.as_ref())
-            .await
-    }
-
-    /// Sends `message` to `addr` (`sendto(2)`): [`send_to`](Socket::send_to)
-    /// for a caller who already holds a [`SocketAddr`](std::net::SocketAddr),
-    /// with no name to resolve. On a stream socket it behaves as
-    /// [`send`](Socket::send) and the address is ignored.
-    ///
-    /// # Errors
-    /// As [`send_to`](Socket::send_to); `AddressResolution` for an address of
-    /// another family than the socket's (an IPv6 address on an `AF_INET`
-    /// socket).
-    ///
-    /// # Cancel safety
-    /// A datagram is sent in one syscall: cancel safe. On a stream socket, as `send`.
-    ///
-    /// # Examples
-    /// ```
-    /// # #[tokio::main] async fn main() -> blade_socket::Result<()> {
-    /// use blade_socket::Socket;
-    /// let mut rx = Socket::udp()?;
-    /// rx.bind(0, None).await?;
-    /// let to = rx.info()?.socket_addr().expect("an IP address");
-    /// let tx = Socket::udp()?;
-    /// tx.send_to_addr(to, b"hi").await?;
-    /// let d = rx.receive_from(None).await?;
-    /// assert_eq!(&d.data[..], b"hi");
-    /// assert_eq!(d.sender().map(|a| a.port()), Some(tx.info()?.port));
-    /// # Ok(()) }
-    /// ```
-    #[doc(alias = "sendto")]
-    pub async fn send_to_addr(
-        &self,
-        addr: std::net::SocketAddr,
-        message: impl AsRef<[u8]>,
-    ) -> Result<usize> {
-        self.send_to_either(Err(addr), message.as_ref()).await
-    }
-
-    /// `send_to` and `send_to_addr`: `Ok` a host and port to resolve, or
-    /// `Err` an address to take as it is.
-    async fn send_to_either(
-        &self,
-        to: std::result::Result<(&str, u16), std::net::SocketAddr>,
-        buf: &[u8],
-    ) -> Result<usize> {
-        if !self.is_datagram() {
-            return self.send(buf).await;
-        }
-        self.state.check_send(true).map_err(none_sent)?;
-        let call = self.begin(self.cold.send_timeout).map_err(none_sent)?;
-        let to = async {
-            match to {
-                Ok((host, port)) => self.resolve_to(&call, host, port).await,
-                // The family check formats the address only to report a mismatch.
-                Err(a) if addr::family_of(&a) == self.family => Ok(a.into()),
-                Err(a) => addr::exact(a, self.family, &a.ip().to_string()),
-            }
-        }
-        .await
-        .map_err(none_sent)?;
-        let r = self.send_all(&call, buf, Some(&to)).await;
-        call.traced(self, "send_to", r, count)
-    }
-
-    /// `send_to`'s destination: a literal host is parsed once, then
-    /// recognised by its text; a name is resolved every time.
-    async fn resolve_to(&self, call: &Call, host: &str, port: u16) -> Result<socket2::SockAddr> {
-        let offload = self.offload();
-        if let Some(to) = offload.last_to(host, port) {
-            return Ok(to);
-        }
-        // Resolution runs within the call's deadline (`Wait::off_thread`).
-        let found = addr::resolve(host, port, self.family, self.ty, call.wait).await?;
-        let to = found
-            .into_iter()
-            .next()
-            .ok_or_else(|| SocketError::no_address(host))?;
-        if addr::is_ip_literal(host) {
-            offload.remember_to(host, port, &to);
-        }
-        Ok(to)
     }
 
     /// Streams a file, from its current offset to its end, to the connected
@@ -625,56 +519,6 @@ impl Socket {
                 how: Recv::Datagram,
             },
         )
-    }
-
-    /// Receives one datagram with its sender (`recvfrom(2)`); see
-    /// [`receive`](Socket::receive) for `length`. On a stream socket it
-    /// receives as `receive` does, reports the peer, and at end of file
-    /// returns empty `data`.
-    ///
-    /// # Errors
-    /// As [`receive`](Socket::receive), except that an unconnected datagram
-    /// socket is fine once it has a local address: bound, or given one by an
-    /// earlier [`send_to`](Socket::send_to). With none (nothing could ever
-    /// arrive) it fails at once with `socket not listening or connected`.
-    ///
-    /// # Cancel safety
-    /// Cancel safe, as `receive`.
-    ///
-    /// # Examples
-    /// ```no_run
-    /// # async fn f(s: &blade_socket::Socket) -> blade_socket::Result<()> {
-    /// let d = s.receive_from(None).await?;
-    /// s.send_to(&d.host, d.port, &d.data).await?; // echo it back
-    /// # Ok(()) }
-    /// ```
-    #[doc(alias = "recvfrom")]
-    pub async fn receive_from(&self, length: Option<usize>) -> Result<Datagram> {
-        if !self.is_datagram() {
-            let data = self.receive(length).await?.unwrap_or_default();
-            return Ok(Datagram {
-                data,
-                host: self.cold.host.clone(),
-                port: self.port,
-            });
-        }
-        self.check_datagram_receive()?;
-        if length == Some(0) {
-            return Ok(Datagram {
-                data: Bytes::new(),
-                host: self.cold.host.clone(),
-                port: self.port,
-            });
-        }
-        let call = self.begin(self.cold.receive_timeout)?;
-        let (offload, udp) = (self.offload(), self.is_udp());
-        let r = call
-            .ready(self, Interest::READABLE, What::Receive, |s, flags| {
-                offload.receive_from(s, length, flags, udp)
-            })
-            .await
-            .map_err(|e| self.fail(e));
-        call.traced(self, "receive_from", r, |d| count(&d.data.len()))
     }
 
     /// How this socket's receives read (see [`receive_once`](Socket::receive_once)).

@@ -4,6 +4,7 @@
 mod batch;
 mod connect;
 mod convert;
+mod datagram;
 mod ending;
 mod eyeballs;
 mod io;
@@ -872,14 +873,15 @@ impl Socket {
     /// an earlier `send_to`. Without one nothing can ever arrive, so it fails
     /// at once with `socket not listening or connected` instead of waiting.
     pub(crate) fn check_datagram_receive(&self) -> Result<()> {
-        let st = self.state.get();
-        st.check_receive(true)?;
+        self.state.check_receive(true)?;
         // A raw socket receives its protocol's packets without any address.
-        if st.phase == Phase::Fresh && self.ty != SOCK_RAW {
+        // A fresh socket given one by a send keeps it: asked once.
+        if self.state.is_fresh() && self.ty != SOCK_RAW && !self.offload().has_local() {
             let local = self.io()?.sock().local_addr();
             if !local.is_ok_and(|a| is_bound_addr(&a)) {
                 return Err(SocketError::illegal(NOT_CONNECTED));
             }
+            self.offload().note_local();
         }
         Ok(())
     }

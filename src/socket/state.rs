@@ -117,6 +117,7 @@ impl StateCell {
     pub(crate) fn check_send(&self, unconnected_ok: bool) -> Result<()> {
         match self.0.load(Ordering::Acquire) {
             CONNECTED_OPEN => Ok(()),
+            FRESH_OPEN | BOUND_OPEN if unconnected_ok => Ok(()),
             b => decode(b).check_send(unconnected_ok),
         }
     }
@@ -126,8 +127,16 @@ impl StateCell {
     pub(crate) fn check_receive(&self, unconnected_ok: bool) -> Result<()> {
         match self.0.load(Ordering::Acquire) {
             CONNECTED_OPEN => Ok(()),
+            FRESH_OPEN | BOUND_OPEN if unconnected_ok => Ok(()),
             b => decode(b).check_receive(unconnected_ok),
         }
+    }
+
+    /// Whether the socket is fresh: neither bound nor connected through
+    /// this API (nor closed).
+    #[inline]
+    pub(crate) fn is_fresh(&self) -> bool {
+        self.0.load(Ordering::Acquire) & 0b111 == FRESH_OPEN
     }
 
     /// Whether the write side is shut, as [`State::write_shut`].
@@ -168,6 +177,10 @@ impl StateCell {
 
 /// The encoding of a connected socket with nothing shut.
 const CONNECTED_OPEN: u8 = 3;
+/// The encodings of a fresh and of a bound socket with nothing shut (the
+/// fast paths of the calls that admit an unconnected datagram socket).
+const FRESH_OPEN: u8 = 0;
+const BOUND_OPEN: u8 = 1;
 
 fn encode(s: State) -> u8 {
     let phase = match s.phase {
@@ -214,6 +227,16 @@ mod tests {
             shut: None,
         };
         assert_eq!(encode(open), CONNECTED_OPEN);
+        let fresh = State {
+            phase: Phase::Fresh,
+            shut: None,
+        };
+        assert_eq!(encode(fresh), FRESH_OPEN);
+        let bound = State {
+            phase: Phase::Bound,
+            shut: None,
+        };
+        assert_eq!(encode(bound), BOUND_OPEN);
     }
 
     #[test]
