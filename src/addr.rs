@@ -391,11 +391,35 @@ pub(crate) fn family_of(addr: &SocketAddr) -> Family {
     if addr.is_ipv4() { AF_INET } else { AF_INET6 }
 }
 
+/// An IP address as text, exactly as its `Display` writes it. IPv4 skips
+/// the formatting machinery (a connect, an accept and a datagram from a new
+/// sender each format one): about a tenth of the instructions.
+pub(crate) fn ip_text(ip: std::net::IpAddr) -> String {
+    let v4 = match ip {
+        std::net::IpAddr::V4(v4) => v4,
+        std::net::IpAddr::V6(v6) => return v6.to_string(),
+    };
+    let mut text = String::with_capacity(15);
+    for (i, octet) in v4.octets().into_iter().enumerate() {
+        if i > 0 {
+            text.push('.');
+        }
+        if octet >= 100 {
+            text.push(char::from(b'0' + octet / 100));
+        }
+        if octet >= 10 {
+            text.push(char::from(b'0' + octet / 10 % 10));
+        }
+        text.push(char::from(b'0' + octet % 10));
+    }
+    text
+}
+
 /// A socket address as host text and port: the IP (IPv6 without brackets),
 /// or for a Unix-domain socket its path (`@name` for an abstract one).
 pub(crate) fn host_port(addr: &SockAddr) -> (String, u16) {
     if let Some(sa) = addr.as_socket() {
-        return (sa.ip().to_string(), sa.port());
+        return (ip_text(sa.ip()), sa.port());
     }
     if let Some(path) = addr.as_pathname() {
         return (path.to_string_lossy().into_owned(), 0);
@@ -409,6 +433,24 @@ pub(crate) fn host_port(addr: &SockAddr) -> (String, u16) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ip_text_writes_what_display_writes() {
+        use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+        for a in [0u8, 1, 9, 10, 99, 100, 199, 200, 255] {
+            for b in [0u8, 7, 42, 250] {
+                let ip = IpAddr::V4(Ipv4Addr::new(a, b, 255 - a, 9));
+                assert_eq!(ip_text(ip), ip.to_string());
+            }
+        }
+        for ip in [
+            Ipv6Addr::LOCALHOST,
+            Ipv6Addr::UNSPECIFIED,
+            "::ffff:1.2.3.4".parse().unwrap(),
+        ] {
+            assert_eq!(ip_text(IpAddr::V6(ip)), ip.to_string());
+        }
+    }
 
     #[test]
     fn localhost_is_answered_locally_for_each_family() {

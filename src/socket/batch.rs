@@ -408,7 +408,7 @@ impl RecvState {
         let host = match &self.ip_sender {
             Some((last, host)) if *last == from => host.clone(),
             _ => {
-                let host = from.ip().to_string();
+                let host = crate::addr::ip_text(from.ip());
                 self.ip_sender = Some((from, host.clone()));
                 host
             }

@@ -28,7 +28,7 @@ impl Target {
     fn host(&self) -> String {
         match self {
             Target::Name(h) => h.clone(),
-            Target::Addr(a) => a.ip().to_string(),
+            Target::Addr(a) => addr::ip_text(a.ip()),
         }
     }
 }
@@ -285,7 +285,7 @@ impl Socket {
     /// ```
     pub fn bind_addr(&mut self, addr: SocketAddr) -> Result<()> {
         self.check_bindable()?;
-        let host = addr.ip().to_string();
+        let host = addr::ip_text(addr.ip());
         let addrs = [addr::exact(addr, self.family, &host)?];
         self.bind_any(&addrs, &host)
     }
