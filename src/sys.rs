@@ -7,7 +7,7 @@ use std::{
     fmt, io,
     mem::MaybeUninit,
     net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6},
-    os::fd::{AsRawFd, BorrowedFd, RawFd},
+    os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd},
     sync::{
         Arc, Mutex, OnceLock,
         atomic::{AtomicBool, AtomicI32, Ordering},
@@ -94,7 +94,7 @@ impl Io {
     #[inline]
     pub(crate) fn set_fd_blocking(&self, on: bool) -> io::Result<()> {
         if self.fd_blocking() != on {
-            self.sock.set_nonblocking(!on)?;
+            set_nonblocking(self.sock.as_fd(), !on)?;
             self.fd_blocking.store(on, Ordering::Relaxed);
         }
         Ok(())
@@ -315,6 +315,18 @@ pub(crate) fn bytes_queued(fd: BorrowedFd<'_>) -> io::Result<usize> {
         return Err(io::Error::last_os_error());
     }
     Ok(usize::try_from(n).unwrap_or(0))
+}
+
+/// Sets or clears `O_NONBLOCK` with one `ioctl(FIONBIO)`, as `std::net`
+/// does (socket2's `set_nonblocking` reads the flags, then writes them).
+pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>, on: bool) -> io::Result<()> {
+    let mut on = libc::c_int::from(on);
+    // SAFETY: FIONBIO reads one `c_int` through the pointer, which is valid.
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONBIO, &mut on) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// Receives into `buf`'s spare capacity (at most `max` bytes) and extends it.
