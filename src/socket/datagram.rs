@@ -12,7 +12,6 @@ use std::{
     net::SocketAddr,
     pin::Pin,
     task::{Context, Poll},
-    time::Duration,
 };
 
 use bytes::Bytes;
@@ -21,7 +20,7 @@ use tokio::io::Interest;
 use super::{
     Datagram, Socket,
     io::{count, none_sent},
-    op::{Kind, Op},
+    op::{Kind, Op, Sent},
 };
 use crate::{
     addr,
@@ -235,7 +234,7 @@ enum To<'h> {
 /// address known without resolution.
 struct SendTo<'h, M> {
     message: M,
-    sent: usize,
+    sent: Sent,
     to: To<'h>,
 }
 
@@ -243,7 +242,7 @@ impl<'h, M> SendTo<'h, M> {
     fn new(message: M, to: To<'h>) -> SendTo<'h, M> {
         SendTo {
             message,
-            sent: 0,
+            sent: Sent::default(),
             to,
         }
     }
@@ -289,14 +288,6 @@ impl<M: AsRef<[u8]>> Kind for SendTo<'_, M> {
         Ok(None)
     }
 
-    fn not_started(err: SocketError) -> SocketError {
-        none_sent(err)
-    }
-
-    fn timeout(sock: &Socket) -> Option<Duration> {
-        sock.cold.send_timeout
-    }
-
     #[inline]
     fn attempt(
         &mut self,
@@ -305,7 +296,7 @@ impl<M: AsRef<[u8]>> Kind for SendTo<'_, M> {
         flags: i32,
     ) -> io::Result<Option<usize>> {
         let buf = self.message.as_ref();
-        let rest = &buf[self.sent..];
+        let rest = &buf[self.sent.count()..];
         let flags = flags | libc::MSG_NOSIGNAL;
         let n = match self.to {
             To::Literal { addr, .. } | To::Addr(addr) => sys::send_to_ip(s, rest, &addr, flags)?,
@@ -316,15 +307,11 @@ impl<M: AsRef<[u8]>> Kind for SendTo<'_, M> {
                 s.send_to_with_flags(rest, &to, flags)?
             }
         };
-        self.sent += n;
-        Ok((self.sent >= buf.len() || n == 0).then_some(self.sent))
+        Ok(self.sent.advance(n, buf.len()))
     }
 
     fn failed(&mut self, sock: &Socket, err: SocketError) -> Result<usize> {
-        match err.kind() {
-            crate::ErrorKind::WouldBlock if self.sent > 0 => Ok(self.sent),
-            _ => Err(sock.fail(err).with_bytes_sent(self.sent as u64)),
-        }
+        self.sent.failed(sock, err)
     }
 
     fn bytes(out: &usize) -> u64 {
@@ -358,10 +345,6 @@ impl Kind for ReceiveFrom {
         Ok(None)
     }
 
-    fn timeout(sock: &Socket) -> Option<Duration> {
-        sock.cold.receive_timeout
-    }
-
     #[inline]
     fn attempt(
         &mut self,
@@ -372,10 +355,6 @@ impl Kind for ReceiveFrom {
         sock.offload()
             .receive_from(s, self.length, flags, self.udp)
             .map(Some)
-    }
-
-    fn failed(&mut self, sock: &Socket, err: SocketError) -> Result<Datagram> {
-        Err(sock.fail(err))
     }
 
     fn bytes(out: &Datagram) -> u64 {

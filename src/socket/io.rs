@@ -13,7 +13,7 @@ use tokio::io::Interest;
 
 use super::{
     Socket,
-    op::{Kind, Op},
+    op::{Kind, Op, Sent},
     trace::OpTrace,
 };
 use crate::{
@@ -279,7 +279,13 @@ impl Socket {
     /// # Ok(()) }
     /// ```
     pub fn send(&self, message: impl AsRef<[u8]>) -> impl Future<Output = Result<usize>> {
-        Op::new(self, SendAll { message, sent: 0 })
+        Op::new(
+            self,
+            SendAll {
+                message,
+                sent: Sent::default(),
+            },
+        )
     }
 
     /// Starts an I/O call whose state checks have passed.
@@ -581,7 +587,7 @@ impl Socket {
 /// `send`: the whole message, looping over partial writes.
 struct SendAll<M> {
     message: M,
-    sent: usize,
+    sent: Sent,
 }
 
 impl<M: AsRef<[u8]>> Kind for SendAll<M> {
@@ -594,14 +600,6 @@ impl<M: AsRef<[u8]>> Kind for SendAll<M> {
         sock.state.check_send(false).map(|()| None)
     }
 
-    fn not_started(err: SocketError) -> SocketError {
-        none_sent(err)
-    }
-
-    fn timeout(sock: &Socket) -> Option<Duration> {
-        sock.cold.send_timeout
-    }
-
     #[inline]
     fn attempt(
         &mut self,
@@ -610,17 +608,12 @@ impl<M: AsRef<[u8]>> Kind for SendAll<M> {
         flags: i32,
     ) -> io::Result<Option<usize>> {
         let buf = self.message.as_ref();
-        let n = s.send_with_flags(&buf[self.sent..], flags | libc::MSG_NOSIGNAL)?;
-        self.sent += n;
-        // An empty message is one (empty) send; a zero-byte write ends it.
-        Ok((self.sent >= buf.len() || n == 0).then_some(self.sent))
+        let n = s.send_with_flags(&buf[self.sent.count()..], flags | libc::MSG_NOSIGNAL)?;
+        Ok(self.sent.advance(n, buf.len()))
     }
 
     fn failed(&mut self, sock: &Socket, err: SocketError) -> Result<usize> {
-        match err.kind() {
-            crate::ErrorKind::WouldBlock if self.sent > 0 => Ok(self.sent),
-            _ => Err(sock.fail(err).with_bytes_sent(self.sent as u64)),
-        }
+        self.sent.failed(sock, err)
     }
 
     fn bytes(out: &usize) -> u64 {
@@ -647,10 +640,6 @@ impl Kind for ReceiveInto<'_> {
         }
         self.how = sock.receive_kind();
         Ok(None)
-    }
-
-    fn timeout(sock: &Socket) -> Option<Duration> {
-        sock.cold.receive_timeout
     }
 
     #[inline]
@@ -684,10 +673,6 @@ impl Kind for ReceiveInto<'_> {
         matches!(self.how, Recv::Stream { .. }) && *n > 0 && *n < self.buf.len()
     }
 
-    fn failed(&mut self, sock: &Socket, err: SocketError) -> Result<usize> {
-        Err(sock.fail(err))
-    }
-
     fn bytes(out: &usize) -> u64 {
         count(out)
     }
@@ -715,10 +700,6 @@ impl Kind for Receive {
         Ok(None)
     }
 
-    fn timeout(sock: &Socket) -> Option<Duration> {
-        sock.cold.receive_timeout
-    }
-
     #[inline]
     fn attempt(
         &mut self,
@@ -734,10 +715,6 @@ impl Kind for Receive {
             (Recv::Stream { .. }, Some(n), Some(b)) => !b.is_empty() && b.len() < n,
             _ => false,
         }
-    }
-
-    fn failed(&mut self, sock: &Socket, err: SocketError) -> Result<Option<Bytes>> {
-        Err(sock.fail(err))
     }
 
     fn bytes(out: &Option<Bytes>) -> u64 {

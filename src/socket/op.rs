@@ -34,13 +34,24 @@ pub(super) trait Kind {
     /// answers it without a syscall.
     fn check(&mut self, sock: &Socket) -> Result<Option<Self::Out>>;
 
-    /// The error of a call that failed before it started.
+    /// The error of a call that failed before it started: a send's says
+    /// that nothing went out.
     fn not_started(err: SocketError) -> SocketError {
-        err
+        if Self::INTEREST.is_writable() {
+            err.with_bytes_sent(0)
+        } else {
+            err
+        }
     }
 
-    /// The timeout that bounds the call.
-    fn timeout(sock: &Socket) -> Option<Duration>;
+    /// The timeout that bounds the call: the send or the receive timeout.
+    fn timeout(sock: &Socket) -> Option<Duration> {
+        if Self::INTEREST.is_writable() {
+            sock.cold.send_timeout
+        } else {
+            sock.cold.receive_timeout
+        }
+    }
 
     /// One syscall: `Ok(None)` when it made progress but the call is not
     /// over (the rest of a partial write), so it goes again.
@@ -57,11 +68,43 @@ pub(super) trait Kind {
         false
     }
 
-    /// The call's result once the readiness loop has failed with `err`.
-    fn failed(&mut self, sock: &Socket, err: SocketError) -> Result<Self::Out>;
+    /// The call's result once the readiness loop has failed with `err`
+    /// (which closes the socket when it says the peer is gone).
+    fn failed(&mut self, sock: &Socket, err: SocketError) -> Result<Self::Out> {
+        Err(sock.fail(err))
+    }
 
     /// The byte count of a result, for the trace.
     fn bytes(out: &Self::Out) -> u64;
+}
+
+/// How much of a send's message went out, across its partial writes.
+#[derive(Debug, Default)]
+pub(super) struct Sent(usize);
+
+impl Sent {
+    /// Counts `n` more bytes of a `len`-byte message: the total once the
+    /// message is out (or a write took nothing: an empty message is one
+    /// empty send), `None` while some is left.
+    #[inline]
+    pub(super) fn advance(&mut self, n: usize, len: usize) -> Option<usize> {
+        self.0 += n;
+        (self.0 >= len || n == 0).then_some(self.0)
+    }
+
+    /// Where the message stands; the offset of what is left.
+    pub(super) fn count(&self) -> usize {
+        self.0
+    }
+
+    /// A send's result once its loop failed with `err`: in non-blocking
+    /// mode the partial count; otherwise the error, saying how much went out.
+    pub(super) fn failed(&self, sock: &Socket, err: SocketError) -> Result<usize> {
+        match err.kind() {
+            crate::ErrorKind::WouldBlock if self.0 > 0 => Ok(self.0),
+            _ => Err(sock.fail(err).with_bytes_sent(self.0 as u64)),
+        }
+    }
 }
 
 /// One call in flight: not started, or holding its descriptor, its wait
