@@ -846,3 +846,56 @@ async fn connect_addr_failures_follow_connect() {
     })
     .await;
 }
+
+/// A stream read that leaves room in its buffer forgets the socket's
+/// readiness (as `tokio::net` does); the next read must still wake for
+/// bytes that arrive after it, on every path that reads (`receive`,
+/// `receive_into`, `AsyncRead`), with the writer on another worker: half
+/// the bytes go out only once the reader has taken the last (so it parks
+/// first), half at once (so they race the read and its forgetting).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn short_reads_never_miss_bytes_that_come_later() {
+    use tokio::io::AsyncReadExt;
+    const N: usize = 900;
+    within(async {
+        let (a, b) = tcp_pair().await;
+        let (turn_tx, mut turn_rx) = tokio::sync::mpsc::unbounded_channel::<usize>();
+        let writer = tokio::spawn(async move {
+            for i in 0..N {
+                a.send([i as u8]).await.expect("send");
+                if i % 2 == 0 {
+                    // Wait until the reader has everything up to here.
+                    while let Some(seen) = turn_rx.recv().await {
+                        if seen > i {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+        let mut got = Vec::with_capacity(N);
+        let mut buf = [0u8; 4096];
+        let mut round = 0;
+        while got.len() < N {
+            match round % 3 {
+                0 => got.extend_from_slice(
+                    &b.receive(Some(4096)).await.expect("receive").expect("data"),
+                ),
+                1 => {
+                    let n = b.receive_into(&mut buf).await.expect("receive_into");
+                    got.extend_from_slice(&buf[..n]);
+                }
+                _ => {
+                    let n = (&b).read(&mut buf).await.expect("read");
+                    got.extend_from_slice(&buf[..n]);
+                }
+            }
+            round += 1;
+            let _ = turn_tx.send(got.len());
+        }
+        let want: Vec<u8> = (0..N).map(|i| i as u8).collect();
+        assert_eq!(got, want);
+        writer.await.expect("writer");
+    })
+    .await;
+}
