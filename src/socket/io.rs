@@ -464,7 +464,7 @@ impl Socket {
     /// [`receive_from`](Socket::receive_from) on one that is not.
     ///
     /// Small stream reads (up to 4 KiB) do not allocate each time: after a
-    /// socket's first, they are carved from a 1 KiB block it reuses once
+    /// socket's first, they are carved from a block (1 KiB or more) it reuses once
     /// every `Bytes` carved from it is dropped, as `tokio-util`'s framed
     /// reader does. A `Bytes` kept for long keeps its block; copy it
     /// (`Bytes::copy_from_slice`) to keep only its own bytes.
