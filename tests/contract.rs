@@ -7,7 +7,7 @@
 mod support;
 use support::*;
 
-use std::{error::Error as _, io, time::Duration};
+use std::{error::Error as _, io, sync::Arc, time::Duration};
 
 use blade_socket::{ErrorKind, SHUT_WR, Socket, SocketError, blocking};
 use support::face::Face;
@@ -439,61 +439,65 @@ async fn park_then_finish<F: std::future::Future>(
     f.await
 }
 
+/// Runs `round` (given its number) up to [`RESET_ROUNDS`] times within
+/// [`RESET_BUDGET`], and checks that enough rounds ran to mean something.
+async fn reset_rounds<F: std::future::Future<Output = ()>>(mut round: impl FnMut(usize) -> F) {
+    let start = std::time::Instant::now();
+    let mut n = 0;
+    while n < RESET_ROUNDS && start.elapsed() < RESET_BUDGET {
+        n += 1;
+        round(n).await;
+    }
+    assert!(n >= 20, "only {n} rounds ran");
+}
+
+/// One reset race: `first` and `second`, each given the shared client of a
+/// fresh connection, wait on it until both are parked on the reactor; then
+/// the peer aborts. Returns the client and both results.
+async fn race_reset<A, B, FA, FB>(
+    first: impl FnOnce(Arc<Socket>) -> FA,
+    second: impl FnOnce(Arc<Socket>) -> FB,
+) -> (Arc<Socket>, A, B)
+where
+    FA: std::future::Future<Output = A> + Send + 'static,
+    FB: std::future::Future<Output = B> + Send + 'static,
+    A: Send + 'static,
+    B: Send + 'static,
+{
+    let (c, mut s) = tcp_pair().await;
+    let c = Arc::new(c);
+    let (parked, mut all_parked) = tokio::sync::mpsc::channel(2);
+    let a = tokio::spawn(park_then_finish(first(c.clone()), parked.clone()));
+    let b = tokio::spawn(park_then_finish(second(c.clone()), parked));
+    all_parked.recv().await.unwrap();
+    all_parked.recv().await.unwrap();
+    s.abort().unwrap();
+    (c, a.await.unwrap(), b.await.unwrap())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reset_is_never_end_of_file_for_two_receivers() {
-    within(async {
-        let start = std::time::Instant::now();
-        let mut round = 0;
-        while round < RESET_ROUNDS && start.elapsed() < RESET_BUDGET {
-            round += 1;
-            let (c, mut s) = tcp_pair().await;
-            let c = std::sync::Arc::new(c);
-            let (parked, mut all_parked) = tokio::sync::mpsc::channel(2);
-            let receivers: Vec<_> = (0..2)
-                .map(|_| {
-                    let (c, parked) = (c.clone(), parked.clone());
-                    tokio::spawn(async move { park_then_finish(c.receive(None), parked).await })
-                })
-                .collect();
-            all_parked.recv().await.unwrap();
-            all_parked.recv().await.unwrap();
-            s.abort().unwrap();
-            for r in receivers {
-                assert_reset(&r.await.unwrap(), round, "receive");
-            }
-            assert!(c.is_closed(), "a reset closes the socket");
-        }
-        assert!(round >= 20, "only {round} rounds ran");
-    })
+    within(reset_rounds(|round| async move {
+        let receive = |c: Arc<Socket>| async move { c.receive(None).await };
+        let (c, first, second) = race_reset(receive, receive).await;
+        assert_reset(&first, round, "receive");
+        assert_reset(&second, round, "receive");
+        assert!(c.is_closed(), "a reset closes the socket");
+    }))
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reset_is_never_end_of_file_for_a_receiver_beside_a_sender() {
-    within(async {
-        // More than loopback's buffers take, however they are tuned.
-        let big = std::sync::Arc::new(pattern(64 * 1024 * 1024));
-        let start = std::time::Instant::now();
-        let mut round = 0;
-        while round < RESET_ROUNDS && start.elapsed() < RESET_BUDGET {
-            round += 1;
-            let (c, mut s) = tcp_pair().await;
-            let c = std::sync::Arc::new(c);
-            let (parked, mut all_parked) = tokio::sync::mpsc::channel(2);
-            let receiver = tokio::spawn({
-                let (c, parked) = (c.clone(), parked.clone());
-                async move { park_then_finish(c.receive(None), parked).await }
-            });
-            let sender = tokio::spawn({
-                let (c, big) = (c.clone(), big.clone());
-                // The peer never reads: the send fills both buffers and waits.
-                async move { park_then_finish(c.send(&big[..]), parked).await }
-            });
-            all_parked.recv().await.unwrap();
-            all_parked.recv().await.unwrap();
-            s.abort().unwrap();
-            let received = receiver.await.unwrap();
-            let sent = sender.await.unwrap();
+    // More than loopback's buffers take, however they are tuned.
+    let big = Arc::new(pattern(64 * 1024 * 1024));
+    within(reset_rounds(|round| {
+        let big = big.clone();
+        async move {
+            let receive = |c: Arc<Socket>| async move { c.receive(None).await };
+            // The peer never reads: the send fills both buffers and waits.
+            let send = |c: Arc<Socket>| async move { c.send(&big[..]).await };
+            let (c, received, sent) = race_reset(receive, send).await;
             // The sender may be told `Broken pipe` (and then so is the receiver).
             for (what, errno) in [
                 (
@@ -513,46 +517,29 @@ async fn a_reset_is_never_end_of_file_for_a_receiver_beside_a_sender() {
             assert!(sent.unwrap_err().bytes_sent().is_some());
             assert!(c.is_closed());
         }
-        assert!(round >= 20, "only {round} rounds ran");
-    })
+    }))
     .await;
 }
 
-/// Ignored: besides the check it proves (without it, a read of 0 bytes within
-/// a few rounds), it meets a lost wakeup outside this check: a pending
-/// `AsyncRead` holds no reference to the descriptor between polls, so when
-/// the sender's reset closes the socket, the registration is dropped and
-/// tokio drops (does not wake) the reader's waker; the read then hangs.
+/// A reader through `AsyncRead` beside a sender that waits for room (the
+/// peer never reads; the sender may take the reset). It also guards the
+/// lost wakeup fixed in 65a035e: a pending read that held no descriptor
+/// handle hung once the sender's reset closed the socket.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reset_is_never_a_zero_byte_async_read() {
     use tokio::io::AsyncReadExt;
-    within(async {
-        // More than loopback's buffers take, however they are tuned.
-        let big = std::sync::Arc::new(pattern(64 * 1024 * 1024));
-        let start = std::time::Instant::now();
-        let mut round = 0;
-        while round < RESET_ROUNDS && start.elapsed() < RESET_BUDGET {
-            round += 1;
-            let (c, mut s) = tcp_pair().await;
-            let c = std::sync::Arc::new(c);
-            let (parked, mut all_parked) = tokio::sync::mpsc::channel(2);
-            // A reader through AsyncRead beside a sender that waits for room
-            // (the peer never reads); the sender may take the reset.
-            let reader = tokio::spawn({
-                let (c, parked) = (c.clone(), parked.clone());
-                async move {
-                    let mut buf = [0u8; 64];
-                    let mut r: &Socket = &c;
-                    park_then_finish(r.read(&mut buf), parked).await
-                }
-            });
-            let sender = tokio::spawn({
-                let (c, big) = (c.clone(), big.clone());
-                async move { park_then_finish(c.send(&big[..]), parked).await }
-            });
-            all_parked.recv().await.unwrap();
-            all_parked.recv().await.unwrap();
-            s.abort().unwrap();
+    // More than loopback's buffers take, however they are tuned.
+    let big = Arc::new(pattern(64 * 1024 * 1024));
+    within(reset_rounds(|round| {
+        let big = big.clone();
+        async move {
+            let read = |c: Arc<Socket>| async move {
+                let mut buf = [0u8; 64];
+                let mut r: &Socket = &c;
+                r.read(&mut buf).await
+            };
+            let send = |c: Arc<Socket>| async move { c.send(&big[..]).await };
+            let (c, read, sent) = race_reset(read, send).await;
             // Each poll starts afresh: one made after the sender's reset
             // closed the socket finds it closed. An error either way.
             let closed = |e: &io::Error| {
@@ -560,7 +547,7 @@ async fn a_reset_is_never_a_zero_byte_async_read() {
                     .and_then(|r| r.downcast_ref::<SocketError>())
                     .is_some_and(|e| e.kind() == ErrorKind::IllegalState)
             };
-            match reader.await.unwrap() {
+            match read {
                 Err(e) => assert!(
                     matches!(
                         e.kind(),
@@ -570,11 +557,10 @@ async fn a_reset_is_never_a_zero_byte_async_read() {
                 ),
                 Ok(n) => panic!("round {round}: AsyncRead read {n} bytes after a reset"),
             }
-            assert!(sender.await.unwrap().is_err());
+            assert!(sent.is_err());
             assert!(c.is_closed());
         }
-        assert!(round >= 20, "only {round} rounds ran");
-    })
+    }))
     .await;
 }
 
