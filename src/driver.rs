@@ -26,7 +26,7 @@ use tokio::{
 };
 
 use crate::{
-    error::{ILLEGAL_STATE, NO_RUNTIME, Result, SocketError},
+    error::{CLOSED, NO_RUNTIME, Result, SocketError},
     sys::{self, Fd, Io},
     timeout::{Clock, Deadline, poll_timer},
 };
@@ -454,7 +454,7 @@ fn check_open(io: &Io) -> Result<()> {
 fn closed_error(io: &Io) -> SocketError {
     match io.gone() {
         Some(errno) => SocketError::from_errno(errno),
-        None => SocketError::illegal(ILLEGAL_STATE),
+        None => SocketError::illegal(CLOSED),
     }
 }
 

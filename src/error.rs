@@ -61,8 +61,21 @@ struct Repr {
 pub(crate) enum Reason {
     /// Reported by the OS (`errno`), or by an `io::Error` of this kind.
     Io(io::ErrorKind),
-    /// Closed, or the direction is shut (`socket is in an illegal state`).
-    IllegalState,
+    /// Closed: by the user (`cause` 0), or by the crate after a failure
+    /// (`cause` is a [`CloseCause`] code).
+    Closed(i32),
+    /// `listen` before `bind`.
+    NotBound,
+    /// A datagram-only call on a stream socket.
+    NoDatagrams,
+    /// Shut down for reading.
+    ShutForReading,
+    /// Shut down for writing.
+    ShutForWriting,
+    /// A call a listening socket does not allow (`connect`, a second `listen`).
+    Listening,
+    /// `listen` on a connected socket.
+    Connected,
     ExistingConnection,
     PreviouslyBound,
     NotConnected,
@@ -79,7 +92,55 @@ pub(crate) enum Reason {
 }
 
 // Blade's texts, each spelled once, in its reason.
-pub(crate) const ILLEGAL_STATE: Reason = Reason::IllegalState;
+/// Closed by the user (a close the crate made itself carries its cause).
+pub(crate) const CLOSED: Reason = Reason::Closed(0);
+/// The old name of [`CLOSED`], the state it always meant.
+#[allow(dead_code)]
+pub(crate) const ILLEGAL_STATE: Reason = CLOSED;
+pub(crate) const NOT_BOUND: Reason = Reason::NotBound;
+pub(crate) const NO_DATAGRAMS: Reason = Reason::NoDatagrams;
+pub(crate) const SHUT_FOR_READING: Reason = Reason::ShutForReading;
+pub(crate) const SHUT_FOR_WRITING: Reason = Reason::ShutForWriting;
+pub(crate) const LISTENING: Reason = Reason::Listening;
+pub(crate) const CONNECTED: Reason = Reason::Connected;
+
+/// Blade's text for every wrong state; a cause in parentheses follows it.
+const ILLEGAL_TEXT: &str = "socket is in an illegal state";
+
+/// Why the crate closed a socket itself, in one `i32` (kept in the socket's
+/// state cell): a positive `errno` (a reset, a broken pipe, a refused
+/// connect), or one of the negative codes below for a failed connect that
+/// has no `errno`. 0 means no such cause (the user closed it).
+pub(crate) struct CloseCause;
+
+impl CloseCause {
+    /// A connect that timed out.
+    pub(crate) const CONNECT_TIMED_OUT: i32 = -1;
+    /// A connect whose host name did not resolve.
+    pub(crate) const NOT_RESOLVED: i32 = -2;
+    /// A connect that failed otherwise.
+    pub(crate) const CONNECT_FAILED: i32 = -3;
+
+    /// The code of `err`, the error that made the crate close a socket.
+    pub(crate) fn of(err: &SocketError) -> i32 {
+        match (err.raw_os_error(), err.kind()) {
+            (Some(errno), _) if errno > 0 => errno,
+            (_, ErrorKind::TimedOut) => CloseCause::CONNECT_TIMED_OUT,
+            (_, ErrorKind::AddressResolution) => CloseCause::NOT_RESOLVED,
+            _ => CloseCause::CONNECT_FAILED,
+        }
+    }
+
+    /// What a code says, after `closed after: `.
+    fn text(code: i32) -> Cow<'static, str> {
+        match code {
+            CloseCause::CONNECT_TIMED_OUT => "connect timed out".into(),
+            CloseCause::NOT_RESOLVED => "host name not resolved".into(),
+            c if c > 0 => os_text(c).into(),
+            _ => "connect failed".into(),
+        }
+    }
+}
 pub(crate) const EXISTING_CONNECTION: Reason = Reason::ExistingConnection;
 pub(crate) const PREVIOUSLY_BOUND: Reason = Reason::PreviouslyBound;
 pub(crate) const NOT_CONNECTED: Reason = Reason::NotConnected;
@@ -108,7 +169,20 @@ impl Reason {
                 IllegalState,
             ),
             Reason::RuntimeShutDown => ("the tokio runtime is shutting down", IllegalState),
-            _ => ("socket is in an illegal state", IllegalState),
+            Reason::Closed(0) => ("socket is in an illegal state (closed)", IllegalState),
+            Reason::NotBound => ("socket is in an illegal state (not bound)", IllegalState),
+            Reason::NoDatagrams => (
+                "socket is in an illegal state (a stream socket has no datagrams)",
+                IllegalState,
+            ),
+            Reason::ShutForReading => ("socket is in an illegal state (shut for reading)", IllegalState),
+            Reason::ShutForWriting => ("socket is in an illegal state (shut for writing)", IllegalState),
+            Reason::Listening => ("socket is in an illegal state (listening)", IllegalState),
+            Reason::Connected => ("socket is in an illegal state (connected)", IllegalState),
+            Reason::Closed(_) => (ILLEGAL_TEXT, IllegalState),
+            Reason::Io(_) | Reason::Invalid | Reason::TimedOut | Reason::Resolution => {
+                ("", InvalidArgument)
+            }
         }
     }
 
@@ -128,15 +202,26 @@ impl Reason {
             | Reason::Invalid => io::ErrorKind::InvalidInput,
             Reason::TimedOut => io::ErrorKind::TimedOut,
             Reason::Resolution => io::ErrorKind::NotFound,
-            Reason::IllegalState | Reason::NoRuntime | Reason::RuntimeShutDown => {
-                io::ErrorKind::Other
-            }
+            // Closed by the user or by the crate: nothing is connected any more.
+            Reason::Closed(_) => io::ErrorKind::NotConnected,
+            // A call that the socket's state or type does not allow.
+            Reason::NotBound
+            | Reason::NoDatagrams
+            | Reason::ShutForReading
+            | Reason::ShutForWriting
+            | Reason::Listening
+            | Reason::Connected => io::ErrorKind::InvalidInput,
+            Reason::NoRuntime | Reason::RuntimeShutDown => io::ErrorKind::Other,
         }
     }
 }
 
 impl From<Reason> for SocketError {
     fn from(reason: Reason) -> Self {
+        if let Reason::Closed(cause @ (i32::MIN..=-1 | 1..)) = reason {
+            let text = format!("{ILLEGAL_TEXT} (closed after: {})", CloseCause::text(cause));
+            return SocketError::with_reason(ErrorKind::IllegalState, reason, text);
+        }
         let (text, kind) = reason.text();
         SocketError::with_reason(kind, reason, text)
     }

@@ -1,8 +1,13 @@
 //! Deadlines: a timeout becomes one instant, computed once per call.
 
 use std::{
+    fmt,
     future::Future,
     pin::Pin,
+    sync::{
+        Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
     task::{Context, Poll},
     time::Duration,
 };
@@ -86,6 +91,71 @@ impl Deadline {
     }
 }
 
+/// A socket's send or receive timeout, set through `&self` (as std's
+/// `set_read_timeout`) and read by every call that starts: one atomic load
+/// of nanoseconds, no lock. A timeout beyond what fits (about 584 years,
+/// `Duration::MAX` say) is kept exactly beside it, behind a lock that only
+/// such a timeout's readers take.
+pub(crate) struct TimeoutCell {
+    nanos: AtomicU64,
+    large: Mutex<Option<Duration>>,
+}
+
+/// `nanos` of no timeout.
+const NO_TIMEOUT: u64 = u64::MAX;
+/// `nanos` of a timeout kept in `large`.
+const LARGE: u64 = u64::MAX - 1;
+
+impl TimeoutCell {
+    pub(crate) fn new() -> TimeoutCell {
+        TimeoutCell {
+            nanos: AtomicU64::new(NO_TIMEOUT),
+            large: Mutex::new(None),
+        }
+    }
+
+    /// The timeout now; `None` for none.
+    #[inline]
+    pub(crate) fn get(&self) -> Option<Duration> {
+        match self.nanos.load(Ordering::Acquire) {
+            NO_TIMEOUT => None,
+            LARGE => self.large(),
+            n => Some(Duration::from_nanos(n)),
+        }
+    }
+
+    #[cold]
+    fn large(&self) -> Option<Duration> {
+        *self.large.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sets the timeout (already normalised: zero is `None`). Calls that
+    /// start afterwards use it; calls under way keep the deadline they took.
+    pub(crate) fn set(&self, timeout: Option<Duration>) {
+        let nanos = match timeout {
+            None => NO_TIMEOUT,
+            Some(t) => match u64::try_from(t.as_nanos()) {
+                Ok(n) if n < LARGE => n,
+                _ => {
+                    let mut large = self.large.lock().unwrap_or_else(|e| e.into_inner());
+                    *large = Some(t);
+                    // Stored under the lock, so that a concurrent `set` of
+                    // another large value cannot pair its value with this mark.
+                    self.nanos.store(LARGE, Ordering::Release);
+                    return;
+                }
+            },
+        };
+        self.nanos.store(nanos, Ordering::Release);
+    }
+}
+
+impl fmt::Debug for TimeoutCell {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.get(), f)
+    }
+}
+
 /// Polls a tokio timer. tokio asserts when a timer is polled after its
 /// runtime has shut down, which a call awaited outside the runtime's workers
 /// (`Handle::block_on` on another thread) can see while that runtime is
@@ -117,6 +187,28 @@ mod tests {
         assert!(Deadline::after(Some(Duration::ZERO)).0.is_none());
         assert!(Deadline::after(Some(Duration::MAX)).0.is_none());
         assert!(Deadline::after(Some(Duration::from_secs(1))).0.is_some());
+    }
+
+    #[test]
+    fn timeouts_read_back_as_set() {
+        let cell = TimeoutCell::new();
+        assert_eq!(cell.get(), None);
+        for t in [
+            Duration::from_nanos(1),
+            Duration::from_millis(1500),
+            Duration::from_nanos(LARGE - 1),
+            Duration::from_nanos(LARGE),
+            Duration::from_nanos(u64::MAX),
+            Duration::from_secs(u64::MAX),
+            Duration::MAX,
+        ] {
+            cell.set(Some(t));
+            assert_eq!(cell.get(), Some(t));
+        }
+        cell.set(Some(Duration::from_secs(3)));
+        assert_eq!(cell.get(), Some(Duration::from_secs(3)));
+        cell.set(None);
+        assert_eq!(cell.get(), None);
     }
 
     #[test]

@@ -965,33 +965,41 @@ impl Socket {
     /// `send_file` call. `None` or zero: no limit (zero reads back as `None`).
     /// The facade's timeouts run in real time.
     ///
+    /// It takes `&self`, as std's `set_write_timeout` does: a socket shared
+    /// in an `Arc` or lent to a writer can change it. Calls that start
+    /// afterwards use the new value.
+    ///
     /// # Examples
     /// ```
     /// use std::time::Duration;
-    /// let mut s = blade_socket::blocking::Socket::tcp()?;
+    /// let s = blade_socket::blocking::Socket::tcp()?;
     /// s.set_send_timeout(Some(Duration::from_secs(2)));
     /// assert_eq!(s.send_timeout(), Some(Duration::from_secs(2)));
     /// s.set_send_timeout(Some(Duration::ZERO));
     /// assert_eq!(s.send_timeout(), None);
     /// # Ok::<(), blade_socket::SocketError>(())
     /// ```
-    pub fn set_send_timeout(&mut self, timeout: Option<Duration>) {
+    pub fn set_send_timeout(&self, timeout: Option<Duration>) {
         self.inner.set_send_timeout(timeout)
     }
 
     /// Sets the receive timeout, which bounds `receive`, `receive_from` and
     /// `accept`. `None` or zero: no limit. The facade's timeouts run in real time.
     ///
+    /// It takes `&self`, as std's `set_read_timeout` does, so a
+    /// `BufReader::new(&sock)` or an `Arc<Socket>` can change it; calls that
+    /// start afterwards use the new value.
+    ///
     /// # Examples
     /// ```
     /// use std::time::Duration;
-    /// let (mut a, _b) = blade_socket::blocking::Socket::pair()?;
+    /// let (a, _b) = blade_socket::blocking::Socket::pair()?;
     /// a.set_receive_timeout(Some(Duration::from_millis(20)));
     /// assert!(a.receive(None).unwrap_err().is_timeout()); // nothing came
     /// assert!(!a.is_closed());
     /// # Ok::<(), blade_socket::SocketError>(())
     /// ```
-    pub fn set_receive_timeout(&mut self, timeout: Option<Duration>) {
+    pub fn set_receive_timeout(&self, timeout: Option<Duration>) {
         self.inner.set_receive_timeout(timeout)
     }
 

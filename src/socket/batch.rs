@@ -31,7 +31,7 @@ use crate::{
     addr,
     consts::{AF_INET, AF_INET6, SOCK_DGRAM},
     driver::What,
-    error::{ILLEGAL_STATE, Result, SocketError},
+    error::{NO_DATAGRAMS, Result, SocketError},
     sys::{self, RecvScratch, RecvSlot, SendEntry},
 };
 
@@ -543,13 +543,13 @@ impl Socket {
     pub async fn receive_many(&self, max: usize) -> Result<Vec<Datagram>> {
         if !self.is_datagram() {
             self.state.get().check_open()?;
-            return Err(SocketError::illegal(ILLEGAL_STATE));
+            return Err(SocketError::illegal(NO_DATAGRAMS));
         }
         self.check_datagram_receive()?;
         if max == 0 {
             return Ok(Vec::new());
         }
-        let call = self.begin(self.cold.receive_timeout)?;
+        let call = self.begin(self.cold.receive_timeout.get())?;
         let udp = self.is_udp();
         let r = if udp {
             let offload = self.offload();
@@ -639,13 +639,13 @@ impl Socket {
         let none_sent = |e: SocketError| with_sent(e, 0);
         if !self.is_datagram() {
             self.state.get().check_open().map_err(none_sent)?;
-            return Err(none_sent(SocketError::illegal(ILLEGAL_STATE)));
+            return Err(none_sent(SocketError::illegal(NO_DATAGRAMS)));
         }
         self.state.check_send(true).map_err(none_sent)?;
         if messages.is_empty() {
             return Ok(0);
         }
-        let call = self.begin(self.cold.send_timeout).map_err(none_sent)?;
+        let call = self.begin(self.cold.send_timeout.get()).map_err(none_sent)?;
         let to = if addr::family_of(&addr) == self.family {
             socket2::SockAddr::from(addr)
         } else {

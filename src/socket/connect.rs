@@ -11,8 +11,8 @@ use crate::{
     consts::{AF_INET, AF_INET6, AF_UNIX, IP_ANY, SOCK_STREAM, SOMAXCONN},
     driver::{Wait, What},
     error::{
-        EXISTING_CONNECTION, ILLEGAL_STATE, NOT_LISTENING, PREVIOUSLY_BOUND, QUEUE_TOO_LONG,
-        Result, SocketError,
+        CONNECTED, CloseCause, EXISTING_CONNECTION, LISTENING, NOT_BOUND, NOT_LISTENING,
+        PREVIOUSLY_BOUND, QUEUE_TOO_LONG, Result, SocketError,
     },
     sys::{Io, Slot},
 };
@@ -137,7 +137,7 @@ impl Socket {
         st.check_open()?;
         match st.phase {
             Phase::Connected => return Err(SocketError::illegal(EXISTING_CONNECTION)),
-            Phase::Listening => return Err(SocketError::illegal(ILLEGAL_STATE)),
+            Phase::Listening => return Err(SocketError::illegal(LISTENING)),
             _ => {}
         }
         let wait = Wait::begin(Some(timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT)))?;
@@ -170,6 +170,7 @@ impl Socket {
             }
             Err(e) => {
                 tracing::debug!(fd = self.fd, host = %host, port, error = %e, "connect failed");
+                self.state.note_cause(CloseCause::of(&e));
                 self.end();
                 Err(e)
             }
@@ -305,7 +306,16 @@ impl Socket {
     /// Binds to the first of `addrs` that the OS accepts; `host` is what
     /// the caller asked for (a Unix-domain socket's `host()` keeps it).
     fn bind_any(&mut self, addrs: &[socket2::SockAddr], host: &str) -> Result<()> {
+        // As std's, tokio's and asyncio's listeners on Unix: a server that
+        // closed its connections first (TIME_WAIT) binds again at once. A
+        // user who set the flag (to false) before keeps it.
+        let reuse = self.ty == SOCK_STREAM
+            && (self.family == AF_INET || self.family == AF_INET6)
+            && !self.cold.reuseaddr_set;
         let io = self.io_mut()?;
+        if reuse {
+            io.sock().set_reuse_address(true)?;
+        }
         let mut result = Err(SocketError::no_address(host));
         for a in addrs {
             result = io.sock().bind(a).map_err(SocketError::from);
@@ -347,8 +357,11 @@ impl Socket {
     pub fn listen(&mut self, queue_length: Option<u32>) -> Result<()> {
         let st = self.state.get();
         st.check_open()?;
-        if st.phase != Phase::Bound {
-            return Err(SocketError::illegal(ILLEGAL_STATE));
+        match st.phase {
+            Phase::Bound => {}
+            Phase::Listening => return Err(SocketError::illegal(LISTENING)),
+            Phase::Connected => return Err(SocketError::illegal(CONNECTED)),
+            _ => return Err(SocketError::illegal(NOT_BOUND)),
         }
         let backlog = queue_length.unwrap_or(SOMAXCONN);
         if backlog > SOMAXCONN {
@@ -399,7 +412,7 @@ impl Socket {
         if st.phase != Phase::Listening {
             return Err(SocketError::illegal(NOT_LISTENING));
         }
-        let call = self.begin(self.cold.receive_timeout)?;
+        let call = self.begin(self.cold.receive_timeout.get())?;
         // The blocking facade's connections get a blocking descriptor (see `ready_io`).
         let blocking_fd = call.in_place() && self.ty == SOCK_STREAM;
         let mut backoff = FIRST_BACKOFF;

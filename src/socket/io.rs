@@ -18,7 +18,7 @@ use super::{
 };
 use crate::{
     driver::{Wait, What},
-    error::{Result, SocketError},
+    error::{CloseCause, Result, SocketError},
     sys::{self, Io},
 };
 
@@ -354,7 +354,7 @@ impl Socket {
     #[doc(alias = "sendfile")]
     pub async fn send_file(&self, file: &std::fs::File) -> Result<u64> {
         self.state.check_send(false).map_err(none_sent)?;
-        let call = self.begin(self.cold.send_timeout).map_err(none_sent)?;
+        let call = self.begin(self.cold.send_timeout.get()).map_err(none_sent)?;
         // sendfile(2) takes no MSG_DONTWAIT: it needs a non-blocking descriptor.
         call.io
             .set_fd_blocking(false)
@@ -584,6 +584,7 @@ impl Socket {
             if let (Some(errno), Ok(io)) = (err.raw_os_error(), self.io()) {
                 io.note_gone(errno);
             }
+            self.state.note_cause(CloseCause::of(&err));
             self.end();
         }
         err

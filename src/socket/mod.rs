@@ -30,9 +30,10 @@ use self::state::{StateCell, merge_shut};
 use crate::{
     addr,
     consts::*,
-    error::{ILLEGAL_STATE, NOT_CONNECTED, Result, SocketError},
+    error::{NOT_CONNECTED, Result, SocketError},
     options::{self, Kind, OptionValue},
     sys::{Io, Slot},
+    timeout::TimeoutCell,
 };
 
 /// An address a socket is bound or connected to, from [`Socket::info`] and
@@ -163,8 +164,11 @@ pub struct Socket {
 /// The parts of a [`Socket`] kept behind one pointer.
 struct Cold {
     host: String,
-    send_timeout: Option<Duration>,
-    receive_timeout: Option<Duration>,
+    /// Whether the user set `SO_REUSEADDR`: `bind` of a TCP socket then
+    /// leaves it as it is, instead of turning it on.
+    reuseaddr_set: bool,
+    send_timeout: TimeoutCell,
+    receive_timeout: TimeoutCell,
     /// The timers of pending `AsyncRead`/`AsyncWrite` polls, made on first
     /// need (whether each direction has one is `Socket::parked`).
     timers: stream::Timers,
@@ -401,8 +405,9 @@ impl Socket {
             parked: stream::Parked::default(),
             cold: Box::new(Cold {
                 host,
-                send_timeout: None,
-                receive_timeout: None,
+                reuseaddr_set: false,
+                send_timeout: TimeoutCell::new(),
+                receive_timeout: TimeoutCell::new(),
                 timers: stream::Timers::default(),
                 spare: std::sync::Mutex::default(),
                 batch: std::sync::OnceLock::new(),
@@ -488,12 +493,12 @@ impl Socket {
 
     /// The send timeout (`None`: wait without limit).
     pub fn send_timeout(&self) -> Option<Duration> {
-        self.cold.send_timeout
+        self.cold.send_timeout.get()
     }
 
     /// The receive timeout, which also bounds `accept` (`None`: no limit).
     pub fn receive_timeout(&self) -> Option<Duration> {
-        self.cold.receive_timeout
+        self.cold.receive_timeout.get()
     }
 
     /// Whether the socket is in blocking mode (the library's mode, not the
@@ -660,11 +665,20 @@ impl Socket {
         self.state.get().check_open()?;
         let value = value.into();
         match Kind::of(option)? {
-            Kind::SendTimeout => self.cold.send_timeout = options::timeout_value(option, &value)?,
-            Kind::ReceiveTimeout => {
-                self.cold.receive_timeout = options::timeout_value(option, &value)?
+            Kind::SendTimeout => self
+                .cold
+                .send_timeout
+                .set(options::timeout_value(option, &value)?),
+            Kind::ReceiveTimeout => self
+                .cold
+                .receive_timeout
+                .set(options::timeout_value(option, &value)?),
+            kind => {
+                options::set_os(self.io_mut()?.sock(), option, kind, &value)?;
+                if option == SO_REUSEADDR {
+                    self.cold.reuseaddr_set = true;
+                }
             }
-            kind => options::set_os(self.io_mut()?.sock(), option, kind, &value)?,
         }
         Ok(())
     }
@@ -690,8 +704,8 @@ impl Socket {
     pub fn get_option(&self, option: SocketOption) -> Result<OptionValue> {
         self.state.get().check_open()?;
         match Kind::of(option)? {
-            Kind::SendTimeout => Ok(OptionValue::Duration(self.cold.send_timeout)),
-            Kind::ReceiveTimeout => Ok(OptionValue::Duration(self.cold.receive_timeout)),
+            Kind::SendTimeout => Ok(OptionValue::Duration(self.cold.send_timeout.get())),
+            Kind::ReceiveTimeout => Ok(OptionValue::Duration(self.cold.receive_timeout.get())),
             kind => options::get_os(self.io()?.sock(), option, kind),
         }
     }
@@ -721,31 +735,43 @@ impl Socket {
     /// Sets the send timeout: one deadline for a whole `send`, `send_to` or
     /// `send_file` call. `None` or zero: no limit.
     ///
+    /// It takes `&self`, as std's `set_write_timeout` does: a socket shared
+    /// in an `Arc`, lent to a writer, or split into halves (through their
+    /// `as_ref()`) can change it. Calls that start afterwards use the new
+    /// value; a call under way keeps the deadline it started with.
+    ///
     /// # Examples
     /// ```
     /// # use std::time::Duration;
-    /// let mut s = blade_socket::Socket::tcp()?;
+    /// let s = std::sync::Arc::new(blade_socket::Socket::tcp()?);
     /// s.set_send_timeout(Some(Duration::from_secs(2)));
     /// assert_eq!(s.send_timeout(), Some(Duration::from_secs(2)));
     /// # Ok::<(), blade_socket::SocketError>(())
     /// ```
-    pub fn set_send_timeout(&mut self, timeout: Option<Duration>) {
-        self.cold.send_timeout = options::normalize_timeout(timeout);
+    pub fn set_send_timeout(&self, timeout: Option<Duration>) {
+        self.cold.send_timeout.set(options::normalize_timeout(timeout));
     }
 
     /// Sets the receive timeout, which bounds `receive`, `receive_from` and
     /// `accept`. `None` or zero: no limit.
     ///
+    /// It takes `&self`, as std's `set_read_timeout` does; calls that start
+    /// afterwards use the new value. It bounds each receive, so it acts per
+    /// direction: under a copy in both directions it would cut a stream that
+    /// flows one way only (a download); bound the idle time of both
+    /// directions with the `idle` argument of the crate's
+    /// `copy_bidirectional(a, b, idle)` instead.
+    ///
     /// # Examples
     /// ```
     /// # use std::time::Duration;
-    /// let mut s = blade_socket::Socket::tcp()?;
+    /// let s = blade_socket::Socket::tcp()?;
     /// s.set_receive_timeout(Some(Duration::ZERO));
     /// assert_eq!(s.receive_timeout(), None);
     /// # Ok::<(), blade_socket::SocketError>(())
     /// ```
-    pub fn set_receive_timeout(&mut self, timeout: Option<Duration>) {
-        self.cold.receive_timeout = options::normalize_timeout(timeout);
+    pub fn set_receive_timeout(&self, timeout: Option<Duration>) {
+        self.cold.receive_timeout.set(options::normalize_timeout(timeout));
     }
 
     /// Turns Nagle's algorithm off (`true`) or on (`TCP_NODELAY`, level
@@ -841,7 +867,7 @@ impl Socket {
     fn io(&self) -> Result<Arc<Io>> {
         self.io
             .get()
-            .ok_or_else(|| SocketError::illegal(ILLEGAL_STATE))
+            .ok_or_else(|| self.state.closed_error())
     }
 
     /// The descriptor, for a state change through `&mut self` (no locking).
@@ -849,7 +875,7 @@ impl Socket {
         self.io
             .get_mut()
             .map(|io| &**io)
-            .ok_or_else(|| SocketError::illegal(ILLEGAL_STATE))
+            .ok_or_else(|| self.state.closed_error())
     }
 
     /// Drops the reactor registration so the next wait registers with the

@@ -47,9 +47,9 @@ pub(super) trait Kind {
     /// The timeout that bounds the call: the send or the receive timeout.
     fn timeout(sock: &Socket) -> Option<Duration> {
         if Self::INTEREST.is_writable() {
-            sock.cold.send_timeout
+            sock.cold.send_timeout.get()
         } else {
-            sock.cold.receive_timeout
+            sock.cold.receive_timeout.get()
         }
     }
 

@@ -1,11 +1,11 @@
 //! The socket's lifecycle as one enum, plus the shut-down directions.
 //! The `is_*` properties are derived here, and so are the wrong-state errors.
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU8, Ordering};
 
 use crate::{
     consts::Shutdown,
-    error::{ILLEGAL_STATE, NOT_CONNECTED, Result, SocketError},
+    error::{NOT_CONNECTED, Reason, Result, SHUT_FOR_READING, SHUT_FOR_WRITING, SocketError},
 };
 
 /// Where a socket is in its life.
@@ -29,6 +29,8 @@ pub(crate) enum Phase {
 pub(crate) struct State {
     pub(crate) phase: Phase,
     pub(crate) shut: Option<Shutdown>,
+    /// Why the crate closed the socket itself (a `CloseCause` code), or 0.
+    pub(crate) cause: i32,
 }
 
 impl State {
@@ -54,31 +56,40 @@ impl State {
         matches!(self.shut, Some(Shutdown::Write | Shutdown::Both))
     }
 
-    /// Fails with `socket is in an illegal state` once closed.
+    /// Fails with `socket is in an illegal state (closed)` once closed, or
+    /// `(closed after: ...)` naming the failure when the crate closed it.
     pub(crate) fn check_open(self) -> Result<()> {
         if self.is_closed() {
-            Err(SocketError::illegal(ILLEGAL_STATE))
+            Err(self.closed_error())
         } else {
             Ok(())
         }
     }
 
+    /// The error of a call on this closed socket.
+    #[cold]
+    pub(crate) fn closed_error(self) -> SocketError {
+        SocketError::illegal(Reason::Closed(self.cause))
+    }
+
     /// The checks before sending: closed or shut for writing, then not connected.
     /// `unconnected_ok` admits an unconnected datagram socket (`send_to`).
     pub(crate) fn check_send(self, unconnected_ok: bool) -> Result<()> {
-        self.check_direction(self.write_shut(), unconnected_ok)
+        let shut = self.write_shut().then_some(SHUT_FOR_WRITING);
+        self.check_direction(shut, unconnected_ok)
     }
 
     /// The checks before receiving: closed or shut for reading, then not
     /// connected. `unconnected_ok` admits a datagram socket that is not connected.
     pub(crate) fn check_receive(self, unconnected_ok: bool) -> Result<()> {
-        self.check_direction(self.read_shut(), unconnected_ok)
+        let shut = self.read_shut().then_some(SHUT_FOR_READING);
+        self.check_direction(shut, unconnected_ok)
     }
 
-    fn check_direction(self, shut: bool, unconnected_ok: bool) -> Result<()> {
+    fn check_direction(self, shut: Option<Reason>, unconnected_ok: bool) -> Result<()> {
         self.check_open()?;
-        if shut {
-            return Err(SocketError::illegal(ILLEGAL_STATE));
+        if let Some(reason) = shut {
+            return Err(SocketError::illegal(reason));
         }
         match self.phase {
             Phase::Connected => Ok(()),
@@ -98,17 +109,52 @@ pub(crate) fn merge_shut(cur: Option<Shutdown>, how: Shutdown) -> Shutdown {
 }
 
 /// The state in one atomic byte, so that a failure seen through `&self` (a
-/// vanished peer) can close the socket while other tasks use it.
+/// vanished peer) can close the socket while other tasks use it; beside it,
+/// the cause of a close the crate made itself, for the errors that follow.
 #[derive(Debug)]
-pub(crate) struct StateCell(AtomicU8);
+pub(crate) struct StateCell(AtomicU8, AtomicI32);
 
 impl StateCell {
     pub(crate) fn new(phase: Phase) -> StateCell {
-        StateCell(AtomicU8::new(encode(State { phase, shut: None })))
+        StateCell(
+            AtomicU8::new(encode(State {
+                phase,
+                shut: None,
+                cause: 0,
+            })),
+            AtomicI32::new(0),
+        )
     }
 
     pub(crate) fn get(&self) -> State {
-        decode(self.0.load(Ordering::Acquire))
+        let b = self.0.load(Ordering::Acquire);
+        let mut st = decode(b);
+        if st.phase == Phase::Closed {
+            st.cause = self.1.load(Ordering::Relaxed);
+        }
+        st
+    }
+
+    /// The error of a call on this socket once it is closed.
+    #[cold]
+    pub(crate) fn closed_error(&self) -> SocketError {
+        State {
+            phase: Phase::Closed,
+            shut: None,
+            cause: self.1.load(Ordering::Relaxed),
+        }
+        .closed_error()
+    }
+
+    /// Records why the crate is closing the socket (a `CloseCause` code),
+    /// before it does: the first cause stays, and a socket the user closed
+    /// first keeps saying `closed`.
+    pub(crate) fn note_cause(&self, cause: i32) {
+        if !self.get().is_closed() {
+            let _ = self
+                .1
+                .compare_exchange(0, cause, Ordering::Relaxed, Ordering::Relaxed);
+        }
     }
 
     /// [`State::check_send`] on the current state, with the common case
@@ -118,7 +164,7 @@ impl StateCell {
         match self.0.load(Ordering::Acquire) {
             CONNECTED_OPEN => Ok(()),
             FRESH_OPEN | BOUND_OPEN if unconnected_ok => Ok(()),
-            b => decode(b).check_send(unconnected_ok),
+            _ => self.get().check_send(unconnected_ok),
         }
     }
 
@@ -128,7 +174,7 @@ impl StateCell {
         match self.0.load(Ordering::Acquire) {
             CONNECTED_OPEN => Ok(()),
             FRESH_OPEN | BOUND_OPEN if unconnected_ok => Ok(()),
-            b => decode(b).check_receive(unconnected_ok),
+            _ => self.get().check_receive(unconnected_ok),
         }
     }
 
@@ -213,7 +259,11 @@ fn decode(b: u8) -> State {
         2 => Some(Shutdown::Write),
         _ => Some(Shutdown::Both),
     };
-    State { phase, shut }
+    State {
+        phase,
+        shut,
+        cause: 0,
+    }
 }
 
 #[cfg(test)]
@@ -225,16 +275,19 @@ mod tests {
         let open = State {
             phase: Phase::Connected,
             shut: None,
+            cause: 0,
         };
         assert_eq!(encode(open), CONNECTED_OPEN);
         let fresh = State {
             phase: Phase::Fresh,
             shut: None,
+            cause: 0,
         };
         assert_eq!(encode(fresh), FRESH_OPEN);
         let bound = State {
             phase: Phase::Bound,
             shut: None,
+            cause: 0,
         };
         assert_eq!(encode(bound), BOUND_OPEN);
     }
@@ -254,7 +307,11 @@ mod tests {
                 Some(Shutdown::Write),
                 Some(Shutdown::Both),
             ] {
-                let s = State { phase, shut };
+                let s = State {
+                    phase,
+                    shut,
+                    cause: 0,
+                };
                 assert_eq!(decode(encode(s)), s);
             }
         }

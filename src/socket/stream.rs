@@ -189,8 +189,8 @@ impl Socket {
             }
         };
         let (interest, what, timeout) = match way {
-            Way::Read => (Interest::READABLE, What::Receive, self.cold.receive_timeout),
-            Way::Write => (Interest::WRITABLE, What::Send, self.cold.send_timeout),
+            Way::Read => (Interest::READABLE, What::Receive, self.cold.receive_timeout.get()),
+            Way::Write => (Interest::WRITABLE, What::Send, self.cold.send_timeout.get()),
         };
         let parked = self.parked(way);
         if timeout.is_none() && !parked.load(Ordering::Acquire) {
