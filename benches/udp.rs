@@ -281,7 +281,7 @@ async fn tokio_receive(
 }
 
 async fn ours_receive(
-    mut rx: Socket,
+    rx: Socket,
     count: usize,
     size: usize,
     batched: bool,

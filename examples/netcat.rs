@@ -201,7 +201,7 @@ fn relay(sock: Socket, idle: Option<Duration>) -> Result<(), String> {
     // The writer shuts its direction at stdin's end while the reader is
     // still receiving, but `shutdown` takes `&mut self`: so each thread
     // gets its own handle on the connection.
-    let (writer, mut reader) = split(sock).map_err(|e| format!("dup: {e}"))?;
+    let (writer, reader) = split(sock).map_err(|e| format!("dup: {e}"))?;
     reader.set_receive_timeout(idle);
     let (events, event) = mpsc::channel();
 

@@ -179,7 +179,7 @@ async fn conversion_from_a_current_thread_runtime_socket_does_not_deadlock() {
 
         // Used blocking on this runtime's own thread: a wait must not go
         // through this (now blocked) runtime's reactor or timers.
-        let mut bs = blocking::Socket::from(s);
+        let bs = blocking::Socket::from(s);
         bs.set_receive_timeout(Some(Duration::from_millis(200)));
         let t = Instant::now();
         let err = bs.receive(None).expect_err("nothing queued");
@@ -220,7 +220,7 @@ async fn conversion_from_a_current_thread_runtime_socket_does_not_deadlock() {
 async fn converted_listener_accepts_blocking_on_a_current_thread_runtime() {
     let _dog = watchdog("converted listener on a current-thread runtime");
     within(async {
-        let mut l = listener().await;
+        let l = listener().await;
         // Register the listener with this runtime: an accept that waits.
         l.set_receive_timeout(Some(Duration::from_millis(50)));
         assert_eq!(l.accept().await.unwrap_err().kind(), ErrorKind::TimedOut);
@@ -325,7 +325,7 @@ fn blocking_socket_is_send_sync_debug() {
 #[test]
 fn accept_returns_a_blocking_socket_with_the_documented_state() {
     within_blocking(|| {
-        let mut l = blocking_listener();
+        let l = blocking_listener();
         l.set_receive_timeout(Some(Duration::from_secs(5)));
         l.set_send_timeout(Some(Duration::from_secs(5)));
         let mut c = blocking::Socket::tcp().unwrap();

@@ -239,7 +239,7 @@ fn check_message(e: &SocketError) {
 #[tokio::test]
 async fn timeout_error_and_its_io_mapping() {
     within(async {
-        let (_c, mut s) = tcp_pair().await;
+        let (_c, s) = tcp_pair().await;
         s.set_receive_timeout(Some(Duration::from_millis(100)));
         let e = s.receive(None).await.unwrap_err();
         check_message(&e);

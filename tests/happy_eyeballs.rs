@@ -339,7 +339,7 @@ async fn a_timeout_shorter_than_the_stagger_ends_the_race_early() {
         );
         assert!(c.is_closed());
         // IPv4 was never tried: nothing waits in its accept queue.
-        let mut l = st.v4.into_iter().next().unwrap();
+        let l = st.v4.into_iter().next().unwrap();
         l.set_receive_timeout(Some(Duration::from_millis(50)));
         assert!(l.accept().await.unwrap_err().is_timeout());
     })
@@ -493,7 +493,7 @@ async fn the_winner_works_through_the_blocking_face() {
         .await
         .unwrap();
     let s = within(st.v4_listener().accept()).await.unwrap();
-    let mut b: blocking::Socket = c.into();
+    let b: blocking::Socket = c.into();
     b.set_receive_timeout(Some(LIMIT));
     let got =
         tokio::task::spawn_blocking(move || b.receive(Some(5)).map(|o| o.map(|x| x.to_vec())));

@@ -394,7 +394,7 @@ async fn close_shared_keeps_a_lent_descriptor_while_the_guard_lives() {
 #[test]
 fn blocking_close_shared_wakes_a_thread_blocked_in_receive() {
     within_blocking(|| {
-        let (mut a, b) = blocking_pair();
+        let (a, b) = blocking_pair();
         // Warm up: the facade's runtime exists before the measured call.
         a.set_receive_timeout(Some(Duration::from_millis(1)));
         assert!(a.receive(None).unwrap_err().is_timeout());
@@ -443,7 +443,7 @@ fn blocking_close_shared_wakes_a_thread_blocked_in_send() {
 #[test]
 fn blocking_close_shared_wakes_a_thread_blocked_in_accept() {
     within_blocking(|| {
-        let mut l = blocking_listener();
+        let l = blocking_listener();
         l.set_receive_timeout(Some(Duration::from_millis(1)));
         assert!(l.accept().unwrap_err().is_timeout());
         l.set_receive_timeout(None);
@@ -655,7 +655,7 @@ async fn incoming_yields_accepted_connections() {
 #[tokio::test]
 async fn incoming_yields_timeouts_and_goes_on() {
     within(async {
-        let mut l = listener().await;
+        let l = listener().await;
         l.set_receive_timeout(Some(Duration::from_millis(100)));
         let port = l.port();
         let mut incoming = pin!(l.incoming());

@@ -236,7 +236,7 @@ async fn timeouts_take_duration_none_or_millis() {
 #[tokio::test]
 async fn setters_and_timeout_options_are_the_same_value() {
     within(async {
-        let mut s = Socket::tcp().unwrap();
+        let s = Socket::tcp().unwrap();
         s.set_send_timeout(Some(Duration::from_millis(1234)));
         assert_eq!(
             s.get_option(SO_SNDTIMEO).unwrap(),

@@ -904,7 +904,7 @@ fn runtime_shutdown_fails_operations_awaited_outside_it() {
                 .enable_all()
                 .build()
                 .unwrap();
-            let (mut c, mut s, mut l) = rt.block_on(async {
+            let (c, s, l) = rt.block_on(async {
                 let l = listener().await;
                 let mut c = Socket::tcp().unwrap();
                 c.connect(None, l.port(), None).await.unwrap();
@@ -992,9 +992,9 @@ fn facade_runtime_child() {
         .build()
         .unwrap();
     blocking::use_runtime(rt.handle().clone()).unwrap();
-    let (c, mut s) = blocking_pair();
-    let (c2, mut s2) = blocking_pair();
-    let mut l = blocking_listener();
+    let (c, s) = blocking_pair();
+    let (c2, s2) = blocking_pair();
+    let l = blocking_listener();
     s.set_receive_timeout(Some(Duration::from_millis(400)));
     l.set_receive_timeout(Some(Duration::from_millis(400)));
     s2.set_receive_timeout(Some(Duration::from_secs(10)));

@@ -119,7 +119,7 @@ fn warm_up(rt: &tokio::runtime::Runtime) {
         let (c, s) = tcp_pair().await;
         c.send("w").await.unwrap();
         receive_exact(&s, 1).await;
-        let mut s = s;
+        let s = s;
         s.set_receive_timeout(Some(Duration::from_millis(1)));
         let _ = s.receive(None).await;
         let mut x = Socket::tcp().unwrap();
@@ -253,12 +253,12 @@ async fn cancellations(n: usize) {
 
 async fn timeouts_async(n: usize) {
     let ms = Duration::from_millis(1);
-    let mut l = listener().await;
+    let l = listener().await;
     l.set_receive_timeout(Some(ms));
-    let (mut c, mut s) = tcp_pair().await;
+    let (c, s) = tcp_pair().await;
     s.set_receive_timeout(Some(ms));
     // A pair with full buffers for send timeouts.
-    let (mut fc, _fs) = full_pair().await;
+    let (fc, _fs) = full_pair().await;
     fc.set_send_timeout(Some(ms));
     let (bl, _filler) = full_backlog().await;
     for i in 0..n {
@@ -296,9 +296,9 @@ async fn full_pair() -> (Socket, Socket) {
 
 fn timeouts_blocking(n: usize) {
     let ms = Duration::from_millis(1);
-    let mut l = blocking_listener();
+    let l = blocking_listener();
     l.set_receive_timeout(Some(ms));
-    let (_c, mut s) = blocking_pair();
+    let (_c, s) = blocking_pair();
     s.set_receive_timeout(Some(ms));
     let (bl, _filler) = blocking_full_backlog();
     let mut fl = blocking_listener();
@@ -434,7 +434,7 @@ async fn tcp_pair_on(l: &Socket) -> (Socket, Socket) {
 async fn mixed_iteration(l: &Socket, i: usize, buf: &[u8]) {
     let mut c = Socket::tcp().unwrap();
     c.connect(None, l.port(), None).await.unwrap();
-    let mut s = l.accept().await.unwrap();
+    let s = l.accept().await.unwrap();
     let len = 1 + (i * 7919) % buf.len();
     c.send(&buf[..len]).await.unwrap();
     assert_eq!(receive_exact(&s, len).await.len(), len);

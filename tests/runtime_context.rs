@@ -110,7 +110,7 @@ fn sync_api_works_on_a_plain_thread_without_a_runtime() {
         // from_fd of a std listener and of a connected stream.
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
-        let mut ls = Socket::from_fd(OwnedFd::from(l)).unwrap();
+        let ls = Socket::from_fd(OwnedFd::from(l)).unwrap();
         assert!(ls.is_listening() && !ls.is_closed());
         assert_eq!(ls.port(), port);
         assert_eq!(ls.info().unwrap().port, port);

@@ -212,7 +212,7 @@ async fn send_file_send_timeout_then_socket_stays_open() {
         // nobody reads: a large file cannot all be sent within a short timeout
         let data = pseudo_random(32 * MIB, 9);
         let file = temp_file_with(&data);
-        let (mut c, s) = tcp_pair().await;
+        let (c, s) = tcp_pair().await;
         c.set_send_timeout(Some(Duration::from_millis(200)));
         let err = c.send_file(&file).await.unwrap_err();
         assert!(err.is_timeout(), "{err:?}");

@@ -635,7 +635,7 @@ async fn shutdown_when_not_connected_changes_nothing() {
         }
         assert!(b.is_bound() && !b.is_shutdown() && b.shutdown_reason().is_none());
 
-        let mut l = listener().await;
+        let l = listener().await;
         for how in [Shutdown::Read, Shutdown::Write, Shutdown::Both] {
             assert_enotconn(&l.shutdown(how).unwrap_err());
             assert!(l.is_listening() && !l.is_shutdown() && l.shutdown_reason().is_none());

@@ -212,7 +212,7 @@ async fn zero_means_no_timeout_and_reads_back_as_none() {
         assert_eq!(receive_exact(&s, 4).await, b"late");
 
         // accept with a zero timeout keeps waiting too.
-        let mut l = listener().await;
+        let l = listener().await;
         l.set_receive_timeout(Some(Duration::ZERO));
         let pending = tokio::time::timeout(Duration::from_millis(200), l.accept()).await;
         assert!(pending.is_err(), "zero timeout must not time out");
@@ -276,7 +276,7 @@ async fn duration_max_reads_back_as_given_and_behaves_as_no_timeout() {
         assert_eq!(receive_exact(&s, 3).await, b"max");
 
         // accept with Duration::MAX gets a connection.
-        let mut l2 = listener().await;
+        let l2 = listener().await;
         l2.set_receive_timeout(Some(Duration::MAX));
         let port = l2.port();
         let (accepted, connected) = tokio::join!(l2.accept(), async move {
@@ -330,7 +330,7 @@ fn blocking_zero_and_max_timeouts() {
 fn blocking_zero_and_max_timeouts_wait_for_data() {
     for timeout in [Duration::ZERO, Duration::MAX] {
         within_blocking(move || {
-            let (c, mut s) = blocking_pair();
+            let (c, s) = blocking_pair();
             s.set_receive_timeout(Some(timeout));
             let (tx, rx) = std::sync::mpsc::channel::<()>();
             let sender = std::thread::spawn(move || {
@@ -356,7 +356,7 @@ fn blocking_zero_and_max_timeouts_wait_for_data() {
 fn blocking_timeout_kinds_match_error_kind_timed_out() {
     // The std::io mapping users rely on for `?` into io::Error.
     within_blocking(|| {
-        let (_c, mut s) = blocking_pair();
+        let (_c, s) = blocking_pair();
         s.set_receive_timeout(Some(Duration::from_millis(50)));
         let err = s.receive(None).unwrap_err();
         assert_timeout(&err);
@@ -372,7 +372,7 @@ fn blocking_timeout_kinds_match_error_kind_timed_out() {
 /// fires at once, and the socket stays usable.
 #[tokio::test(start_paused = true)]
 async fn paused_clock_async_timeouts_fire_at_once_when_idle() {
-    let (mut a, b) = Socket::pair().unwrap();
+    let (a, b) = Socket::pair().unwrap();
     a.set_receive_timeout(Some(Duration::from_secs(30)));
     let real = Instant::now();
     let virt = tokio::time::Instant::now();
@@ -406,7 +406,7 @@ async fn paused_clock_facade_waits_in_real_time() {
             std::process::abort();
         }
     });
-    let (mut a, _b) = blocking::Socket::pair().unwrap();
+    let (a, _b) = blocking::Socket::pair().unwrap();
     let timeout = Duration::from_millis(150);
     a.set_receive_timeout(Some(timeout));
     let real = Instant::now();

@@ -363,7 +363,7 @@ async fn a_receive_timeout_is_recorded_with_its_duration() {
     let cap = Capture::default();
     let _guard = cap.install();
     within(async {
-        let (_c, mut s) = tcp_pair().await;
+        let (_c, s) = tcp_pair().await;
         s.set_receive_timeout(Some(Duration::from_millis(60)));
         assert!(s.receive(None).await.unwrap_err().is_timeout());
         let dump = cap.dump();
@@ -381,7 +381,7 @@ async fn a_send_timeout_is_recorded() {
     let cap = Capture::default();
     let _guard = cap.install();
     within(async {
-        let (_c, mut s) = tcp_pair().await;
+        let (_c, s) = tcp_pair().await;
         s.set_send_timeout(Some(Duration::from_millis(60)));
         let e = s.send(vec![0u8; 64 * 1024 * 1024]).await.unwrap_err();
         assert!(e.is_timeout());
@@ -398,7 +398,7 @@ async fn an_accept_timeout_is_recorded() {
     let cap = Capture::default();
     let _guard = cap.install();
     within(async {
-        let mut l = listener().await;
+        let l = listener().await;
         l.set_receive_timeout(Some(Duration::from_millis(60)));
         assert!(l.accept().await.unwrap_err().is_timeout());
         let dump = cap.dump();
@@ -529,7 +529,7 @@ fn blocking_operations_are_recorded_on_the_calling_thread() {
     within_blocking(|| {
         let cap = Capture::default();
         let _guard = cap.install();
-        let (c, mut s) = blocking_pair();
+        let (c, s) = blocking_pair();
         c.send(SECRET).unwrap();
         assert_eq!(blocking_receive_exact(&s, SECRET.len()), SECRET.as_bytes());
         s.set_receive_timeout(Some(Duration::from_millis(50)));

@@ -834,7 +834,7 @@ async fn framed_read_and_write_over_a_shared_reference() {
 #[tokio::test]
 async fn async_read_write_through_a_shared_reference_honour_timeouts() {
     within(async {
-        let (mut a, _b) = Socket::pair().unwrap();
+        let (a, _b) = Socket::pair().unwrap();
         a.set_receive_timeout(Some(Duration::from_millis(50)));
         let mut r: &Socket = &a;
         let mut buf = [0u8; 8];

@@ -50,7 +50,7 @@ impl<S: tracing::Subscriber> Layer<S> for Warnings {
 
 /// A facade receive that must wait: nothing is queued, and the timeout ends it.
 fn receive_times_out() {
-    let (mut a, _b) = blocking::Socket::pair().unwrap();
+    let (a, _b) = blocking::Socket::pair().unwrap();
     a.set_receive_timeout(Some(Duration::from_millis(30)));
     let e = a.receive(None).unwrap_err();
     assert!(e.is_timeout(), "{e:?}");

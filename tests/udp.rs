@@ -402,7 +402,7 @@ async fn ipv4_text_to_an_ipv6_udp_socket_fails_and_socket_stays_open() {
 #[tokio::test]
 async fn udp_receive_timeout_then_still_usable() {
     within(async {
-        let mut rx = bound_udp().await;
+        let rx = bound_udp().await;
         rx.set_receive_timeout(Some(std::time::Duration::from_millis(100)));
         let err = rx.receive_from(None).await.unwrap_err();
         assert!(err.is_timeout());

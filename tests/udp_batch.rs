@@ -165,7 +165,7 @@ async fn max_zero_and_an_empty_slice_return_at_once() {
 
 #[tokio::test]
 async fn receive_many_times_out_and_the_socket_stays_usable() {
-    let mut rx = udp(AF_INET).await;
+    let rx = udp(AF_INET).await;
     rx.set_receive_timeout(Some(Duration::from_millis(50)));
     let e = within(rx.receive_many(8)).await.unwrap_err();
     assert!(e.is_timeout(), "{e:?}");

@@ -205,7 +205,7 @@ async fn stream_send_to_a_vanished_peer_fails_and_closes() {
 async fn stream_receive_timeout_and_accept_timeout() {
     within(async {
         let dir = tempfile::tempdir().unwrap();
-        let (c, mut s, mut l) = unix_stream_pair(&dir).await;
+        let (c, s, l) = unix_stream_pair(&dir).await;
         s.set_receive_timeout(Some(Duration::from_millis(100)));
         let e = s.receive(None).await.unwrap_err();
         assert!(e.is_timeout(), "{e:?}");

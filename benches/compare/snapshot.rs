@@ -47,7 +47,7 @@ pub fn run(ctx: &Ctx) -> Vec<Cost> {
     let sizes = ctx.scale.snapshot_sizes;
     let largest = sizes.iter().copied().max().unwrap_or(0);
     let (mut tx, rx) = sender_pair(largest);
-    let mut ours = blocking::Socket::from_fd(OwnedFd::from(rx)).expect("from_fd");
+    let ours = blocking::Socket::from_fd(OwnedFd::from(rx)).expect("from_fd");
     ours.set_receive_timeout(Some(STALL));
     let (mut copy_tx, mut copy_rx) = sender_pair(largest);
     copy_rx.set_read_timeout(Some(STALL)).expect("read timeout");
