@@ -344,11 +344,14 @@ pub(crate) fn exact(addr: SocketAddr, family: Family, host: &str) -> Result<Sock
     Ok(addr.into())
 }
 
-/// "an AF_INET socket", "a Family(99) socket".
+/// "an AF_INET socket", "a family 99 socket".
 fn socket_of(family: Family) -> String {
     let name = format!("{family:?}");
-    let article = if name.starts_with("AF_") { "an" } else { "a" };
-    format!("{article} {name} socket")
+    if name.starts_with("AF_") {
+        format!("an {name} socket")
+    } else {
+        format!("a family {} socket", family.raw())
+    }
 }
 
 /// Resolves a `connect` target. On an IPv6 socket a *name* may also reach
@@ -471,7 +474,7 @@ mod tests {
             "::1: address family for hostname not supported by an AF_INET socket"
         );
         let e = exact(v6, Family::from_raw(9999), "x").unwrap_err();
-        assert!(e.message().ends_with("by a Family(9999) socket"), "{e}");
+        assert!(e.message().ends_with("by a family 9999 socket"), "{e}");
         assert!(exact(v6, AF_INET6, "::1").is_ok() && exact(v6, AF_UNSPEC, "::1").is_ok());
     }
 

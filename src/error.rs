@@ -175,8 +175,14 @@ impl Reason {
                 "socket is in an illegal state (a stream socket has no datagrams)",
                 IllegalState,
             ),
-            Reason::ShutForReading => ("socket is in an illegal state (shut for reading)", IllegalState),
-            Reason::ShutForWriting => ("socket is in an illegal state (shut for writing)", IllegalState),
+            Reason::ShutForReading => (
+                "socket is in an illegal state (shut for reading)",
+                IllegalState,
+            ),
+            Reason::ShutForWriting => (
+                "socket is in an illegal state (shut for writing)",
+                IllegalState,
+            ),
             Reason::Listening => ("socket is in an illegal state (listening)", IllegalState),
             Reason::Connected => ("socket is in an illegal state (connected)", IllegalState),
             Reason::Closed(_) => (ILLEGAL_TEXT, IllegalState),
@@ -323,17 +329,27 @@ impl SocketError {
 
     /// The fine-grained [`io::ErrorKind`]: `ConnectionRefused`, `AddrInUse`,
     /// `BrokenPipe`, `ConnectionReset`, `TimedOut`, `WouldBlock`,
-    /// `NotConnected` (`socket not listening or connected`), `InvalidInput`
-    /// (a bad argument)... so callers need not compare `errno` by hand.
+    /// `NotConnected` (`socket not listening or connected`, and a closed
+    /// socket: `socket is in an illegal state (closed)`), `InvalidInput` (a
+    /// bad argument, or a call the socket's state or type does not allow,
+    /// such as `listen` before `bind`)... so callers need not compare
+    /// `errno` or texts by hand.
     ///
     /// # Examples
     /// ```
     /// # #[tokio::main] async fn main() -> blade_socket::Result<()> {
+    /// use std::io::ErrorKind;
     /// let mut taken = blade_socket::Socket::tcp()?;
     /// taken.bind(0, None).await?;
+    /// taken.listen(None)?;                 // a listener holds the port
     /// let mut s = blade_socket::Socket::tcp()?;
     /// let err = s.bind(taken.port(), None).await.unwrap_err();
-    /// assert_eq!(err.io_kind(), std::io::ErrorKind::AddrInUse);
+    /// assert_eq!(err.io_kind(), ErrorKind::AddrInUse);
+    ///
+    /// s.close()?;
+    /// let err = s.listen(None).unwrap_err();
+    /// assert_eq!(err.message(), "socket is in an illegal state (closed)");
+    /// assert_eq!(err.io_kind(), ErrorKind::NotConnected);
     /// # Ok(()) }
     /// ```
     pub fn io_kind(&self) -> io::ErrorKind {

@@ -73,7 +73,8 @@ impl Kind {
         let kind = match option {
             o if o.raw() < 0 => {
                 return Err(SocketError::invalid(format!(
-                    "{o:?} is not supported on this platform"
+                    "{} is not supported on this platform",
+                    name(o)
                 )));
             }
             SO_ACCEPTCONN => Kind::Flag { read_only: true },
@@ -85,7 +86,12 @@ impl Kind {
             SO_LINGER => Kind::Linger,
             SO_TYPE => Kind::Type,
             SO_ERROR => Kind::Error,
-            o => return Err(SocketError::invalid(format!("unknown socket option {o:?}"))),
+            o => {
+                return Err(SocketError::invalid(format!(
+                    "unknown socket option {}",
+                    o.raw()
+                )));
+            }
         };
         Ok(kind)
     }
@@ -98,8 +104,36 @@ impl Kind {
     }
 }
 
+/// An option's name for a message (`SO_KEEPALIVE`), or its number when it
+/// has none here.
+fn name(option: SocketOption) -> String {
+    let debug = format!("{option:?}");
+    if debug.starts_with("SO_") {
+        debug
+    } else {
+        format!("socket option {}", option.raw())
+    }
+}
+
+/// `SO_KEEPALIVE takes true or false, not a duration`: what the option
+/// takes and what it was given, in words rather than Rust syntax.
 fn wrong_kind(option: SocketOption, value: &OptionValue) -> SocketError {
-    SocketError::invalid(format!("{value:?} is not a valid value for {option:?}"))
+    let takes = match Kind::of(option) {
+        Ok(Kind::Flag { .. }) => "true or false",
+        Ok(Kind::Int) => "a number of bytes from 0 to 2147483647",
+        Ok(Kind::SendTimeout | Kind::ReceiveTimeout) => {
+            "a duration, None or a number of milliseconds"
+        }
+        Ok(Kind::Linger) => "a duration, None or a number of seconds",
+        _ => "no value",
+    };
+    let given = match value {
+        OptionValue::Bool(b) => b.to_string(),
+        OptionValue::Int(n) => n.to_string(),
+        OptionValue::Duration(Some(_)) => "a duration".to_owned(),
+        OptionValue::Duration(None) => "None".to_owned(),
+    };
+    SocketError::invalid(format!("{} takes {takes}, not {given}", name(option)))
 }
 
 /// A timeout option's value: a duration, `None`, or milliseconds (0 = none).
@@ -135,7 +169,8 @@ pub(crate) fn set_os(
         // The kernel would take -1 as its maximum; Blade's sizes are never negative.
         (Kind::Int, OptionValue::Int(n)) if *n < 0 => {
             return Err(SocketError::invalid(format!(
-                "{option:?} cannot be negative: {n}"
+                "{} cannot be negative: {n}",
+                name(option)
             )));
         }
         (Kind::Int, OptionValue::Int(n)) => {
@@ -152,7 +187,13 @@ fn set_linger(
     option: SocketOption,
     value: &OptionValue,
 ) -> Result<()> {
-    let too_long = || SocketError::invalid(format!("{option:?}: more than {} seconds", i32::MAX));
+    let too_long = || {
+        SocketError::invalid(format!(
+            "{} takes at most {} seconds",
+            name(option),
+            i32::MAX
+        ))
+    };
     let linger = match *value {
         OptionValue::Duration(None) => None,
         OptionValue::Duration(Some(d)) => {
@@ -191,7 +232,8 @@ pub(crate) fn get_os(fd: impl AsFd, option: SocketOption, kind: Kind) -> Result<
         ),
         Kind::SendTimeout | Kind::ReceiveTimeout => {
             return Err(SocketError::invalid(format!(
-                "{option:?} is kept by the socket, not the OS"
+                "{} is kept by the socket, not the OS",
+                name(option)
             )));
         }
     };

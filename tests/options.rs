@@ -575,17 +575,29 @@ async fn options_on_a_closed_socket_are_illegal_state_before_arguments() {
         ] {
             let err = r.unwrap_err();
             assert_eq!(err.kind(), ErrorKind::IllegalState);
-            assert_eq!(err.message(), "socket is in an illegal state");
+            assert!(
+                err.message().starts_with("socket is in an illegal state"),
+                "{}",
+                err.message()
+            );
         }
         let err = s.get_option(SO_KEEPALIVE).unwrap_err();
-        assert_eq!(err.message(), "socket is in an illegal state");
-        assert_eq!(
-            s.set_nodelay(true).unwrap_err().message(),
-            "socket is in an illegal state"
+        assert!(
+            err.message().starts_with("socket is in an illegal state"),
+            "{}",
+            err.message()
         );
-        assert_eq!(
-            s.nodelay().unwrap_err().message(),
-            "socket is in an illegal state"
+        assert!(
+            s.set_nodelay(true)
+                .unwrap_err()
+                .message()
+                .starts_with("socket is in an illegal state")
+        );
+        assert!(
+            s.nodelay()
+                .unwrap_err()
+                .message()
+                .starts_with("socket is in an illegal state")
         );
     })
     .await;

@@ -91,7 +91,11 @@ fn sync_api_works_on_a_plain_thread_without_a_runtime() {
         assert!(s.info().is_ok());
         // listen on an unbound socket: the documented state error, no panic.
         let err = s.listen(None).unwrap_err();
-        assert_eq!(err.message(), "socket is in an illegal state");
+        assert!(
+            err.message().starts_with("socket is in an illegal state"),
+            "{}",
+            err.message()
+        );
         // shutdown of an unconnected socket: ENOTCONN, nothing changes.
         let err = s.shutdown(SHUT_RDWR).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Os);

@@ -153,11 +153,19 @@ async fn send_file_on_a_closed_socket() {
         c.close().unwrap();
         let err = c.send_file(&file).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::IllegalState);
-        assert_eq!(err.message(), "socket is in an illegal state");
+        assert!(
+            err.message().starts_with("socket is in an illegal state"),
+            "{}",
+            err.message()
+        );
         let mut fresh = Socket::tcp().unwrap();
         fresh.close().unwrap();
         let err = fresh.send_file(&file).await.unwrap_err();
-        assert_eq!(err.message(), "socket is in an illegal state");
+        assert!(
+            err.message().starts_with("socket is in an illegal state"),
+            "{}",
+            err.message()
+        );
     })
     .await;
 }
@@ -198,7 +206,11 @@ async fn send_file_after_shutdown_write_is_illegal_state() {
         c.shutdown(Shutdown::Write).unwrap();
         let err = c.send_file(&file).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::IllegalState);
-        assert_eq!(err.message(), "socket is in an illegal state");
+        assert!(
+            err.message().starts_with("socket is in an illegal state"),
+            "{}",
+            err.message()
+        );
         // receive still works after a write shutdown
         s.send(b"r").await.unwrap();
         assert_eq!(&receive_exact(&c, 1).await[..], b"r");

@@ -322,7 +322,11 @@ async fn listen_in_the_wrong_state() {
     within(async {
         let mut s = Socket::tcp().unwrap();
         let e = s.listen(None).unwrap_err();
-        assert_err(&e, ErrorKind::IllegalState, ILLEGAL);
+        assert_err(
+            &e,
+            ErrorKind::IllegalState,
+            &format!("{ILLEGAL} (not bound)"),
+        );
         assert!(!s.is_listening() && !s.is_closed());
 
         s.bind(0, None).await.unwrap();
@@ -343,7 +347,11 @@ async fn listen_in_the_wrong_state() {
         s.listen(Some(SOMAXCONN)).unwrap();
         assert!(s.is_listening());
         let e = s.listen(None).unwrap_err();
-        assert_err(&e, ErrorKind::IllegalState, ILLEGAL);
+        assert_err(
+            &e,
+            ErrorKind::IllegalState,
+            &format!("{ILLEGAL} (listening)"),
+        );
         assert!(s.is_listening());
 
         // Still a working listener.
@@ -378,7 +386,11 @@ async fn connect_on_a_listener() {
         let mut l = listener().await;
         let port = l.port();
         let e = l.connect(None, port, None).await.unwrap_err();
-        assert_err(&e, ErrorKind::IllegalState, ILLEGAL);
+        assert_err(
+            &e,
+            ErrorKind::IllegalState,
+            &format!("{ILLEGAL} (listening)"),
+        );
         assert!(!l.is_closed() && l.is_listening() && !l.is_connected());
         assert_eq!(l.port(), port);
         let mut c = Socket::tcp().unwrap();
@@ -530,12 +542,12 @@ async fn shutdown_write_is_a_half_close() {
         assert_err(
             &c.send("x").await.unwrap_err(),
             ErrorKind::IllegalState,
-            ILLEGAL,
+            &format!("{ILLEGAL} (shut for writing)"),
         );
         assert_err(
             &c.send("").await.unwrap_err(),
             ErrorKind::IllegalState,
-            ILLEGAL,
+            &format!("{ILLEGAL} (shut for writing)"),
         );
         assert!(!c.is_closed());
         // Asking again is fine and changes nothing.
@@ -558,12 +570,12 @@ async fn shutdown_read_leaves_send_working() {
         assert_err(
             &c.receive(None).await.unwrap_err(),
             ErrorKind::IllegalState,
-            ILLEGAL,
+            &format!("{ILLEGAL} (shut for reading)"),
         );
         assert_err(
             &c.receive(Some(0)).await.unwrap_err(),
             ErrorKind::IllegalState,
-            ILLEGAL,
+            &format!("{ILLEGAL} (shut for reading)"),
         );
         c.shutdown(Shutdown::Read).unwrap();
         assert_eq!(c.shutdown_reason(), Some(Shutdown::Read));
@@ -595,12 +607,12 @@ async fn shutdown_both_directions_in_either_order() {
             assert_err(
                 &c.send("x").await.unwrap_err(),
                 ErrorKind::IllegalState,
-                ILLEGAL,
+                &format!("{ILLEGAL} (shut for writing)"),
             );
             assert_err(
                 &c.receive(None).await.unwrap_err(),
                 ErrorKind::IllegalState,
-                ILLEGAL,
+                &format!("{ILLEGAL} (shut for reading)"),
             );
         }
         let (c, s) = tcp_pair().await;

@@ -522,7 +522,11 @@ async fn connect_refused_is_os_error_and_closes() {
             assert_eq!(c.id(), -1);
             assert!(!c.is_connected() && !c.is_client());
             let e = c.send("x").await.unwrap_err();
-            assert_err(&e, ErrorKind::IllegalState, "socket is in an illegal state");
+            assert_err(
+                &e,
+                ErrorKind::IllegalState,
+                "socket is in an illegal state (closed after: Connection refused)",
+            );
         }
         let mut c = v6();
         let e = c
@@ -569,7 +573,11 @@ async fn peer_reset_fails_receive_and_closes() {
             assert_eq!(c.id(), -1);
             assert!(!c.is_connected());
             let e = c.receive(None).await.unwrap_err();
-            assert_err(&e, ErrorKind::IllegalState, "socket is in an illegal state");
+            assert_err(
+                &e,
+                ErrorKind::IllegalState,
+                "socket is in an illegal state (closed after: Connection reset by peer)",
+            );
         }
     })
     .await;
@@ -600,8 +608,14 @@ async fn send_to_vanished_peer_fails_and_closes_without_sigpipe() {
             );
             assert!(c.is_closed(), "peer gone closes the socket");
             assert_eq!(c.id(), -1);
+            let cause = e.message().to_owned();
             let e = c.send("more").await.unwrap_err();
-            assert_err(&e, ErrorKind::IllegalState, "socket is in an illegal state");
+            assert_err(
+                &e,
+                ErrorKind::IllegalState,
+                &format!("socket is in an illegal state (closed after: {cause})"),
+            );
+            assert_eq!(e.io_kind(), std::io::ErrorKind::NotConnected);
         }
     })
     .await;
@@ -787,7 +801,11 @@ async fn bind_addr_failures_leave_the_socket_open() {
         let e = s
             .bind_addr(SocketAddr::from((Ipv6Addr::LOCALHOST, 0)))
             .unwrap_err();
-        assert_err(&e, ErrorKind::IllegalState, "socket is in an illegal state");
+        assert_err(
+            &e,
+            ErrorKind::IllegalState,
+            "socket is in an illegal state (closed)",
+        );
     })
     .await;
 }
@@ -831,7 +849,11 @@ async fn connect_addr_failures_follow_connect() {
         );
         c.close().unwrap();
         let e = c.connect_addr(to, None).await.unwrap_err();
-        assert_err(&e, ErrorKind::IllegalState, "socket is in an illegal state");
+        assert_err(
+            &e,
+            ErrorKind::IllegalState,
+            "socket is in an illegal state (closed)",
+        );
 
         // A full backlog: the timeout.
         let (l, _filler) = full_backlog().await;

@@ -714,7 +714,11 @@ async fn fd_lends_the_live_descriptor_and_nothing_once_closed() {
         assert_eq!(c.as_raw_fd(), -1, "AsRawFd is -1 once closed");
         let e = c.fd().unwrap_err();
         assert_eq!(e.kind(), ErrorKind::IllegalState);
-        assert_eq!(e.message(), "socket is in an illegal state");
+        assert!(
+            e.message().starts_with("socket is in an illegal state"),
+            "{}",
+            e.message()
+        );
         assert_ne!(fd_target(raw).as_deref(), Some(target.as_str()));
     })
     .await;
@@ -731,7 +735,11 @@ fn blocking_fd_and_as_raw_fd() {
         c.close().unwrap();
         assert_eq!(c.as_raw_fd(), -1);
         let e = c.fd().unwrap_err();
-        assert_eq!(e.message(), "socket is in an illegal state");
+        assert!(
+            e.message().starts_with("socket is in an illegal state"),
+            "{}",
+            e.message()
+        );
 
         // A socket that never connected lends its descriptor too.
         let fresh = blocking::Socket::tcp().unwrap();

@@ -207,9 +207,17 @@ async fn wrong_states_fail_at_once() {
     let mut closed = udp(AF_INET).await;
     closed.close().unwrap();
     let e = within(closed.receive_many(4)).await.unwrap_err();
-    assert_eq!(e.message(), "socket is in an illegal state");
+    assert!(
+        e.message().starts_with("socket is in an illegal state"),
+        "{}",
+        e.message()
+    );
     let e = within(closed.send_many_to(to, &["x"])).await.unwrap_err();
-    assert_eq!(e.message(), "socket is in an illegal state");
+    assert!(
+        e.message().starts_with("socket is in an illegal state"),
+        "{}",
+        e.message()
+    );
 }
 
 #[tokio::test]

@@ -159,7 +159,7 @@ async fn stream_half_close_and_peer_close() {
         s.send("response").await.unwrap();
         assert_eq!(receive_exact(&c, 8).await, b"response");
         let e = c.send("more").await.unwrap_err();
-        assert_eq!(e.message(), ILLEGAL);
+        assert!(e.message().starts_with(ILLEGAL), "{}", e.message());
 
         c.shutdown(SHUT_RD).unwrap();
         assert!(!c.is_connected());
@@ -196,7 +196,13 @@ async fn stream_send_to_a_vanished_peer_fails_and_closes() {
             "{e:?}"
         );
         assert!(c.is_closed());
-        assert_eq!(c.receive(None).await.unwrap_err().message(), ILLEGAL);
+        assert!(
+            c.receive(None)
+                .await
+                .unwrap_err()
+                .message()
+                .starts_with(ILLEGAL)
+        );
     })
     .await;
 }

@@ -645,7 +645,9 @@ impl Socket {
         if messages.is_empty() {
             return Ok(0);
         }
-        let call = self.begin(self.cold.send_timeout.get()).map_err(none_sent)?;
+        let call = self
+            .begin(self.cold.send_timeout.get())
+            .map_err(none_sent)?;
         let to = if addr::family_of(&addr) == self.family {
             socket2::SockAddr::from(addr)
         } else {

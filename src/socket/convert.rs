@@ -101,7 +101,10 @@ impl Socket {
         );
         clone.state.set(st);
         clone.cold.send_timeout.set(self.cold.send_timeout.get());
-        clone.cold.receive_timeout.set(self.cold.receive_timeout.get());
+        clone
+            .cold
+            .receive_timeout
+            .set(self.cold.receive_timeout.get());
         clone.blocking = self.blocking;
         // The two share the kernel socket, and so its `UDP_GRO` setting.
         clone.cold.batch = self.share_offload();

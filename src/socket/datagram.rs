@@ -142,7 +142,9 @@ impl Socket {
     ) -> Pin<Box<impl Future<Output = Result<usize>>>> {
         Box::pin(async move {
             self.state.check_send(true).map_err(none_sent)?;
-            let call = self.begin(self.cold.send_timeout.get()).map_err(none_sent)?;
+            let call = self
+                .begin(self.cold.send_timeout.get())
+                .map_err(none_sent)?;
             // Resolution runs within the call's deadline (`Wait::off_thread`).
             let to = addr::resolve(host, port, self.family, self.ty, call.wait)
                 .await

@@ -354,7 +354,9 @@ impl Socket {
     #[doc(alias = "sendfile")]
     pub async fn send_file(&self, file: &std::fs::File) -> Result<u64> {
         self.state.check_send(false).map_err(none_sent)?;
-        let call = self.begin(self.cold.send_timeout.get()).map_err(none_sent)?;
+        let call = self
+            .begin(self.cold.send_timeout.get())
+            .map_err(none_sent)?;
         // sendfile(2) takes no MSG_DONTWAIT: it needs a non-blocking descriptor.
         call.io
             .set_fd_blocking(false)

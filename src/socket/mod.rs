@@ -613,7 +613,7 @@ impl Socket {
     /// });
     /// a.close_shared()?;                     // from another task
     /// let err = reader.await.expect("task").unwrap_err();
-    /// assert_eq!(err.message(), "socket is in an illegal state");
+    /// assert_eq!(err.message(), "socket is in an illegal state (closed)");
     /// # Ok(()) }
     /// ```
     pub fn close_shared(&self) -> Result<()> {
@@ -749,7 +749,9 @@ impl Socket {
     /// # Ok::<(), blade_socket::SocketError>(())
     /// ```
     pub fn set_send_timeout(&self, timeout: Option<Duration>) {
-        self.cold.send_timeout.set(options::normalize_timeout(timeout));
+        self.cold
+            .send_timeout
+            .set(options::normalize_timeout(timeout));
     }
 
     /// Sets the receive timeout, which bounds `receive`, `receive_from` and
@@ -771,7 +773,9 @@ impl Socket {
     /// # Ok::<(), blade_socket::SocketError>(())
     /// ```
     pub fn set_receive_timeout(&self, timeout: Option<Duration>) {
-        self.cold.receive_timeout.set(options::normalize_timeout(timeout));
+        self.cold
+            .receive_timeout
+            .set(options::normalize_timeout(timeout));
     }
 
     /// Turns Nagle's algorithm off (`true`) or on (`TCP_NODELAY`, level
@@ -865,9 +869,7 @@ impl Socket {
     /// The descriptor, for an operation through `&self`.
     #[inline]
     fn io(&self) -> Result<Arc<Io>> {
-        self.io
-            .get()
-            .ok_or_else(|| self.state.closed_error())
+        self.io.get().ok_or_else(|| self.state.closed_error())
     }
 
     /// The descriptor, for a state change through `&mut self` (no locking).

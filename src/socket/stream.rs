@@ -189,7 +189,11 @@ impl Socket {
             }
         };
         let (interest, what, timeout) = match way {
-            Way::Read => (Interest::READABLE, What::Receive, self.cold.receive_timeout.get()),
+            Way::Read => (
+                Interest::READABLE,
+                What::Receive,
+                self.cold.receive_timeout.get(),
+            ),
             Way::Write => (Interest::WRITABLE, What::Send, self.cold.send_timeout.get()),
         };
         let parked = self.parked(way);

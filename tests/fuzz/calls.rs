@@ -184,7 +184,7 @@ impl Harness<'_> {
             Phase::Listening => {
                 return assert_state_error(
                     &r,
-                    "socket is in an illegal state",
+                    "socket is in an illegal state (listening)",
                     "connect while listening",
                 );
             }
@@ -272,7 +272,11 @@ impl Harness<'_> {
             return assert_illegal(&r, "listen");
         }
         if self.m.phase != Phase::Bound {
-            return assert_state_error(&r, "socket is in an illegal state", "listen unbound");
+            return assert_state_error(
+                &r,
+                "socket is in an illegal state (not bound)",
+                "listen unbound",
+            );
         }
         if q.is_some_and(|q| q > SOMAXCONN) {
             let e = r.expect_err("backlog over SOMAXCONN");

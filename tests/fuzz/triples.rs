@@ -103,7 +103,7 @@ macro_rules! local_ops {
                         if !closed {
                             assert_state_error(
                                 &r,
-                                "socket is in an illegal state",
+                                "socket is in an illegal state (not bound)",
                                 "listen unbound",
                             );
                         }
