@@ -56,17 +56,48 @@ fn stalls_a_runtime() -> bool {
     CALLING_THREAD.with(Cell::get) == Mark::StallingThread
 }
 
+/// The one trap's warning.
+const TRAP_WARNING: &str = "a blade_socket::blocking call is waiting on the thread of a \
+     current-thread tokio runtime: every other task of that runtime stalls until it returns, \
+     and if its peer is one of them it waits forever (or until its timeout). Use a \
+     multi-thread runtime (`#[tokio::main(flavor = \"multi_thread\")]`, \
+     `#[tokio::test(flavor = \"multi_thread\")]`) or move the blocking call into \
+     `tokio::task::spawn_blocking`. This is said once per process.";
+
 /// Called just before the calling thread waits: the first time in the
-/// process that the thread is a current-thread runtime's, says so once.
+/// process that the thread is a current-thread runtime's, says so once,
+/// through `tracing`, or on stderr when no subscriber would see it (a sync
+/// program, a default `#[tokio::test]`).
 fn note_wait() {
     if stalls_a_runtime() && !WARNED.swap(true, Ordering::Relaxed) {
-        tracing::warn!(
-            "a blade_socket::blocking call is waiting on the thread of a current-thread tokio \
-             runtime: every other task of that runtime stalls until it returns, and if its peer \
-             is one of them it waits forever (or until its timeout). Use a multi-thread runtime \
-             (`#[tokio::main(flavor = \"multi_thread\")]`, `#[tokio::test(flavor = \"multi_thread\")]`) \
-             or move the blocking call into `tokio::task::spawn_blocking`. This is said once per process."
+        warn_of_the_trap();
+    }
+}
+
+#[cold]
+fn warn_of_the_trap() {
+    tracing::warn!("{TRAP_WARNING}");
+    let no_subscriber =
+        tracing::dispatcher::get_default(|d| d.is::<tracing::subscriber::NoSubscriber>());
+    if no_subscriber {
+        use std::io::Write;
+        // Nothing to do if stderr is gone.
+        let _ = writeln!(std::io::stderr(), "WARN blade_socket: {TRAP_WARNING}");
+    }
+}
+
+/// A timeout of a wait made on a current-thread runtime's thread says so:
+/// the peer it waited for may have been one of that runtime's stalled tasks.
+#[cold]
+fn stalled_timeout(e: SocketError) -> SocketError {
+    if e.is_timeout() && stalls_a_runtime() {
+        let text = format!(
+            "{} (waited on a current-thread runtime's thread: see the blocking module docs)",
+            e.message()
         );
+        e.with_message(text)
+    } else {
+        e
     }
 }
 
@@ -290,10 +321,10 @@ impl Wait {
             }
             // poll(2) caps its wait near 24 days; on its timeout, the
             // deadline alone says whether time is really up.
-            let left = self.deadline.remaining(what)?;
+            let left = self.deadline.remaining(what).map_err(stalled_timeout)?;
             note_wait();
             if !sys::poll(io.sock().as_fd(), interest, left)? {
-                self.deadline.remaining(what)?;
+                self.deadline.remaining(what).map_err(stalled_timeout)?;
             }
         }
     }
@@ -309,6 +340,7 @@ impl Wait {
             Driver::CallingThread => {
                 note_wait();
                 std::thread::sleep(pause);
+                return self.check(what).map_err(stalled_timeout);
             }
             Driver::Reactor => {
                 let mut sleep = std::pin::pin!(tokio::time::sleep(pause));
@@ -357,7 +389,9 @@ impl Wait {
                 note_wait();
                 match rx.recv_timeout(left) {
                     Ok(v) => Ok(v),
-                    Err(mpsc::RecvTimeoutError::Timeout) => Err(SocketError::timed_out(what)),
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        Err(stalled_timeout(SocketError::timed_out(what)))
+                    }
                     Err(mpsc::RecvTimeoutError::Disconnected) => {
                         Err(SocketError::resolution("resolver task failed".to_owned()))
                     }
@@ -380,7 +414,7 @@ impl Wait {
                 let fds: Vec<_> = ios.iter().map(|io| io.sock().as_fd()).collect();
                 note_wait();
                 sys::poll_any(&fds, Interest::WRITABLE, wait)?;
-                self.check("connect")
+                self.check("connect").map_err(stalled_timeout)
             }
             Driver::Reactor => {
                 type Waiting<'a> = Pin<Box<dyn Future<Output = io::Result<()>> + Send + 'a>>;
@@ -413,7 +447,7 @@ impl Wait {
             (None, _) => Ok(fut.await),
             (Some(_), Driver::CallingThread) => {
                 let out = fut.await;
-                self.check(what)?;
+                self.check(what).map_err(stalled_timeout)?;
                 Ok(out)
             }
             (Some(at), Driver::Reactor) => {

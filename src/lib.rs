@@ -41,7 +41,9 @@
 //! - or the async [`Socket`] in async code.
 //!
 //! The first time a facade call waits on such a thread, the crate emits one
-//! `tracing` warning (once per process) that says so.
+//! `tracing` warning (once per process) that says so, on stderr when no
+//! `tracing` subscriber is installed; a timeout after such a wait says so in
+//! its message.
 //!
 //! ```
 //! # fn main() -> blade_socket::Result<()> {

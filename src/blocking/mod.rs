@@ -53,7 +53,11 @@
 //! - or the async [`crate::Socket`] in async code.
 //!
 //! The first time in a process that a facade call waits on such a thread,
-//! the crate emits one `tracing` warning saying so.
+//! the crate emits one `tracing` warning saying so (target `blade_socket`);
+//! when no `tracing` subscriber is installed, the same warning goes to
+//! stderr, once. A facade call that waited on such a thread and timed out
+//! says so in its message: `receive timed out (waited on a current-thread
+//! runtime's thread: see the blocking module docs)`.
 //!
 //! # Time
 //! The facade's timeouts run in real time: `tokio::time::pause()` does not
