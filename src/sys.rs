@@ -730,12 +730,14 @@ pub(crate) struct SendEntry {
 /// in `u64`s so that the buffer is aligned for `cmsghdr`.
 const CMSG_WORDS: usize = 4;
 
-/// Sends `entries` to `to`: with `mmsg` as many as the OS takes in one
-/// `sendmmsg(2)`, otherwise the first one with `sendmsg(2)`. Returns the
-/// number of entries sent (at least 1 on success); an error means none was.
+/// Sends `entries` to `to` (one destination for all, or one per message,
+/// an entry going where its first message does): with `mmsg` as many as the
+/// OS takes in one `sendmmsg(2)`, otherwise the first one with `sendmsg(2)`.
+/// Returns the number of entries sent (at least 1 on success); an error
+/// means none was.
 pub(crate) fn send_batch(
     sock: &socket2::Socket,
-    to: &socket2::SockAddr,
+    to: &[socket2::SockAddr],
     bufs: &[io::IoSlice<'_>],
     entries: &[SendEntry],
     flags: i32,
@@ -751,6 +753,11 @@ pub(crate) fn send_batch(
     let mut msgs: Vec<libc::mmsghdr> = vec![unsafe { std::mem::zeroed() }; entries.len()];
     for ((entry, msg), cmsg) in entries.iter().zip(&mut msgs).zip(&mut control) {
         let iov = &bufs[entry.iov.clone()];
+        let to = if to.len() == 1 {
+            &to[0]
+        } else {
+            &to[entry.iov.start]
+        };
         let hdr = &mut msg.msg_hdr;
         // The kernel only reads the address and the slices of a send.
         hdr.msg_name = to.as_ptr() as *mut libc::c_void;

@@ -77,4 +77,45 @@ impl Socket {
     pub fn send_many_to<B: AsRef<[u8]>>(&self, addr: SocketAddr, messages: &[B]) -> Result<usize> {
         run(self.inner.send_many_to(addr, messages))
     }
+
+    /// Sends each message as one datagram to its own destination, in order,
+    /// and returns how many were sent (all of them in blocking mode; in
+    /// non-blocking mode possibly fewer), within the
+    /// [`send_timeout`](Socket::send_timeout) as one deadline. An empty slice
+    /// returns 0. A server answering a batch from
+    /// [`receive_many`](Socket::receive_many) sends every reply in one call.
+    ///
+    /// On Linux it is one `sendmmsg(2)` with a destination per message; on a
+    /// UDP socket a run of equal-sized messages to one destination goes as
+    /// one UDP GSO buffer. Where the OS refuses GSO or `sendmmsg` it falls
+    /// back as [`send_many_to`](Socket::send_many_to) does, losing nothing
+    /// and sending nothing twice.
+    ///
+    /// # Errors
+    /// `socket is in an illegal state` on a closed socket, a socket shut for
+    /// writing, or a stream socket; `AddressResolution` for a destination of
+    /// another family than the socket's (nothing is sent); `TimedOut` when
+    /// the send timeout passes; `WouldBlock` in non-blocking mode when nothing
+    /// could be sent; the OS's error. The error's
+    /// [`bytes_sent`](crate::SocketError::bytes_sent) counts the bytes of
+    /// the datagrams that went out before it.
+    ///
+    /// # Examples
+    /// ```
+    /// use blade_socket::blocking::Socket;
+    /// let (mut a, mut b) = (Socket::udp()?, Socket::udp()?);
+    /// a.bind(0, None)?;
+    /// b.bind(0, None)?;
+    /// let to_a = std::net::SocketAddr::from(([127, 0, 0, 1], a.port()));
+    /// let to_b = std::net::SocketAddr::from(([127, 0, 0, 1], b.port()));
+    /// let tx = Socket::udp()?;
+    /// assert_eq!(tx.send_many(&[(to_a, "for a"), (to_b, "for b")])?, 2);
+    /// assert_eq!(&a.receive_from(None)?.data[..], b"for a");
+    /// assert_eq!(&b.receive_from(None)?.data[..], b"for b");
+    /// # Ok::<(), blade_socket::SocketError>(())
+    /// ```
+    #[doc(alias = "sendmmsg")]
+    pub fn send_many<B: AsRef<[u8]>>(&self, messages: &[(SocketAddr, B)]) -> Result<usize> {
+        run(self.inner.send_many(messages))
+    }
 }

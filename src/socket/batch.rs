@@ -443,6 +443,12 @@ impl RecvState {
 /// non-empty messages, plus at most one shorter one at its end, within the
 /// kernel's segment and size limits.
 fn plan(lens: &[usize], gso: bool) -> Vec<SendEntry> {
+    plan_to(lens, gso, |_, _| true)
+}
+
+/// [`plan`] for messages with a destination each: a run also needs one
+/// destination (`same(i, j)`: messages `i` and `j` go to the same place).
+fn plan_to(lens: &[usize], gso: bool, same: impl Fn(usize, usize) -> bool) -> Vec<SendEntry> {
     let mut entries = Vec::new();
     let mut i = 0;
     while i < lens.len() {
@@ -450,10 +456,15 @@ fn plan(lens: &[usize], gso: bool) -> Vec<SendEntry> {
         let mut end = i + 1;
         if gso && size > 0 && size <= usize::from(u16::MAX) {
             let cap = MAX_SEGMENTS.min(MAX_GSO_BYTES / size);
-            while end < lens.len() && end - i < cap && lens[end] == size {
+            while end < lens.len() && end - i < cap && lens[end] == size && same(i, end) {
                 end += 1;
             }
-            if end < lens.len() && end - i < cap && lens[end] > 0 && lens[end] < size {
+            if end < lens.len()
+                && end - i < cap
+                && lens[end] > 0
+                && lens[end] < size
+                && same(i, end)
+            {
                 end += 1;
             }
         }
@@ -654,22 +665,110 @@ impl Socket {
             addr::exact(addr, self.family, &addr.ip().to_string()).map_err(none_sent)?
         };
         let bufs: Vec<IoSlice<'_>> = messages.iter().map(|m| IoSlice::new(m.as_ref())).collect();
-        let r = self.send_batch(&call, &to, &bufs).await;
+        let r = self
+            .send_batch(&call, std::slice::from_ref(&to), &bufs, |_, _| true)
+            .await;
         call.traced(self, "send_many_to", r, |n| *n as u64)
     }
 
-    /// `send_many_to`'s loop: batches until every message is out.
+    /// Sends each message as one datagram to its own destination, in order,
+    /// and returns how many were sent: all of them in blocking mode, within
+    /// the [`send_timeout`](Socket::send_timeout) as one deadline for the
+    /// call. An empty slice returns 0. A server answering a batch from
+    /// [`receive_many`](Socket::receive_many) sends every reply in one call,
+    /// whoever asked.
+    ///
+    /// On Linux it is one `sendmmsg(2)` with a destination per message
+    /// (batches of up to 1024); on a UDP socket a run of equal-sized messages
+    /// to one destination (the last of the run may be shorter) goes as one
+    /// UDP GSO buffer. The fallbacks are [`send_many_to`](Socket::send_many_to)'s:
+    /// plain datagrams where the OS refuses GSO, one `sendmsg` each without
+    /// `sendmmsg`; nothing is lost or sent twice.
+    ///
+    /// # Errors
+    /// `socket is in an illegal state` on a closed socket, a socket shut for
+    /// writing, or a stream socket (`(a stream socket has no datagrams)`);
+    /// `AddressResolution` for a destination of another family than the
+    /// socket's (nothing is sent then); `TimedOut` when the send timeout
+    /// passes; `WouldBlock` in non-blocking mode when nothing could be sent
+    /// (a partial count is returned instead once some were); the OS's error.
+    /// Every error's [`bytes_sent`](crate::SocketError::bytes_sent) counts
+    /// the bytes of the datagrams that went out before it.
+    ///
+    /// # Cancel safety
+    /// Not cancel safe when the batch needs several syscalls: a dropped
+    /// future may have sent some of the datagrams. Each datagram goes out
+    /// whole or not at all.
+    ///
+    /// # Examples
+    /// ```
+    /// # #[tokio::main] async fn main() -> blade_socket::Result<()> {
+    /// use blade_socket::Socket;
+    /// let mut server = Socket::udp()?;
+    /// server.bind(0, None).await?;
+    /// let (a, b) = (Socket::udp()?, Socket::udp()?);
+    /// a.send_to("127.0.0.1", server.port(), "ping a").await?;
+    /// b.send_to("127.0.0.1", server.port(), "ping b").await?;
+    ///
+    /// let mut replies = Vec::new();
+    /// while replies.len() < 2 {
+    ///     for d in server.receive_many(64).await? {
+    ///         let sender = d.sender().expect("a UDP sender");
+    ///         replies.push((sender, [&b"re: "[..], &d.data[..]].concat()));
+    ///     }
+    /// }
+    /// assert_eq!(server.send_many(&replies).await?, 2); // one call, two peers
+    /// assert_eq!(&a.receive_from(None).await?.data[..], b"re: ping a");
+    /// assert_eq!(&b.receive_from(None).await?.data[..], b"re: ping b");
+    /// # Ok(()) }
+    /// ```
+    #[doc(alias = "sendmmsg")]
+    pub async fn send_many<B: AsRef<[u8]>>(&self, messages: &[(SocketAddr, B)]) -> Result<usize> {
+        let none_sent = |e: SocketError| with_sent(e, 0);
+        if !self.is_datagram() {
+            self.state.get().check_open().map_err(none_sent)?;
+            return Err(none_sent(SocketError::illegal(NO_DATAGRAMS)));
+        }
+        self.state.check_send(true).map_err(none_sent)?;
+        if messages.is_empty() {
+            return Ok(0);
+        }
+        let call = self
+            .begin(self.cold.send_timeout.get())
+            .map_err(none_sent)?;
+        let mut to = Vec::with_capacity(messages.len());
+        for (addr, _) in messages {
+            let dest = if addr::family_of(addr) == self.family {
+                socket2::SockAddr::from(*addr)
+            } else {
+                addr::exact(*addr, self.family, &addr.ip().to_string()).map_err(none_sent)?
+            };
+            to.push(dest);
+        }
+        let bufs: Vec<IoSlice<'_>> = messages
+            .iter()
+            .map(|(_, m)| IoSlice::new(m.as_ref()))
+            .collect();
+        let same = |i: usize, j: usize| messages[i].0 == messages[j].0;
+        let r = self.send_batch(&call, &to, &bufs, same).await;
+        call.traced(self, "send_many", r, |n| *n as u64)
+    }
+
+    /// `send_many_to`'s and `send_many`'s loop: batches until every message
+    /// is out. `to` holds one destination for all, or one per message;
+    /// `same(i, j)` says whether messages `i` and `j` share one (a GSO run must).
     async fn send_batch(
         &self,
         call: &super::io::Call,
-        to: &socket2::SockAddr,
+        to: &[socket2::SockAddr],
         bufs: &[IoSlice<'_>],
+        same: impl Fn(usize, usize) -> bool,
     ) -> Result<usize> {
         let offload = self.offload();
         let lens: Vec<usize> = bufs.iter().map(|b| b.len()).collect();
         let udp = self.is_udp();
         let mut gso = udp && offload.gso.load(Ordering::Relaxed);
-        let mut entries = plan(&lens, gso);
+        let mut entries = plan_to(&lens, gso, &same);
         let mut next = 0; // the first entry not yet sent
         let mut sent = 0; // datagrams
         let mut bytes = 0u64;
@@ -773,6 +872,25 @@ mod tests {
         assert_eq!(runs(&[0, 0, 5]), vec![(0, 1, 0), (1, 2, 0), (2, 3, 0)]);
         assert_eq!(runs(&[5, 0]), vec![(0, 1, 0), (1, 2, 0)]);
         assert_eq!(runs(&[5, 5, 0]), vec![(0, 2, 5), (2, 3, 0)]);
+    }
+
+    #[test]
+    fn runs_end_where_the_destination_changes() {
+        let dest = [0, 0, 0, 1, 1, 0, 0];
+        let r: Vec<_> = plan_to(&[10; 7], true, |i, j| dest[i] == dest[j])
+            .into_iter()
+            .map(|e| (e.iov.start, e.iov.end, e.segment))
+            .collect();
+        assert_eq!(r, vec![(0, 3, 10), (3, 5, 10), (5, 7, 10)]);
+        let r: Vec<_> = plan_to(&[10, 4], true, |i, j| i == j)
+            .into_iter()
+            .map(|e| (e.iov.start, e.iov.end))
+            .collect();
+        assert_eq!(
+            r,
+            vec![(0, 1), (1, 2)],
+            "a shorter last joins only its own peer's run"
+        );
     }
 
     #[test]
