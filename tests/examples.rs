@@ -2,8 +2,8 @@
 //! `std::net` clients (good requests, garbage, abandoned and oversized
 //! ones), `netcat` in each mode against `std::net` peers, and `hyper_server`
 //! (hyper over the crate) against a hyper client on the crate's `Socket` and
-//! against `curl`, and `http_bench_server` (`benches/wrk.sh`'s responder) in
-//! each variant. Each test
+//! against `curl`, `http_bench_server` (`benches/wrk.sh`'s responder) in
+//! each variant, and `udp_server` against Python's `socket` clients. Each test
 //! starts its own processes on ephemeral loopback ports, bounds every wait,
 //! and kills what it started on the way out, pass or fail.
 
@@ -74,6 +74,8 @@ fn build_examples() -> Result<PathBuf, String> {
             "hyper_server",
             "--example",
             "http_bench_server",
+            "--example",
+            "udp_server",
         ])
         .arg("--manifest-path")
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
@@ -913,4 +915,64 @@ fn http_bench_server_answers_keep_alive_and_pipelined_requests_in_every_variant(
     let (status, stderr) = run_to_end("http_bench_server", &["nope", "127.0.0.1:0"]);
     assert_eq!(status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("usage: http_bench_server"), "{stderr}");
+}
+
+// ------------------------------------------------------------ UDP server
+
+/// Python clients for `udp_server`: three sockets send interleaved
+/// requests, all before reading, then each checks that it got exactly its
+/// own answers, in order. Prints `ok N` with the number of answers.
+const PYTHON_UDP_CLIENTS: &str = r#"
+import socket, sys
+port = int(sys.argv[1])
+names = ["localhost", "www.example", "nowhere.example"]
+table = {"localhost": "127.0.0.1", "www.example": "192.0.2.80"}
+clients = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(3)]
+expected = [[] for _ in clients]
+for i in range(20):
+    for k, c in enumerate(clients):
+        name = names[(i + k) % len(names)]
+        rid = "c%d-%d" % (k, i)
+        c.sendto(("%s %s" % (rid, name)).encode(), ("127.0.0.1", port))
+        answer = ("%s %s A %s" % (rid, name, table[name])) if name in table else ("%s %s NXDOMAIN" % (rid, name))
+        expected[k].append(answer)
+clients[0].sendto(b"lonely", ("127.0.0.1", port))
+expected[0].append("lonely ERROR")
+count = 0
+for k, c in enumerate(clients):
+    c.settimeout(10)
+    for want in expected[k]:
+        data, sender = c.recvfrom(2048)
+        assert sender == ("127.0.0.1", port), sender
+        got = data.decode()
+        assert got == want, "client %d: got %r, want %r" % (k, got, want)
+        count += 1
+print("ok", count)
+"#;
+
+#[test]
+fn udp_server_answers_python_clients_in_batches() {
+    let mut server = Program::start("udp_server", &["127.0.0.1:0"]);
+    let port = server.listening_port();
+    // Bounded twice: coreutils' `timeout` kills python, and the test's own bound.
+    let out = within_blocking(move || {
+        Command::new("timeout")
+            .args(["20", "python3", "-c", PYTHON_UDP_CLIENTS, &port.to_string()])
+            .output()
+            .expect("run python3")
+    });
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.trim() == "ok 61",
+        "python clients: {}\nstdout: {stdout}\nstderr: {}\nserver: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr),
+        server.stderr_text()
+    );
+
+    // SIGTERM: the server stops and says how many it answered.
+    signal(&server, "-TERM");
+    let summary = b"answered 61\n";
+    assert_eq!(server.stdout_bytes(summary.len()), summary);
+    assert!(server.wait_exit().success());
 }

@@ -66,12 +66,13 @@ pub fn show(host: &str, port: u16) -> String {
     }
 }
 
-/// A listening TCP socket on `host`:`port` (`SO_REUSEADDR` on, so a
-/// restarted server binds at once despite connections in TIME_WAIT), after
-/// printing `listening on HOST:PORT` with the real port as the first line.
+/// A listening TCP socket on `host`:`port`, after printing `listening on
+/// HOST:PORT` with the real port as the first line. (A restarted server binds
+/// at once despite connections in TIME_WAIT: `bind` sets `SO_REUSEADDR` on
+/// TCP sockets by itself.)
 #[allow(dead_code)] // netcat listens through the blocking facade instead
 pub async fn listen(host: &str, port: u16) -> Result<blade_socket::Socket, String> {
-    use blade_socket::{AF_INET, AF_INET6, IPPROTO_TCP, SO_REUSEADDR, SOCK_STREAM, Socket};
+    use blade_socket::{AF_INET, AF_INET6, IPPROTO_TCP, SOCK_STREAM, Socket};
     use std::io::Write;
     let family = if host.contains(':') {
         AF_INET6
@@ -80,9 +81,6 @@ pub async fn listen(host: &str, port: u16) -> Result<blade_socket::Socket, Strin
     };
     let mut listener =
         Socket::new(family, SOCK_STREAM, IPPROTO_TCP).map_err(|e| format!("socket: {e}"))?;
-    listener
-        .set_option(SO_REUSEADDR, true)
-        .map_err(|e| format!("SO_REUSEADDR: {e}"))?;
     listener
         .bind(port, Some(host))
         .await
