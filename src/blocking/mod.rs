@@ -82,8 +82,34 @@ use crate::{
     SocketOption,
 };
 
-/// The blocking twin of [`crate::Socket`]; see that type for each method's
-/// behaviour, errors and examples.
+/// The blocking twin of [`crate::Socket`]: the same methods as plain
+/// functions, each running the async core's method to completion on the
+/// calling thread (same checks, errors and timeouts).
+///
+/// `Socket` and `&Socket` are [`std::io::Read`] and [`std::io::Write`], so
+/// std's adapters work on it; a shared reference is enough to read, write and
+/// change the timeouts, as with `std::net::TcpStream`.
+///
+/// # Examples
+/// Reading lines, with a timeout changed while the reader borrows the socket:
+/// ```
+/// use std::io::{BufRead, BufReader, Write};
+/// use std::time::Duration;
+/// use blade_socket::blocking::Socket;
+///
+/// let (sock, mut peer) = Socket::pair()?;
+/// peer.write_all(b"HELLO server\r\nREADY\r\n")?;
+///
+/// let mut reader = BufReader::new(&sock);
+/// sock.set_receive_timeout(Some(Duration::from_secs(5)));
+/// let mut line = String::new();
+/// reader.read_line(&mut line)?;
+/// assert_eq!(line, "HELLO server\r\n");
+/// line.clear();
+/// reader.read_line(&mut line)?;
+/// assert_eq!(line.trim_end(), "READY");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct Socket {
     inner: crate::Socket,
@@ -125,6 +151,10 @@ impl Socket {
     }
 }
 
+/// Async to blocking: `blocking::Socket::from(socket)` (or `socket.into()`)
+/// takes an async [`crate::Socket`] by value for the blocking face. Its
+/// reactor registration is dropped, so its next wait happens on the calling
+/// thread, even on a current-thread runtime's thread.
 impl From<crate::Socket> for Socket {
     /// Wraps an async socket, dropping its reactor registration.
     fn from(mut inner: crate::Socket) -> Socket {
@@ -133,6 +163,10 @@ impl From<crate::Socket> for Socket {
     }
 }
 
+/// Blocking to async: `blade_socket::Socket::from(socket)` (or
+/// `socket.into()`) takes a [`blocking::Socket`](Socket) by value for the
+/// async face; its next wait registers with the reactor of the runtime it
+/// runs on.
 impl From<Socket> for crate::Socket {
     /// Unwraps the async socket; its next wait registers with the runtime it runs on.
     fn from(mut s: Socket) -> crate::Socket {
@@ -556,6 +590,15 @@ impl Socket {
     /// For a Unix-domain socket `host` is the path. Afterwards `is_bound()` is
     /// true and `host()`/`port()` hold the bound address and the real port.
     ///
+    /// On an IPv4 or IPv6 stream socket it sets `SO_REUSEADDR` first, as
+    /// std's, tokio's and asyncio's listeners do on Unix, so a server
+    /// restarted while its old connections sit in TIME_WAIT binds at once;
+    /// a user who set `SO_REUSEADDR` to `false` before keeps `false`.
+    /// Datagram sockets are unchanged; `SO_REUSEPORT` is never set. So Linux
+    /// lets a second TCP socket bind a port that a socket bound but not yet
+    /// listening holds: the `Address already in use` then comes at
+    /// [`listen`](Socket::listen).
+    ///
     /// # Errors
     /// `socket previously bound` when already bound, listening or connected;
     /// `socket is in an illegal state` once closed; `Address already in use`;
@@ -609,7 +652,8 @@ impl Socket {
     /// who already holds a [`SocketAddr`]. Port 0 asks for an ephemeral
     /// port; the unspecified IP (`0.0.0.0`, `::`) is the wildcard. Afterwards
     /// `is_bound()` is true and `host()`/`port()` hold the bound address and
-    /// the real port. It never waits.
+    /// the real port. It never waits. A TCP socket gets `SO_REUSEADDR` as
+    /// with [`bind`](Socket::bind).
     ///
     /// # Errors
     /// `socket previously bound` when already bound, listening or connected;
@@ -662,9 +706,12 @@ impl Socket {
     /// (`None`: [`SOMAXCONN`](crate::SOMAXCONN)). The socket must be bound.
     ///
     /// # Errors
-    /// `socket is in an illegal state` when not bound, already listening,
-    /// connected or closed; `maximum queue length exceeded` above `SOMAXCONN`;
-    /// the OS's error (for example on a datagram socket).
+    /// `socket is in an illegal state`, with the cause: `(not bound)`,
+    /// `(listening)`, `(connected)` or `(closed)`; `maximum queue length
+    /// exceeded` above `SOMAXCONN`; the OS's error (for example on a datagram
+    /// socket), such as `Address already in use` when another TCP socket
+    /// listens on the port this one bound (both could bind it, with
+    /// `SO_REUSEADDR`); the socket then stays open and bound.
     ///
     /// # Examples
     /// ```

@@ -228,10 +228,20 @@ impl Socket {
     /// socket `host` is the path. Afterwards `is_bound()` is true and
     /// `host()`/`port()` hold the bound address and the real port.
     ///
+    /// On an IPv4 or IPv6 stream socket it sets `SO_REUSEADDR` first, as
+    /// std's, tokio's and asyncio's listeners do on Unix, so a server
+    /// restarted while its old connections sit in TIME_WAIT binds at once;
+    /// a user who set `SO_REUSEADDR` to `false` before keeps `false`.
+    /// Datagram sockets are unchanged; `SO_REUSEPORT` is never set. So Linux
+    /// lets a second TCP socket bind a port that a socket bound but not yet
+    /// listening holds: the `Address already in use` then comes at
+    /// [`listen`](Socket::listen).
+    ///
     /// # Errors
     /// `socket previously bound` when already bound or listening; `socket has
     /// existing connection` when connected (nothing changes);
-    /// `socket is in an illegal state` once closed; `Address already in use`,
+    /// `socket is in an illegal state (closed)` once closed; `Address already
+    /// in use` (over a listening socket: see above),
     /// `AddressResolution`, or an address of the wrong family. The socket
     /// stays open on failure.
     ///
@@ -266,7 +276,8 @@ impl Socket {
     /// so it works on any thread. Port 0 asks for an ephemeral port; the
     /// unspecified IP (`0.0.0.0`, `::`) is the wildcard. Afterwards
     /// `is_bound()` is true and `host()`/`port()` hold the bound address
-    /// and the real port.
+    /// and the real port. A TCP socket gets `SO_REUSEADDR` as with
+    /// [`bind`](Socket::bind).
     ///
     /// # Errors
     /// As [`bind`](Socket::bind): `socket previously bound` when already
@@ -341,9 +352,12 @@ impl Socket {
     /// (`None`: [`SOMAXCONN`]).
     ///
     /// # Errors
-    /// `socket is in an illegal state` when not bound, already listening,
-    /// connected or closed; `maximum queue length exceeded` above `SOMAXCONN`;
-    /// the OS's error (for example on a datagram socket).
+    /// `socket is in an illegal state`, with the cause: `(not bound)`,
+    /// `(listening)`, `(connected)` or `(closed)`; `maximum queue length
+    /// exceeded` above `SOMAXCONN`; the OS's error (for example on a datagram
+    /// socket), such as `Address already in use` when another TCP socket
+    /// listens on the port this one bound (both could bind it, with
+    /// `SO_REUSEADDR`); the socket then stays open and bound.
     ///
     /// # Examples
     /// ```
