@@ -151,8 +151,17 @@
 //! [`Socket::close`] takes `&mut self`. To end a socket that other tasks are
 //! waiting on, [`Socket::close_shared`] works through `&self` (an
 //! `Arc<Socket>`): every pending operation wakes with `socket is in an
-//! illegal state`. [`Socket::close_graceful`] shuts the write side and
+//! illegal state (closed)`. [`Socket::close_graceful`] shuts the write side and
 //! drains until the peer closes; [`Socket::abort`] resets the connection.
+//!
+//! ## Errors that say why
+//! Where one of Blade's texts covers several causes, the cause follows it in
+//! parentheses: `socket is in an illegal state (closed)`, `(closed after:
+//! Connection reset by peer)` once the crate closed the socket itself (a
+//! reset, a broken pipe, a failed connect), `(not bound)`, `(listening)`,
+//! `(shut for writing)`, `(a stream socket has no datagrams)`. In code,
+//! [`SocketError::io_kind`] tells them apart: `NotConnected` for a closed
+//! socket, `InvalidInput` for a call the socket's state or type does not allow.
 //!
 //! ## Beyond Blade
 //! - [`tokio::io::AsyncRead`]/[`AsyncWrite`](tokio::io::AsyncWrite) on
