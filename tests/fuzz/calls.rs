@@ -272,11 +272,13 @@ impl Harness<'_> {
             return assert_illegal(&r, "listen");
         }
         if self.m.phase != Phase::Bound {
-            return assert_state_error(
-                &r,
-                "socket is in an illegal state (not bound)",
-                "listen unbound",
-            );
+            let cause = match self.m.phase {
+                Phase::Listening => "listening",
+                Phase::Connected => "connected",
+                _ => "not bound",
+            };
+            let want = format!("socket is in an illegal state ({cause})");
+            return assert_state_error(&r, &want, "listen unbound");
         }
         if q.is_some_and(|q| q > SOMAXCONN) {
             let e = r.expect_err("backlog over SOMAXCONN");
