@@ -245,6 +245,12 @@ impl Wait {
         self.driver == Driver::CallingThread
     }
 
+    /// The time left before the deadline (`None`: no deadline), or
+    /// `TimedOut` naming `what` once it has passed.
+    pub(crate) fn remaining(self, what: &str) -> Result<Option<Duration>> {
+        self.deadline.remaining(what)
+    }
+
     /// `TimedOut` naming `what` once the deadline has passed.
     pub(crate) fn check(self, what: &str) -> Result<()> {
         self.deadline.remaining(what).map(drop)

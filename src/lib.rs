@@ -223,3 +223,4 @@ pub use options::OptionValue;
 pub use socket::{
     Datagram, OwnedReadHalf, OwnedWriteHalf, ReuniteError, Socket, SocketFd, SocketInfo,
 };
+pub use socket::{PeerCredentials, Queued, TcpInfo, WithFds, copy_bidirectional};

@@ -995,3 +995,494 @@ pub(crate) fn recv_batch(
     unsafe { buf.set_len(buf.len() + total) };
     Ok(n)
 }
+
+// ===== Beyond every anchor: introspection, descriptor passing, splice =====
+//
+// Everything below serves `socket::introspect`, `socket::fds` and
+// `socket::proxy` (and `send_file` from a pipe). Kept in one section so that
+// it merges as one block.
+
+/// Linux's `struct tcp_info` up to `tcpi_delivery_rate` (uapi `linux/tcp.h`).
+/// libc's copy stops at `tcpi_max_pacing_rate`, before the fields asked for.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct LinuxTcpInfo {
+    pub(crate) state: u8,
+    pub(crate) ca_state: u8,
+    pub(crate) retransmits: u8,
+    pub(crate) probes: u8,
+    pub(crate) backoff: u8,
+    pub(crate) options: u8,
+    pub(crate) wscale: u8,
+    pub(crate) app_limited: u8,
+    pub(crate) rto: u32,
+    pub(crate) ato: u32,
+    pub(crate) snd_mss: u32,
+    pub(crate) rcv_mss: u32,
+    pub(crate) unacked: u32,
+    pub(crate) sacked: u32,
+    pub(crate) lost: u32,
+    pub(crate) retrans: u32,
+    pub(crate) fackets: u32,
+    pub(crate) last_data_sent: u32,
+    pub(crate) last_ack_sent: u32,
+    pub(crate) last_data_recv: u32,
+    pub(crate) last_ack_recv: u32,
+    pub(crate) pmtu: u32,
+    pub(crate) rcv_ssthresh: u32,
+    pub(crate) rtt: u32,
+    pub(crate) rttvar: u32,
+    pub(crate) snd_ssthresh: u32,
+    pub(crate) snd_cwnd: u32,
+    pub(crate) advmss: u32,
+    pub(crate) reordering: u32,
+    pub(crate) rcv_rtt: u32,
+    pub(crate) rcv_space: u32,
+    pub(crate) total_retrans: u32,
+    pub(crate) pacing_rate: u64,
+    pub(crate) max_pacing_rate: u64,
+    pub(crate) bytes_acked: u64,
+    pub(crate) bytes_received: u64,
+    pub(crate) segs_out: u32,
+    pub(crate) segs_in: u32,
+    pub(crate) notsent_bytes: u32,
+    pub(crate) min_rtt: u32,
+    pub(crate) data_segs_in: u32,
+    pub(crate) data_segs_out: u32,
+    pub(crate) delivery_rate: u64,
+}
+
+/// `getsockopt(TCP_INFO)` into a zeroed [`LinuxTcpInfo`]; also returns the
+/// length the kernel wrote (an older kernel writes less: fields past it are
+/// not reported).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) fn tcp_info(fd: BorrowedFd<'_>) -> io::Result<(LinuxTcpInfo, usize)> {
+    let mut info = LinuxTcpInfo::default();
+    let mut len = std::mem::size_of::<LinuxTcpInfo>() as libc::socklen_t;
+    // SAFETY: `info` is a plain `repr(C)` struct of integers, valid for
+    // writes of `len` bytes; the kernel writes at most `len` and updates it.
+    let r = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&raw mut info).cast(),
+            &mut len,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok((info, len as usize))
+}
+
+/// macOS's `TCP_CONNECTION_INFO`.
+#[cfg(target_vendor = "apple")]
+pub(crate) fn tcp_connection_info(fd: BorrowedFd<'_>) -> io::Result<libc::tcp_connection_info> {
+    let mut info = MaybeUninit::<libc::tcp_connection_info>::zeroed();
+    let mut len = std::mem::size_of::<libc::tcp_connection_info>() as libc::socklen_t;
+    // SAFETY: `info` is valid for writes of `len` bytes.
+    let r = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_CONNECTION_INFO,
+            info.as_mut_ptr().cast(),
+            &mut len,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: zeroed integers are a valid value; the kernel filled the rest.
+    Ok(unsafe { info.assume_init() })
+}
+
+/// An `ioctl(2)` that reports one `int` (`SIOCOUTQ`, `SIOCOUTQNSD`, `SIOCINQ`).
+pub(crate) fn ioctl_count(fd: BorrowedFd<'_>, request: libc::c_ulong) -> io::Result<usize> {
+    let mut n: libc::c_int = 0;
+    // SAFETY: each request used writes one `int` through the pointer.
+    #[allow(clippy::useless_conversion, clippy::cast_possible_truncation)]
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), request as _, &mut n) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(usize::try_from(n).unwrap_or(0))
+}
+
+/// The peer's `(pid, uid, gid)` at connect time.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) fn peer_credentials(fd: BorrowedFd<'_>) -> io::Result<(Option<i32>, u32, u32)> {
+    let mut cred = libc::ucred {
+        pid: 0,
+        uid: 0,
+        gid: 0,
+    };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: `cred` is valid for writes of `len` bytes.
+    let r = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&raw mut cred).cast(),
+            &mut len,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // A socketpair made before any process could be named reports pid 0.
+    Ok((Some(cred.pid).filter(|&p| p > 0), cred.uid, cred.gid))
+}
+
+/// The peer's `(pid, uid, gid)`: `LOCAL_PEERCRED`, and on macOS `LOCAL_PEERPID`.
+#[cfg(any(target_vendor = "apple", target_os = "freebsd"))]
+pub(crate) fn peer_credentials(fd: BorrowedFd<'_>) -> io::Result<(Option<i32>, u32, u32)> {
+    let mut cred = MaybeUninit::<libc::xucred>::zeroed();
+    let mut len = std::mem::size_of::<libc::xucred>() as libc::socklen_t;
+    // SAFETY: `cred` is valid for writes of `len` bytes.
+    let r = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            0, // SOL_LOCAL
+            libc::LOCAL_PEERCRED,
+            cred.as_mut_ptr().cast(),
+            &mut len,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: zeroed integers are a valid value; the kernel filled the rest.
+    let cred = unsafe { cred.assume_init() };
+    let gid = if cred.cr_ngroups > 0 { cred.cr_groups[0] } else { 0 };
+    #[cfg(target_vendor = "apple")]
+    let pid = {
+        let mut pid: libc::pid_t = 0;
+        let mut len = std::mem::size_of::<libc::pid_t>() as libc::socklen_t;
+        // SAFETY: `pid` is valid for writes of `len` bytes.
+        let r = unsafe {
+            libc::getsockopt(
+                fd.as_raw_fd(),
+                0,
+                libc::LOCAL_PEERPID,
+                (&raw mut pid).cast(),
+                &mut len,
+            )
+        };
+        (r == 0 && pid > 0).then_some(pid)
+    };
+    #[cfg(not(target_vendor = "apple"))]
+    let pid = None;
+    Ok((pid, cred.cr_uid, gid))
+}
+
+/// The most descriptors one `SCM_RIGHTS` message carries (Linux's `SCM_MAX_FD`).
+pub(crate) const MAX_FDS: usize = 253;
+
+/// A control buffer that holds `SCM_RIGHTS` for [`MAX_FDS`] descriptors and
+/// credentials, aligned for `cmsghdr`, on the stack.
+#[repr(C, align(8))]
+struct Control([u8; 1024 + 128]);
+
+/// `sendmsg(2)` of `buf` with `fds` as one `SCM_RIGHTS` message.
+pub(crate) fn send_with_fds(
+    fd: BorrowedFd<'_>,
+    buf: &[u8],
+    fds: &[BorrowedFd<'_>],
+    flags: i32,
+) -> io::Result<usize> {
+    let mut control = Control([0; 1024 + 128]);
+    let mut iov = libc::iovec {
+        iov_base: buf.as_ptr().cast_mut().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: a zeroed msghdr is a valid empty message.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    if !fds.is_empty() {
+        let data = fds.len().min(MAX_FDS) * std::mem::size_of::<RawFd>();
+        // SAFETY: CMSG_SPACE only computes a size.
+        let space = unsafe { libc::CMSG_SPACE(data as u32) } as usize;
+        if space > control.0.len() {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        msg.msg_control = control.0.as_mut_ptr().cast();
+        msg.msg_controllen = space as _;
+        // SAFETY: `msg_control` points to `space` zeroed, aligned bytes, room
+        // for one header and `data` bytes of descriptors; CMSG_FIRSTHDR is
+        // then non-null, and CMSG_DATA stays inside the buffer.
+        unsafe {
+            let c = libc::CMSG_FIRSTHDR(&msg);
+            (*c).cmsg_level = libc::SOL_SOCKET;
+            (*c).cmsg_type = libc::SCM_RIGHTS;
+            (*c).cmsg_len = libc::CMSG_LEN(data as u32) as _;
+            let out = libc::CMSG_DATA(c).cast::<RawFd>();
+            for (i, f) in fds.iter().enumerate().take(MAX_FDS) {
+                std::ptr::write_unaligned(out.add(i), f.as_raw_fd());
+            }
+        }
+    }
+    // SAFETY: `msg` points to `iov` (valid for `buf.len()` bytes of reading)
+    // and to the control buffer, both alive for the call.
+    let n = unsafe { libc::sendmsg(fd.as_raw_fd(), &msg, flags | MSG_NOSIGNAL_OR_0) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
+
+#[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+const MSG_NOSIGNAL_OR_0: i32 = libc::MSG_NOSIGNAL;
+#[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+const MSG_NOSIGNAL_OR_0: i32 = 0;
+
+/// What one [`recv_with_fds`] read.
+#[derive(Debug)]
+pub(crate) struct RecvFds {
+    /// Bytes read into the buffer.
+    pub(crate) len: usize,
+    pub(crate) fds: Vec<std::os::fd::OwnedFd>,
+    /// More descriptors came than there was room for (the kernel closed them).
+    pub(crate) fds_truncated: bool,
+}
+
+/// `recvmsg(2)` into `buf` with room for exactly `max_fds` descriptors
+/// (`CMSG_LEN`, not `CMSG_SPACE`) plus `SCM_CREDENTIALS` when `creds`; the
+/// descriptors come close-on-exec.
+pub(crate) fn recv_with_fds(
+    fd: BorrowedFd<'_>,
+    buf: &mut [u8],
+    max_fds: usize,
+    creds: bool,
+    flags: i32,
+) -> io::Result<RecvFds> {
+    let mut control = Control([0; 1024 + 128]);
+    let max_fds = max_fds.min(MAX_FDS);
+    let mut room = 0usize;
+    if creds {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        {
+            // SAFETY: CMSG_SPACE only computes a size.
+            room += unsafe { libc::CMSG_SPACE(std::mem::size_of::<libc::ucred>() as u32) } as usize;
+        }
+    }
+    if max_fds > 0 {
+        // SAFETY: CMSG_LEN only computes a size.
+        room += unsafe { libc::CMSG_LEN((max_fds * std::mem::size_of::<RawFd>()) as u32) } as usize;
+    }
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: a zeroed msghdr is a valid empty message.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    if room > 0 {
+        msg.msg_control = control.0.as_mut_ptr().cast();
+        msg.msg_controllen = room.min(control.0.len()) as _;
+    }
+    #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+    let cloexec = libc::MSG_CMSG_CLOEXEC;
+    #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+    let cloexec = 0;
+    // SAFETY: `msg` points to `iov` (valid for `buf.len()` bytes of writing)
+    // and to `room` bytes of the control buffer, both alive for the call.
+    let n = unsafe { libc::recvmsg(fd.as_raw_fd(), &mut msg, flags | cloexec) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut out = RecvFds {
+        len: (n as usize).min(buf.len()),
+        fds: Vec::new(),
+        fds_truncated: msg.msg_flags & libc::MSG_CTRUNC != 0,
+    };
+    if msg.msg_controllen as usize == 0 || msg.msg_control.is_null() {
+        return Ok(out);
+    }
+    // SAFETY: the kernel wrote `msg_controllen` bytes of well-formed control
+    // messages into the buffer; CMSG_FIRSTHDR/NXTHDR stay within it, and each
+    // SCM_RIGHTS payload holds `(cmsg_len - CMSG_LEN(0)) / 4` descriptors now
+    // open in this process and owned by nobody else.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(&msg);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
+                let data = (*c).cmsg_len as usize - libc::CMSG_LEN(0) as usize;
+                let count = data / std::mem::size_of::<RawFd>();
+                let first = libc::CMSG_DATA(c).cast::<RawFd>();
+                for i in 0..count {
+                    let raw = std::ptr::read_unaligned(first.add(i));
+                    let owned = <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw);
+                    if cloexec == 0 {
+                        libc::fcntl(raw, libc::F_SETFD, libc::FD_CLOEXEC);
+                    }
+                    if out.fds.len() < max_fds {
+                        out.fds.push(owned);
+                    } else {
+                        out.fds_truncated = true; // closed by the drop
+                    }
+                }
+            }
+            c = libc::CMSG_NXTHDR(&msg, c);
+        }
+    }
+    Ok(out)
+}
+
+/// A pipe for `splice(2)`: both ends non-blocking and close-on-exec.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[derive(Debug)]
+pub(crate) struct Pipe {
+    pub(crate) read: std::os::fd::OwnedFd,
+    pub(crate) write: std::os::fd::OwnedFd,
+    /// Its capacity in bytes.
+    pub(crate) size: usize,
+}
+
+/// A pipe of `want` bytes if the kernel grants it, else the largest of
+/// `want / 4`, `want / 16` (but at least 64 KiB) it grants; `None` when it
+/// grants none of them (the per-user pipe budget is spent) or refuses a pipe
+/// at all.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) fn pipe(want: usize) -> Option<Pipe> {
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
+    let r = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) };
+    if r < 0 {
+        return None;
+    }
+    // SAFETY: pipe2 succeeded: both descriptors are open and ours alone.
+    let (read, write) = unsafe {
+        use std::os::fd::FromRawFd;
+        (
+            std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+            std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+        )
+    };
+    for size in [want, want / 4, want / 16] {
+        if size < 64 * 1024 {
+            break;
+        }
+        let Ok(arg) = libc::c_int::try_from(size) else {
+            continue;
+        };
+        // SAFETY: F_SETPIPE_SZ takes an int and touches no memory of ours.
+        let got = unsafe { libc::fcntl(read.as_raw_fd(), libc::F_SETPIPE_SZ, arg) };
+        if got >= arg {
+            return Some(Pipe {
+                read,
+                write,
+                size: got as usize,
+            });
+        }
+    }
+    None
+}
+
+/// `splice(2)` of up to `len` bytes from `from` to `to`, without waiting
+/// (`SPLICE_F_NONBLOCK`). Writing to a socket raises no `SIGPIPE` when
+/// `hold_sigpipe` (splice has no `MSG_NOSIGNAL`).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) fn splice(
+    from: BorrowedFd<'_>,
+    to: BorrowedFd<'_>,
+    len: usize,
+    hold_sigpipe: bool,
+) -> io::Result<usize> {
+    let _guard = hold_sigpipe.then(SigpipeGuard::block);
+    // SAFETY: both descriptors are borrowed and open; null offsets mean
+    // "the descriptor's own position", which pipes and sockets require.
+    let n = unsafe {
+        libc::splice(
+            from.as_raw_fd(),
+            std::ptr::null_mut(),
+            to.as_raw_fd(),
+            std::ptr::null_mut(),
+            len,
+            libc::SPLICE_F_MOVE | libc::SPLICE_F_NONBLOCK,
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
+
+/// Whether `SIGPIPE` is ignored in this process now (Rust binaries ignore it
+/// from start-up), so a write that may raise it needs no guard.
+pub(crate) fn sigpipe_ignored() -> bool {
+    let mut old = MaybeUninit::<libc::sigaction>::zeroed();
+    // SAFETY: a null new action only reads the current one into `old`.
+    let r = unsafe { libc::sigaction(libc::SIGPIPE, std::ptr::null(), old.as_mut_ptr()) };
+    // SAFETY: sigaction filled `old` (zeroed before, so valid either way).
+    r == 0 && unsafe { old.assume_init() }.sa_sigaction == libc::SIG_IGN
+}
+
+/// A descriptor the caller does not own (a pipe handed to `send_file`),
+/// watched through the reactor by way of a duplicate, so that the caller's
+/// own registration (if any) is not disturbed.
+#[derive(Debug)]
+pub(crate) struct Watched {
+    // Dropped before `fd` (field order): see `Io`.
+    reg: AsyncFd<Fd>,
+    _fd: std::os::fd::OwnedFd,
+}
+
+impl Watched {
+    /// Registers a duplicate of `fd` with the current runtime's reactor.
+    pub(crate) fn new(fd: BorrowedFd<'_>) -> io::Result<Watched> {
+        let dup = fd.try_clone_to_owned()?;
+        let raw = Fd(dup.as_raw_fd());
+        // SAFETY: `raw` is `dup`'s open descriptor; `dup` is owned by the
+        // returned value and dropped after `reg` (field order), so the
+        // descriptor stays open and means the same file while registered.
+        let reg = unsafe { AsyncFd::register(raw) }.map_err(|e| e.into_parts().1)?;
+        Ok(Watched { reg, _fd: dup })
+    }
+
+    /// Waits until the descriptor reads as readable (or hung up).
+    pub(crate) async fn readable(&self) -> io::Result<()> {
+        let mut g = self.reg.readable().await?;
+        g.clear_ready();
+        Ok(())
+    }
+}
+
+/// [`poll`] on several descriptors, each for its own interest: `Ok(true)`
+/// once any is ready, `Ok(false)` when `timeout` passed first.
+pub(crate) fn poll_each(
+    fds: &[(BorrowedFd<'_>, Interest)],
+    timeout: Option<Duration>,
+) -> io::Result<bool> {
+    let mut pfds = [pollfd_empty(), pollfd_empty(), pollfd_empty(), pollfd_empty()];
+    let n = fds.len().min(pfds.len());
+    for (p, (fd, interest)) in pfds.iter_mut().zip(fds) {
+        *p = pollfd(*fd, *interest);
+    }
+    poll_fds(&mut pfds[..n], timeout)
+}
+
+fn pollfd_empty() -> libc::pollfd {
+    libc::pollfd {
+        fd: -1,
+        events: 0,
+        revents: 0,
+    }
+}
+
+/// `recv(2)` into uninitialised memory; returns the bytes that arrived.
+pub(crate) fn recv_uninit<'b>(
+    sock: &socket2::Socket,
+    buf: &'b mut [MaybeUninit<u8>],
+    flags: i32,
+) -> io::Result<&'b [u8]> {
+    let n = sock.recv_with_flags(buf, flags)?.min(buf.len());
+    // SAFETY: recv initialised the first `n` bytes (clamped to the buffer).
+    Ok(unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n) })
+}
+// ===== end of the beyond section =====

@@ -64,6 +64,7 @@
 //! shorten them, unlike the async face's (see the crate docs on paused clocks).
 
 mod batch;
+mod beyond;
 mod ext;
 mod runtime;
 
@@ -76,6 +77,7 @@ use std::{
 use bytes::Bytes;
 
 use self::runtime::run;
+pub use self::beyond::copy_bidirectional;
 pub use self::runtime::{use_own_runtime, use_runtime};
 use crate::{
     AddressInfo, Datagram, Family, OptionValue, Protocol, Result, Shutdown, SockType, SocketInfo,

@@ -85,6 +85,13 @@ impl Call {
     }
 }
 
+/// Whether `file` is a pipe or FIFO (which `splice(2)` reads from).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn is_pipe(file: &std::fs::File) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    file.metadata().is_ok_and(|m| m.file_type().is_fifo())
+}
+
 /// How a socket's `receive` reads, decided once per call.
 #[derive(Clone, Copy)]
 enum Recv {
@@ -373,6 +380,10 @@ impl Socket {
             Ok(at) => at,
             // A pipe or socket has no offset: read it as it comes.
             Err(e) if e.raw_os_error() == Some(libc::ESPIPE) => {
+                #[cfg(any(target_os = "linux", target_os = "android"))]
+                if is_pipe(file) {
+                    return self.send_file_pipe(call, file).await;
+                }
                 return self.send_file_copy(call, file, None).await;
             }
             Err(e) => return Err(none_sent(e.into())),
@@ -404,6 +415,71 @@ impl Socket {
         match (r, moved) {
             (Ok(n), Err(e)) => Err(SocketError::from(e).with_bytes_sent(n)),
             (r, _) => r,
+        }
+    }
+
+    /// `send_file` from a pipe: `splice(2)` straight from the pipe into the
+    /// socket, so a byte leaves the pipe only when the socket has taken it
+    /// (a partial send in non-blocking mode or at a timeout loses nothing).
+    /// An empty pipe whose writer is still open is waited for through the
+    /// reactor (a duplicate of its descriptor, registered for this call) or,
+    /// on the calling thread, in `poll(2)`: never a blocking read on a
+    /// runtime worker.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    async fn send_file_pipe(&self, call: &Call, file: &std::fs::File) -> Result<u64> {
+        let hold_sigpipe = !sys::sigpipe_ignored();
+        let mut total: u64 = 0;
+        let mut watched: Option<sys::Watched> = None;
+        loop {
+            let r = call
+                .ready(self, Interest::WRITABLE, What::Send, |s, _| {
+                    match sys::splice(file.as_fd(), s.as_fd(), SENDFILE_CHUNK, hold_sigpipe) {
+                        // `EAGAIN` from an empty pipe, not from the socket.
+                        Err(e)
+                            if e.kind() == io::ErrorKind::WouldBlock
+                                && !sys::poll(file.as_fd(), Interest::READABLE, Some(Duration::ZERO))
+                                    .unwrap_or(true) =>
+                        {
+                            Ok(None)
+                        }
+                        r => r.map(Some),
+                    }
+                })
+                .await;
+            match r {
+                Ok(Some(0)) => return Ok(total),
+                Ok(Some(n)) => total += n as u64,
+                Ok(None) if !self.blocking => {
+                    return if total > 0 {
+                        Ok(total)
+                    } else {
+                        Err(none_sent(SocketError::from_errno(libc::EWOULDBLOCK)))
+                    };
+                }
+                Ok(None) => {
+                    let waited = if call.in_place() {
+                        let left = call.wait.remaining("send").map_err(|e| e.with_bytes_sent(total))?;
+                        sys::poll(file.as_fd(), Interest::READABLE, left).map(drop)
+                    } else {
+                        let w = match watched.as_ref() {
+                            Some(w) => w,
+                            None => match sys::Watched::new(file.as_fd()) {
+                                Ok(w) => watched.insert(w),
+                                Err(e) => return Err(SocketError::from(e).with_bytes_sent(total)),
+                            },
+                        };
+                        match call.wait.within("send", w.readable()).await {
+                            Ok(r) => r,
+                            Err(e) => return Err(e.with_bytes_sent(total)),
+                        }
+                    };
+                    if let Err(e) = waited {
+                        return Err(SocketError::from(e).with_bytes_sent(total));
+                    }
+                }
+                Err(e) if e.kind() == crate::ErrorKind::WouldBlock && total > 0 => return Ok(total),
+                Err(e) => return Err(self.fail(e).with_bytes_sent(total)),
+            }
         }
     }
 

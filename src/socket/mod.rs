@@ -20,6 +20,12 @@ mod convert;
 
 mod batch;
 
+mod introspect;
+
+mod fds;
+
+mod proxy;
+
 // Internals, with no public methods.
 mod eyeballs;
 mod op;
@@ -38,6 +44,11 @@ use std::{
 use socket2::SockRef;
 
 pub use self::split::{OwnedReadHalf, OwnedWriteHalf, ReuniteError};
+pub use self::{
+    fds::{PeerCredentials, WithFds},
+    introspect::{Queued, TcpInfo},
+    proxy::copy_bidirectional,
+};
 pub(crate) use self::state::Phase;
 use self::state::{StateCell, merge_shut};
 use crate::{
@@ -189,6 +200,8 @@ struct Cold {
     spare: std::sync::Mutex<io::Spare>,
     /// UDP offload state and datagrams read ahead, made on first use.
     batch: std::sync::OnceLock<Arc<batch::Offload>>,
+    /// Test knob: `copy_bidirectional` acts as if pipes were refused.
+    refuse_splice: std::sync::atomic::AtomicBool,
 }
 
 impl Socket {
@@ -235,6 +248,7 @@ impl Socket {
                 timers: stream::Timers::default(),
                 spare: std::sync::Mutex::default(),
                 batch: std::sync::OnceLock::new(),
+                refuse_splice: std::sync::atomic::AtomicBool::new(false),
             }),
         }
     }

@@ -89,5 +89,20 @@ pub(super) fn connection(sock: &Socket, how: &'static str, listener_fd: Option<i
 
 /// Records a change of the socket's life (bound, listening, closed...).
 pub(super) fn lifecycle(sock: &Socket, what: &'static str) {
+    // A closing TCP connection says how it went: one getsockopt, only when
+    // this event is wanted.
+    if what == "closed" && tracing::enabled!(Level::DEBUG) {
+        if let Some(i) = sock.closing_info() {
+            tracing::debug!(
+                fd = sock.fd, family = ?sock.family, host = %sock.cold.host, port = sock.port,
+                rtt_us = u64::try_from(i.rtt.as_micros()).unwrap_or(u64::MAX),
+                retransmits = i.retransmits,
+                bytes_acked = i.bytes_acked,
+                bytes_received = i.bytes_received,
+                "{what}"
+            );
+            return;
+        }
+    }
     tracing::debug!(fd = sock.fd, family = ?sock.family, host = %sock.cold.host, port = sock.port, "{what}");
 }
