@@ -281,6 +281,26 @@ fn pipe_fed_with(data: Vec<u8>) -> std::fs::File {
     std::fs::File::from(std::os::fd::OwnedFd::from(r))
 }
 
+/// A TCP pair with small kernel buffers, so that sends fill them and stop
+/// part-way.
+async fn small_buffers() -> (Socket, Socket) {
+    let (mut a, mut b) = tcp_pair().await;
+    a.set_option(blade_socket::SO_SNDBUF, 16 * 1024).expect("SO_SNDBUF");
+    b.set_option(blade_socket::SO_RCVBUF, 16 * 1024).expect("SO_RCVBUF");
+    (a, b)
+}
+
+/// Receives until end of file in small reads with a pause after each: a
+/// reader slower than the sender, so the sender's calls stop part-way.
+async fn slow_receive_all(s: &Socket) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(b) = s.receive(Some(16 * 1024)).await.expect("receive") {
+        out.extend_from_slice(&b);
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    out
+}
+
 /// Issue 18, defect 6: `send_file` from a pipe on a non-blocking socket
 /// whose peer reads slowly. Every call may send part; what a call did not
 /// send must still be in the pipe for the next one. Before the fix, the
@@ -289,14 +309,11 @@ fn pipe_fed_with(data: Vec<u8>) -> std::fs::File {
 #[tokio::test(flavor = "multi_thread")]
 async fn send_file_from_a_pipe_non_blocking_loses_nothing() {
     within(async {
-        let (mut a, b) = tcp_pair().await;
+        let (mut a, b) = small_buffers().await;
         a.set_blocking(false).expect("non-blocking");
         let data = bytes(4 * MIB, 7);
         let pipe = pipe_fed_with(data.clone());
-        let reader = tokio::spawn(async move {
-            let got = receive_all(&b).await;
-            (got, b)
-        });
+        let reader = tokio::spawn(async move { (slow_receive_all(&b).await, b) });
         let mut total = 0u64;
         loop {
             match a.send_file(&pipe).await {
@@ -322,19 +339,11 @@ async fn send_file_from_a_pipe_non_blocking_loses_nothing() {
 #[tokio::test(flavor = "multi_thread")]
 async fn send_file_from_a_pipe_with_a_send_timeout_loses_nothing() {
     within(async {
-        let (mut a, b) = tcp_pair().await;
+        let (mut a, b) = small_buffers().await;
         a.set_send_timeout(Some(Duration::from_millis(20)));
         let data = bytes(4 * MIB, 8);
         let pipe = pipe_fed_with(data.clone());
-        let reader = tokio::spawn(async move {
-            let mut got = Vec::new();
-            // A slow reader, so that sends time out.
-            while let Some(c) = b.receive(Some(64 * 1024)).await.expect("receive") {
-                got.extend_from_slice(&c);
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
-            got
-        });
+        let reader = tokio::spawn(async move { slow_receive_all(&b).await });
         let mut total = 0u64;
         let mut timeouts = 0;
         loop {
@@ -387,5 +396,41 @@ fn send_file_from_a_pipe_blocking_waits_for_the_writer() {
         writer.join().expect("writer");
         a.shutdown(SHUT_WR).expect("shutdown");
         assert!(reader.join().expect("reader") == data);
+    });
+}
+
+/// Never a blocking read on a runtime worker: on a current-thread runtime,
+/// `send_file` from a pipe whose writer is another task of that runtime.
+/// A blocking `read()` of the empty pipe would stall the runtime, so the
+/// writer would never run (before the fix this hung until the bound).
+#[test]
+fn send_file_from_a_pipe_lets_the_runtime_run_its_writer() {
+    within_blocking(|| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let (a, b) = tcp_pair().await;
+            let data = bytes(MIB, 10);
+            let (r, w) = std::io::pipe().expect("pipe");
+            let mut w = tokio::net::unix::pipe::Sender::from_owned_fd(w.into()).expect("sender");
+            let writer = tokio::spawn({
+                let data = data.clone();
+                async move {
+                    use tokio::io::AsyncWriteExt;
+                    for chunk in data.chunks(64 * 1024) {
+                        w.write_all(chunk).await.expect("write");
+                        tokio::task::yield_now().await;
+                    }
+                }
+            });
+            let reader = tokio::spawn(async move { receive_all(&b).await });
+            let pipe = std::fs::File::from(std::os::fd::OwnedFd::from(r));
+            assert_eq!(a.send_file(&pipe).await.expect("send_file"), data.len() as u64);
+            writer.await.expect("writer");
+            a.shutdown(SHUT_WR).expect("shutdown");
+            assert!(reader.await.expect("reader") == data);
+        });
     });
 }
