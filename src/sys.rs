@@ -1157,7 +1157,11 @@ pub(crate) fn peer_credentials(fd: BorrowedFd<'_>) -> io::Result<(Option<i32>, u
     }
     // SAFETY: zeroed integers are a valid value; the kernel filled the rest.
     let cred = unsafe { cred.assume_init() };
-    let gid = if cred.cr_ngroups > 0 { cred.cr_groups[0] } else { 0 };
+    let gid = if cred.cr_ngroups > 0 {
+        cred.cr_groups[0]
+    } else {
+        0
+    };
     #[cfg(target_vendor = "apple")]
     let pid = {
         let mut pid: libc::pid_t = 0;
@@ -1459,7 +1463,12 @@ pub(crate) fn poll_each(
     fds: &[(BorrowedFd<'_>, Interest)],
     timeout: Option<Duration>,
 ) -> io::Result<bool> {
-    let mut pfds = [pollfd_empty(), pollfd_empty(), pollfd_empty(), pollfd_empty()];
+    let mut pfds = [
+        pollfd_empty(),
+        pollfd_empty(),
+        pollfd_empty(),
+        pollfd_empty(),
+    ];
     let n = fds.len().min(pfds.len());
     for (p, (fd, interest)) in pfds.iter_mut().zip(fds) {
         *p = pollfd(*fd, *interest);

@@ -15,6 +15,16 @@ use std::{
 
 use blade_socket::{ErrorKind, SOCK_DGRAM, SOCK_SEQPACKET, Socket, blocking};
 
+/// A pipe's (read, write) ends as files (`std::io::pipe` needs Rust 1.87,
+/// past the crate's MSRV): made by tokio, then taken back as plain descriptors.
+fn os_pipe() -> (std::fs::File, std::fs::File) {
+    let _in = support::face::runtime().enter();
+    let (tx, rx) = tokio::net::unix::pipe::pipe().expect("pipe");
+    let r = rx.into_blocking_fd().expect("read end");
+    let w = tx.into_blocking_fd().expect("write end");
+    (std::fs::File::from(r), std::fs::File::from(w))
+}
+
 fn temp_file_with(text: &str) -> File {
     let mut f = tempfile::tempfile().expect("tempfile");
     f.write_all(text.as_bytes()).expect("write");
@@ -32,8 +42,8 @@ fn read_all(fd: OwnedFd) -> String {
 
 /// Whether `fd` is close-on-exec, from `/proc/self/fdinfo` (octal flags).
 fn is_cloexec(fd: &OwnedFd) -> bool {
-    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd()))
-        .expect("fdinfo");
+    let info =
+        std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())).expect("fdinfo");
     let flags = info
         .lines()
         .find_map(|l| l.strip_prefix("flags:"))
@@ -46,8 +56,14 @@ fn is_cloexec(fd: &OwnedFd) -> bool {
 fn own_ids() -> (u32, u32) {
     let status = std::fs::read_to_string("/proc/self/status").expect("status");
     let field = |name: &str| -> u32 {
-        let line = status.lines().find_map(|l| l.strip_prefix(name)).expect("line");
-        line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).expect("effective id")
+        let line = status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .expect("line");
+        line.split_whitespace()
+            .nth(1)
+            .and_then(|v| v.parse().ok())
+            .expect("effective id")
     };
     (field("Uid:"), field("Gid:"))
 }
@@ -59,7 +75,7 @@ async fn a_file_and_a_pipe_are_used_from_the_other_side() {
     within(async {
         let (a, b) = Socket::pair().expect("pair");
         let file = temp_file_with("the file's content");
-        let (mut pipe_r, pipe_w) = std::io::pipe().expect("pipe");
+        let (mut pipe_r, pipe_w) = os_pipe();
         let n = a
             .send_with_fds(b"two", &[file.as_fd(), pipe_w.as_fd()])
             .await
@@ -70,7 +86,10 @@ async fn a_file_and_a_pipe_are_used_from_the_other_side() {
         assert_eq!(got.data.as_deref(), Some(&b"two"[..]));
         assert!(!got.fds_truncated);
         assert_eq!(got.fds.len(), 2);
-        assert!(got.fds.iter().all(is_cloexec), "received descriptors are close-on-exec");
+        assert!(
+            got.fds.iter().all(is_cloexec),
+            "received descriptors are close-on-exec"
+        );
         let mut fds = got.fds.into_iter();
         assert_eq!(read_all(fds.next().expect("file")), "the file's content");
         let mut w = File::from(fds.next().expect("pipe"));
@@ -91,8 +110,14 @@ fn a_file_passes_on_the_blocking_face() {
         a.send_with_fds("f", &[file.as_fd()]).expect("send");
         let got = b.receive_with_fds(Some(1), 1).expect("receive");
         assert_eq!(got.data.as_deref(), Some(&b"f"[..]));
-        assert_eq!(read_all(got.fds.into_iter().next().expect("fd")), "blocking");
-        assert_eq!(a.peer_credentials().expect("creds").pid, Some(std::process::id() as i32));
+        assert_eq!(
+            read_all(got.fds.into_iter().next().expect("fd")),
+            "blocking"
+        );
+        assert_eq!(
+            a.peer_credentials().expect("creds").pid,
+            Some(std::process::id() as i32)
+        );
     });
 }
 
@@ -104,7 +129,7 @@ fn a_file_passes_on_the_blocking_face() {
 async fn truncation_is_reported_and_nothing_leaks() {
     within(async {
         let (a, b) = Socket::pair().expect("pair");
-        let pipes: Vec<_> = (0..5).map(|_| std::io::pipe().expect("pipe")).collect();
+        let pipes: Vec<_> = (0..5).map(|_| os_pipe()).collect();
         let (readers, writers): (Vec<_>, Vec<_>) = pipes.into_iter().unzip();
         let fds: Vec<_> = writers.iter().map(|w| w.as_fd()).collect();
         a.send_with_fds(b"x", &fds).await.expect("send");
@@ -124,8 +149,7 @@ async fn truncation_is_reported_and_nothing_leaks() {
         drop(writers);
         for (i, r) in readers.into_iter().enumerate() {
             use tokio::io::AsyncReadExt;
-            let mut r = tokio::net::unix::pipe::Receiver::from_owned_fd(OwnedFd::from(r))
-                .expect("receiver");
+            let mut r = tokio::net::unix::pipe::Receiver::from_file(r).expect("receiver");
             let mut buf = [0u8; 1];
             // End of file comes at once; a leaked write end would keep it waiting.
             match tokio::time::timeout(Duration::from_secs(5), r.read(&mut buf)).await {
@@ -207,17 +231,24 @@ async fn errors_on_tcp_and_bad_arguments() {
         let e = a.send_with_fds(b"x", &many).await.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
         // 253 is the limit, and it passes.
-        a.send_with_fds(b"x", &many[..253]).await.expect("253 descriptors");
+        a.send_with_fds(b"x", &many[..253])
+            .await
+            .expect("253 descriptors");
         let got = b.receive_with_fds(None, 253).await.expect("receive");
         assert_eq!((got.fds.len(), got.fds_truncated), (253, false));
         // A record may be empty.
         let (s1, s2) = Socket::pair_of(SOCK_SEQPACKET).expect("seqpacket");
-        s1.send_with_fds(b"", &[file.as_fd()]).await.expect("empty record");
+        s1.send_with_fds(b"", &[file.as_fd()])
+            .await
+            .expect("empty record");
         let got = s2.receive_with_fds(None, 1).await.expect("receive");
         assert_eq!((got.data.as_deref(), got.fds.len()), (Some(&b""[..]), 1));
         let mut closed = Socket::pair().expect("pair").0;
         closed.close().expect("close");
-        assert_eq!(closed.peer_credentials().unwrap_err().kind(), ErrorKind::IllegalState);
+        assert_eq!(
+            closed.peer_credentials().unwrap_err().kind(),
+            ErrorKind::IllegalState
+        );
     })
     .await;
 }
@@ -243,12 +274,18 @@ async fn concurrent_senders_and_a_duplicate_keep_each_descriptor_with_its_record
         let dup = Arc::new(a.try_clone().expect("try_clone"));
         let mut tasks = Vec::new();
         for i in 0..8u32 {
-            let s = if i % 2 == 0 { Arc::clone(&a) } else { Arc::clone(&dup) };
+            let s = if i % 2 == 0 {
+                Arc::clone(&a)
+            } else {
+                Arc::clone(&dup)
+            };
             tasks.push(tokio::spawn(async move {
                 for j in 0..20u32 {
                     let name = format!("{i}-{j}");
                     let f = temp_file_with(&name);
-                    s.send_with_fds(name.as_bytes(), &[f.as_fd()]).await.expect("send");
+                    s.send_with_fds(name.as_bytes(), &[f.as_fd()])
+                        .await
+                        .expect("send");
                 }
             }));
         }

@@ -30,10 +30,16 @@ async fn tcp_info_after_one_mib() {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         let info = a.tcp_info().expect("tcp_info");
-        assert!(info.rtt > Duration::ZERO && info.rtt < Duration::from_secs(5), "{info:?}");
+        assert!(
+            info.rtt > Duration::ZERO && info.rtt < Duration::from_secs(5),
+            "{info:?}"
+        );
         assert!(info.rtt_var < Duration::from_secs(5), "{info:?}");
         let min_rtt = info.min_rtt.expect("min_rtt measured");
-        assert!(min_rtt > Duration::ZERO && min_rtt <= Duration::from_secs(5), "{info:?}");
+        assert!(
+            min_rtt > Duration::ZERO && min_rtt <= Duration::from_secs(5),
+            "{info:?}"
+        );
         assert!(info.mss >= 536 && info.mss <= 65_535, "{info:?}");
         assert!(info.cwnd >= 1, "{info:?}");
         // The kernel counts the SYN in bytes_acked.
@@ -41,7 +47,11 @@ async fn tcp_info_after_one_mib() {
         assert!(acked >= MIB as u64 && acked <= MIB as u64 + 2, "{info:?}");
         assert!(info.delivery_rate.expect("delivery_rate") > 0, "{info:?}");
         assert!(info.retransmits < 1000, "{info:?}");
-        let got = b.tcp_info().expect("tcp_info").bytes_received.expect("bytes_received");
+        let got = b
+            .tcp_info()
+            .expect("tcp_info")
+            .bytes_received
+            .expect("bytes_received");
         assert!(got >= MIB as u64 && got <= MIB as u64 + 2, "{got}");
     })
     .await;
@@ -54,7 +64,11 @@ fn tcp_info_on_the_blocking_face() {
         let data = pattern(64 * 1024);
         a.send(&data).expect("send");
         assert_eq!(blocking_receive_exact(&b, data.len()).len(), data.len());
-        let got = b.tcp_info().expect("tcp_info").bytes_received.expect("bytes_received");
+        let got = b
+            .tcp_info()
+            .expect("tcp_info")
+            .bytes_received
+            .expect("bytes_received");
         assert!(got >= data.len() as u64, "{got}");
         assert!(a.tcp_info().expect("tcp_info").mss > 0);
     });
@@ -75,7 +89,10 @@ async fn tcp_info_errors() {
         assert_eq!(info.bytes_received, Some(0));
         let mut closed = Socket::tcp().expect("tcp");
         closed.close().expect("close");
-        assert_eq!(closed.tcp_info().unwrap_err().kind(), ErrorKind::IllegalState);
+        assert_eq!(
+            closed.tcp_info().unwrap_err().kind(),
+            ErrorKind::IllegalState
+        );
         assert_eq!(closed.queued().unwrap_err().kind(), ErrorKind::IllegalState);
         let l = listener().await;
         assert_eq!(l.queued().unwrap_err().kind(), ErrorKind::InvalidArgument);
@@ -132,7 +149,10 @@ fn queued_on_unix_sockets() {
     a.send(b"twelve bytes").expect("send");
     let q = b.queued().expect("queued");
     assert_eq!((q.receive, q.unsent), (12, None));
-    assert!(a.queued().expect("queued").send > 0, "held for the unread bytes");
+    assert!(
+        a.queued().expect("queued").send > 0,
+        "held for the unread bytes"
+    );
     assert_eq!(blocking_receive_exact(&b, 12), b"twelve bytes");
     assert_eq!(b.queued().expect("queued").receive, 0);
 }

@@ -12,6 +12,16 @@ use std::{
 
 use blade_socket::{ErrorKind, SHUT_WR, Shutdown, Socket, blocking};
 
+/// A pipe's (read, write) ends as files (`std::io::pipe` needs Rust 1.87,
+/// past the crate's MSRV): made by tokio, then taken back as plain descriptors.
+fn os_pipe() -> (std::fs::File, std::fs::File) {
+    let _in = support::face::runtime().enter();
+    let (tx, rx) = tokio::net::unix::pipe::pipe().expect("pipe");
+    let r = rx.into_blocking_fd().expect("read end");
+    let w = tx.into_blocking_fd().expect("write end");
+    (std::fs::File::from(r), std::fs::File::from(w))
+}
+
 const MIB: usize = 1024 * 1024;
 
 /// Deterministic bytes that differ by `seed`, so that a swapped, dropped or
@@ -115,7 +125,10 @@ async fn eight_mib_each_way_exact_with_half_close_trailer() {
             assert!(got_up == up, "{how:?}: client → upstream bytes differ");
             let mut want_down = down.clone();
             want_down.extend_from_slice(trailer);
-            assert!(got_down == want_down, "{how:?}: upstream → client bytes differ");
+            assert!(
+                got_down == want_down,
+                "{how:?}: upstream → client bytes differ"
+            );
             let (r, pa, pb) = run.await.expect("proxy task");
             let (ab, ba) = r.expect("copy_bidirectional");
             assert_eq!(ab, up.len() as u64, "{how:?}");
@@ -132,7 +145,10 @@ async fn eight_mib_each_way_exact_with_half_close_trailer() {
 /// it), and ends cleanly when both sides close.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_one_way_stream_is_never_idle() {
-    for how in [Proxy::Async { fallback: false }, Proxy::Blocking { fallback: false }] {
+    for how in [
+        Proxy::Async { fallback: false },
+        Proxy::Blocking { fallback: false },
+    ] {
         within(async {
             let idle = Duration::from_millis(1500);
             let (client, upstream, run) = proxied(how, Some(idle)).await;
@@ -158,7 +174,10 @@ async fn a_one_way_stream_is_never_idle() {
 /// Nothing moving in either direction for `idle`: `TimedOut`, not sooner.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_idle_limit_ends_it() {
-    for how in [Proxy::Async { fallback: false }, Proxy::Blocking { fallback: false }] {
+    for how in [
+        Proxy::Async { fallback: false },
+        Proxy::Blocking { fallback: false },
+    ] {
         within(async {
             let idle = Duration::from_millis(300);
             let (_client, _upstream, run) = proxied(how, Some(idle)).await;
@@ -167,7 +186,10 @@ async fn the_idle_limit_ends_it() {
             let e = r.expect_err("idle");
             assert!(e.is_timeout(), "{how:?}: {e}");
             assert!(e.message().contains("timed out"), "{e}");
-            assert!(started.elapsed() >= idle - Duration::from_millis(50), "{how:?}");
+            assert!(
+                started.elapsed() >= idle - Duration::from_millis(50),
+                "{how:?}"
+            );
         })
         .await;
     }
@@ -187,7 +209,11 @@ async fn a_reset_mid_transfer_ends_it_with_the_reset() {
             upstream.abort().expect("abort");
             let (r, pa, pb) = run.await.expect("task");
             let e = r.expect_err("reset");
-            assert_eq!(e.io_kind(), std::io::ErrorKind::ConnectionReset, "{how:?}: {e}");
+            assert_eq!(
+                e.io_kind(),
+                std::io::ErrorKind::ConnectionReset,
+                "{how:?}: {e}"
+            );
             assert!(pb.is_closed(), "{how:?}: the reset socket closes");
             assert!(!pa.is_closed(), "{how:?}: the other stays open");
         })
@@ -223,12 +249,16 @@ async fn wrong_sockets_are_invalid_arguments() {
         let udp = Socket::udp().expect("udp");
         let fresh = Socket::tcp().expect("tcp");
         for (x, y) in [(&a, &udp), (&fresh, &b), (&a, &a)] {
-            let e = blade_socket::copy_bidirectional(x, y, None).await.unwrap_err();
+            let e = blade_socket::copy_bidirectional(x, y, None)
+                .await
+                .unwrap_err();
             assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
         }
         let mut closed = Socket::tcp().expect("tcp");
         closed.close().expect("close");
-        let e = blade_socket::copy_bidirectional(&a, &closed, None).await.unwrap_err();
+        let e = blade_socket::copy_bidirectional(&a, &closed, None)
+            .await
+            .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::IllegalState, "{e}");
     })
     .await;
@@ -241,7 +271,9 @@ async fn many_at_once_with_pipes_refused_on_half() {
     within(async {
         let mut tasks = Vec::new();
         for i in 0..16u8 {
-            let how = Proxy::Async { fallback: i % 2 == 0 };
+            let how = Proxy::Async {
+                fallback: i % 2 == 0,
+            };
             tasks.push(tokio::spawn(async move {
                 let (client, upstream, run) = proxied(how, Some(Duration::from_secs(15))).await;
                 let data = bytes(2 * MIB, i);
@@ -274,19 +306,21 @@ async fn many_at_once_with_pipes_refused_on_half() {
 /// Writes `data` into a new pipe from a thread, then closes the write end;
 /// returns the read end as a `File`.
 fn pipe_fed_with(data: Vec<u8>) -> std::fs::File {
-    let (r, mut w) = std::io::pipe().expect("pipe");
+    let (r, mut w) = os_pipe();
     std::thread::spawn(move || {
         let _ = w.write_all(&data);
     });
-    std::fs::File::from(std::os::fd::OwnedFd::from(r))
+    r
 }
 
 /// A TCP pair with small kernel buffers, so that sends fill them and stop
 /// part-way.
 async fn small_buffers() -> (Socket, Socket) {
     let (mut a, mut b) = tcp_pair().await;
-    a.set_option(blade_socket::SO_SNDBUF, 16 * 1024).expect("SO_SNDBUF");
-    b.set_option(blade_socket::SO_RCVBUF, 16 * 1024).expect("SO_RCVBUF");
+    a.set_option(blade_socket::SO_SNDBUF, 16 * 1024)
+        .expect("SO_SNDBUF");
+    b.set_option(blade_socket::SO_RCVBUF, 16 * 1024)
+        .expect("SO_RCVBUF");
     (a, b)
 }
 
@@ -329,7 +363,12 @@ async fn send_file_from_a_pipe_non_blocking_loses_nothing() {
         a.shutdown(SHUT_WR).expect("shutdown");
         let (got, _b) = reader.await.expect("task");
         assert_eq!(total, data.len() as u64);
-        assert!(got == data, "received {} of {} bytes, or other bytes", got.len(), data.len());
+        assert!(
+            got == data,
+            "received {} of {} bytes, or other bytes",
+            got.len(),
+            data.len()
+        );
     })
     .await;
 }
@@ -362,7 +401,12 @@ async fn send_file_from_a_pipe_with_a_send_timeout_loses_nothing() {
         a.shutdown(SHUT_WR).expect("shutdown");
         let got = reader.await.expect("task");
         assert_eq!(total, data.len() as u64, "after {timeouts} timeouts");
-        assert!(got == data, "received {} of {} bytes, or other bytes", got.len(), data.len());
+        assert!(
+            got == data,
+            "received {} of {} bytes, or other bytes",
+            got.len(),
+            data.len()
+        );
     })
     .await;
 }
@@ -374,7 +418,7 @@ fn send_file_from_a_pipe_blocking_waits_for_the_writer() {
     within_blocking(|| {
         let (a, b) = blocking_pair();
         let data = bytes(MIB, 9);
-        let (r, mut w) = std::io::pipe().expect("pipe");
+        let (r, mut w) = os_pipe();
         let writer = std::thread::spawn({
             let data = data.clone();
             move || {
@@ -391,7 +435,7 @@ fn send_file_from_a_pipe_blocking_waits_for_the_writer() {
             }
             got
         });
-        let pipe = std::fs::File::from(std::os::fd::OwnedFd::from(r));
+        let pipe = r;
         assert_eq!(a.send_file(&pipe).expect("send_file"), data.len() as u64);
         writer.join().expect("writer");
         a.shutdown(SHUT_WR).expect("shutdown");
@@ -413,8 +457,8 @@ fn send_file_from_a_pipe_lets_the_runtime_run_its_writer() {
         rt.block_on(async {
             let (a, b) = tcp_pair().await;
             let data = bytes(MIB, 10);
-            let (r, w) = std::io::pipe().expect("pipe");
-            let mut w = tokio::net::unix::pipe::Sender::from_owned_fd(w.into()).expect("sender");
+            let (r, w) = os_pipe();
+            let mut w = tokio::net::unix::pipe::Sender::from_file(w).expect("sender");
             let writer = tokio::spawn({
                 let data = data.clone();
                 async move {
@@ -426,8 +470,11 @@ fn send_file_from_a_pipe_lets_the_runtime_run_its_writer() {
                 }
             });
             let reader = tokio::spawn(async move { receive_all(&b).await });
-            let pipe = std::fs::File::from(std::os::fd::OwnedFd::from(r));
-            assert_eq!(a.send_file(&pipe).await.expect("send_file"), data.len() as u64);
+            let pipe = r;
+            assert_eq!(
+                a.send_file(&pipe).await.expect("send_file"),
+                data.len() as u64
+            );
             writer.await.expect("writer");
             a.shutdown(SHUT_WR).expect("shutdown");
             assert!(reader.await.expect("reader") == data);

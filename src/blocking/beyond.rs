@@ -96,8 +96,8 @@ impl Socket {
     /// ```
     /// use std::os::fd::AsFd;
     /// let (a, b) = blade_socket::blocking::Socket::pair()?;
-    /// let (r, _w) = std::io::pipe().expect("pipe");
-    /// a.send_with_fds(b"p", &[r.as_fd()])?;
+    /// let file = std::fs::File::open("Cargo.toml").expect("file");
+    /// a.send_with_fds(b"p", &[file.as_fd()])?;
     /// let got = b.receive_with_fds(Some(8), 4)?;
     /// assert_eq!((got.data.as_deref(), got.fds.len()), (Some(&b"p"[..]), 1));
     /// # Ok::<(), blade_socket::SocketError>(())

@@ -76,8 +76,8 @@ use std::{
 
 use bytes::Bytes;
 
-use self::runtime::run;
 pub use self::beyond::copy_bidirectional;
+use self::runtime::run;
 pub use self::runtime::{use_own_runtime, use_runtime};
 use crate::{
     AddressInfo, Datagram, Family, OptionValue, Protocol, Result, Shutdown, SockType, SocketInfo,

@@ -153,7 +153,7 @@ impl Socket {
     /// # #[tokio::main] async fn main() -> blade_socket::Result<()> {
     /// use std::os::fd::AsFd;
     /// let (a, b) = blade_socket::Socket::pair()?;
-    /// let (r, w) = std::io::pipe().expect("pipe");
+    /// let (w, r) = tokio::net::unix::pipe::pipe().expect("pipe");
     /// a.send_with_fds(b"p", &[r.as_fd(), w.as_fd()]).await?;
     /// let got = b.receive_with_fds(Some(16), 1).await?;
     /// assert_eq!(got.fds.len(), 1);
@@ -173,9 +173,7 @@ impl Socket {
                     Some(n) => n,
                     // What is queued now (the next datagram's size on those
                     // types); at least one byte, to see end of file.
-                    None => sys::bytes_queued(s.as_fd())
-                        .unwrap_or(DEFAULT_READ)
-                        .max(1),
+                    None => sys::bytes_queued(s.as_fd()).unwrap_or(DEFAULT_READ).max(1),
                 };
                 let mut buf = vec![0u8; want];
                 let got = sys::recv_with_fds(s.as_fd(), &mut buf, max_fds, creds, flags)?;

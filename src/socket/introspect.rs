@@ -128,7 +128,9 @@ impl Socket {
         let st = self.state.get();
         st.check_open()?;
         if st.phase == Phase::Listening {
-            return Err(SocketError::invalid("queued needs a socket that is not listening"));
+            return Err(SocketError::invalid(
+                "queued needs a socket that is not listening",
+            ));
         }
         let io = self.io()?;
         queued_of(io.sock().as_fd(), self.is_tcp(), self.family == AF_UNIX)
@@ -156,8 +158,7 @@ fn tcp_info_of(fd: std::os::fd::BorrowedFd<'_>) -> Result<TcpInfo> {
     // A field is reported when the kernel wrote it whole.
     macro_rules! has {
         ($f:ident) => {
-            len >= std::mem::offset_of!(sys::LinuxTcpInfo, $f)
-                + std::mem::size_of_val(&i.$f)
+            len >= std::mem::offset_of!(sys::LinuxTcpInfo, $f) + std::mem::size_of_val(&i.$f)
         };
     }
     let micros = |us: u32| Duration::from_micros(u64::from(us));
@@ -199,7 +200,9 @@ fn tcp_info_of(fd: std::os::fd::BorrowedFd<'_>) -> Result<TcpInfo> {
 
 #[cfg(not(any(target_os = "linux", target_os = "android", target_vendor = "apple")))]
 fn tcp_info_of(_fd: std::os::fd::BorrowedFd<'_>) -> Result<TcpInfo> {
-    Err(SocketError::invalid("tcp_info is not supported on this platform"))
+    Err(SocketError::invalid(
+        "tcp_info is not supported on this platform",
+    ))
 }
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -227,5 +230,7 @@ fn queued_of(fd: std::os::fd::BorrowedFd<'_>, _tcp: bool, _unix: bool) -> Result
 
 #[cfg(not(any(target_os = "linux", target_os = "android", target_vendor = "apple")))]
 fn queued_of(_fd: std::os::fd::BorrowedFd<'_>, _tcp: bool, _unix: bool) -> Result<Queued> {
-    Err(SocketError::invalid("queued is not supported on this platform"))
+    Err(SocketError::invalid(
+        "queued is not supported on this platform",
+    ))
 }

@@ -437,8 +437,12 @@ impl Socket {
                         // `EAGAIN` from an empty pipe, not from the socket.
                         Err(e)
                             if e.kind() == io::ErrorKind::WouldBlock
-                                && !sys::poll(file.as_fd(), Interest::READABLE, Some(Duration::ZERO))
-                                    .unwrap_or(true) =>
+                                && !sys::poll(
+                                    file.as_fd(),
+                                    Interest::READABLE,
+                                    Some(Duration::ZERO),
+                                )
+                                .unwrap_or(true) =>
                         {
                             Ok(None)
                         }
@@ -458,7 +462,10 @@ impl Socket {
                 }
                 Ok(None) => {
                     let waited = if call.in_place() {
-                        let left = call.wait.remaining("send").map_err(|e| e.with_bytes_sent(total))?;
+                        let left = call
+                            .wait
+                            .remaining("send")
+                            .map_err(|e| e.with_bytes_sent(total))?;
                         sys::poll(file.as_fd(), Interest::READABLE, left).map(drop)
                     } else {
                         let w = match watched.as_ref() {
@@ -477,7 +484,9 @@ impl Socket {
                         return Err(SocketError::from(e).with_bytes_sent(total));
                     }
                 }
-                Err(e) if e.kind() == crate::ErrorKind::WouldBlock && total > 0 => return Ok(total),
+                Err(e) if e.kind() == crate::ErrorKind::WouldBlock && total > 0 => {
+                    return Ok(total);
+                }
                 Err(e) => return Err(self.fail(e).with_bytes_sent(total)),
             }
         }

@@ -44,13 +44,13 @@ use std::{
 use socket2::SockRef;
 
 pub use self::split::{OwnedReadHalf, OwnedWriteHalf, ReuniteError};
+pub(crate) use self::state::Phase;
+use self::state::{StateCell, merge_shut};
 pub use self::{
     fds::{PeerCredentials, WithFds},
     introspect::{Queued, TcpInfo},
     proxy::copy_bidirectional,
 };
-pub(crate) use self::state::Phase;
-use self::state::{StateCell, merge_shut};
 use crate::{
     addr,
     consts::*,

@@ -106,7 +106,11 @@ const BULK: usize = 1024 * 1024;
 /// # Ok(()) }
 /// ```
 #[doc(alias("splice", "proxy"))]
-pub async fn copy_bidirectional(a: &Socket, b: &Socket, idle: Option<Duration>) -> Result<(u64, u64)> {
+pub async fn copy_bidirectional(
+    a: &Socket,
+    b: &Socket,
+    idle: Option<Duration>,
+) -> Result<(u64, u64)> {
     for s in [a, b] {
         let st = s.state.get();
         st.check_open()?;
@@ -342,10 +346,11 @@ impl<'s> Direction<'s> {
                     Err(e) => return Err(self.stop(e, true)),
                 };
                 let full = got.len() == COPY_CHUNK;
-                let sent = match self.dst_io.sock().send_with_flags(
-                    got,
-                    libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-                ) {
+                let sent = match self
+                    .dst_io
+                    .sock()
+                    .send_with_flags(got, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
+                {
                     Ok(n) => n,
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
                     Err(e) => return Err(self.stop(e, false)),
