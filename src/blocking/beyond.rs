@@ -157,7 +157,7 @@ impl Socket {
 /// listener.listen(None)?;
 /// let client = listener.accept()?;
 /// let mut upstream = Socket::tcp()?;
-/// upstream.connect("127.0.0.1", 9090)?;
+/// upstream.connect(Some("127.0.0.1"), 9090, Some(Duration::from_secs(5)))?;
 /// let (up, down) = blade_socket::blocking::copy_bidirectional(
 ///     &client, &upstream, Some(Duration::from_secs(60)))?;
 /// # Ok::<(), blade_socket::SocketError>(())

@@ -99,7 +99,7 @@ const BULK: usize = 1024 * 1024;
 /// listener.listen(None)?;
 /// let client = listener.accept().await?;
 /// let mut upstream = Socket::tcp()?;
-/// upstream.connect("127.0.0.1", 9090).await?;
+/// upstream.connect(Some("127.0.0.1"), 9090, Some(Duration::from_secs(5))).await?;
 /// let (up, down) =
 ///     blade_socket::copy_bidirectional(&client, &upstream, Some(Duration::from_secs(60))).await?;
 /// println!("{up} bytes up, {down} bytes down");
