@@ -76,6 +76,10 @@ fn build_examples() -> Result<PathBuf, String> {
             "http_bench_server",
             "--example",
             "udp_server",
+            "--example",
+            "proxy",
+            "--example",
+            "fd_handoff",
         ])
         .arg("--manifest-path")
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
@@ -975,4 +979,78 @@ fn udp_server_answers_python_clients_in_batches() {
     let summary = b"answered 61\n";
     assert_eq!(server.stdout_bytes(summary.len()), summary);
     assert!(server.wait_exit().success());
+}
+
+// ------------------------------------------------- proxy and fd_handoff
+
+/// `proxy` in front of `hyper_server`: curl through the proxy gets what it
+/// gets directly, for a small answer and for an upload echoed back (bytes
+/// both ways, then the half-close).
+#[test]
+fn proxy_forwards_curl_to_an_http_server() {
+    let mut server = Program::start("hyper_server", &["127.0.0.1:0"]);
+    let server_port = server.listening_port();
+    let upstream = format!("127.0.0.1:{server_port}");
+    let mut proxy = Program::start("proxy", &["127.0.0.1:0", &upstream, "--idle", "10"]);
+    let port = proxy.listening_port();
+    let url = |path: &str| format!("http://127.0.0.1:{port}{path}");
+
+    let response = String::from_utf8(curl(&["--include", &url("/")])).expect("utf-8");
+    assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+    assert!(
+        response.ends_with(&format!("\r\n\r\n{HYPER_HELLO}")),
+        "{response}"
+    );
+
+    let body: String = (0..20_000)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
+    let echoed = curl(&["--data-binary", &body, &url("/echo")]);
+    assert_eq!(String::from_utf8(echoed).expect("utf-8"), body);
+
+    // Nothing is listening there: the proxy aborts the client's connection.
+    let dead = closed_port().to_string();
+    let mut broken = Program::start("proxy", &["127.0.0.1:0", &format!("127.0.0.1:{dead}")]);
+    let broken_port = broken.listening_port();
+    let out = within_blocking(move || {
+        Command::new("curl")
+            .args(["--silent", "--max-time", "10"])
+            .arg(format!("http://127.0.0.1:{broken_port}/"))
+            .output()
+    })
+    .expect("run curl");
+    assert!(
+        !out.status.success(),
+        "curl through a proxy with no upstream must fail"
+    );
+}
+
+/// `fd_handoff`: connections accepted by the front process are served by
+/// its worker, another process (the front keeps none of them).
+#[test]
+fn fd_handoff_hands_connections_to_its_worker() {
+    let mut front = Program::start("fd_handoff", &["127.0.0.1:0"]);
+    let port = front.listening_port();
+    let front_pid = front.child.id();
+    for i in 0..3 {
+        let stream = connect(port);
+        let mut writer = stream.try_clone().expect("clone");
+        let (greeting, echoed) = within_blocking(move || {
+            let mut reader = BufReader::new(stream);
+            let mut greeting = String::new();
+            reader.read_line(&mut greeting).expect("greeting");
+            writer
+                .write_all(format!("ping {i}\n").as_bytes())
+                .expect("send");
+            let mut echoed = String::new();
+            reader.read_line(&mut echoed).expect("echo");
+            (greeting, echoed)
+        });
+        let pid: u32 = greeting
+            .strip_prefix("handled by worker ")
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or_else(|| panic!("greeting {greeting:?}; stderr: {}", front.stderr_text()));
+        assert_ne!(pid, front_pid, "served by another process");
+        assert_eq!(echoed, format!("ping {i}\n"));
+    }
 }
