@@ -7,7 +7,6 @@ use super::{Socket, state::Phase};
 use crate::{
     consts::{AF_INET, AF_INET6, AF_UNIX, SOCK_STREAM},
     error::{Result, SocketError},
-    sys,
 };
 
 /// The kernel's view of a TCP connection, from [`Socket::tcp_info`]: a
@@ -154,11 +153,11 @@ impl Socket {
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
 fn tcp_info_of(fd: std::os::fd::BorrowedFd<'_>) -> Result<TcpInfo> {
-    let (i, len) = sys::tcp_info(fd)?;
+    let (i, len) = crate::sys::tcp_info(fd)?;
     // A field is reported when the kernel wrote it whole.
     macro_rules! has {
         ($f:ident) => {
-            len >= std::mem::offset_of!(sys::LinuxTcpInfo, $f) + std::mem::size_of_val(&i.$f)
+            len >= std::mem::offset_of!(crate::sys::LinuxTcpInfo, $f) + std::mem::size_of_val(&i.$f)
         };
     }
     let micros = |us: u32| Duration::from_micros(u64::from(us));
@@ -182,7 +181,7 @@ fn tcp_info_of(fd: std::os::fd::BorrowedFd<'_>) -> Result<TcpInfo> {
 
 #[cfg(target_vendor = "apple")]
 fn tcp_info_of(fd: std::os::fd::BorrowedFd<'_>) -> Result<TcpInfo> {
-    let i = sys::tcp_connection_info(fd)?;
+    let i = crate::sys::tcp_connection_info(fd)?;
     let ms = |v: u32| Duration::from_millis(u64::from(v));
     let mss = i.tcpi_maxseg;
     Ok(TcpInfo {
@@ -208,23 +207,23 @@ fn tcp_info_of(_fd: std::os::fd::BorrowedFd<'_>) -> Result<TcpInfo> {
 #[cfg(any(target_os = "linux", target_os = "android"))]
 fn queued_of(fd: std::os::fd::BorrowedFd<'_>, tcp: bool, _unix: bool) -> Result<Queued> {
     Ok(Queued {
-        send: sys::ioctl_count(fd, SIOCOUTQ)?,
+        send: crate::sys::ioctl_count(fd, SIOCOUTQ)?,
         unsent: if tcp {
-            Some(sys::ioctl_count(fd, SIOCOUTQNSD)?)
+            Some(crate::sys::ioctl_count(fd, SIOCOUTQNSD)?)
         } else {
             None
         },
-        receive: sys::ioctl_count(fd, libc::FIONREAD as libc::c_ulong)?,
+        receive: crate::sys::ioctl_count(fd, libc::FIONREAD as libc::c_ulong)?,
     })
 }
 
 #[cfg(target_vendor = "apple")]
 fn queued_of(fd: std::os::fd::BorrowedFd<'_>, _tcp: bool, _unix: bool) -> Result<Queued> {
-    let send = sys::getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_NWRITE)?;
+    let send = crate::sys::getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_NWRITE)?;
     Ok(Queued {
         send: usize::try_from(send).unwrap_or(0),
         unsent: None,
-        receive: sys::ioctl_count(fd, libc::FIONREAD as libc::c_ulong)?,
+        receive: crate::sys::ioctl_count(fd, libc::FIONREAD as libc::c_ulong)?,
     })
 }
 
