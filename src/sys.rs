@@ -1430,6 +1430,7 @@ pub(crate) fn sigpipe_ignored() -> bool {
 /// A descriptor the caller does not own (a pipe handed to `send_file`),
 /// watched through the reactor by way of a duplicate, so that the caller's
 /// own registration (if any) is not disturbed.
+#[cfg(any(target_os = "linux", target_os = "android"))]
 #[derive(Debug)]
 pub(crate) struct Watched {
     // Dropped before `fd` (field order): see `Io`.
@@ -1437,6 +1438,7 @@ pub(crate) struct Watched {
     _fd: std::os::fd::OwnedFd,
 }
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
 impl Watched {
     /// Registers a duplicate of `fd` with the current runtime's reactor.
     pub(crate) fn new(fd: BorrowedFd<'_>) -> io::Result<Watched> {
