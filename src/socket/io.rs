@@ -342,6 +342,13 @@ impl Socket {
     /// end sends 0. Falls back to chunked reads where the OS cannot
     /// `sendfile` from that file. Never raises `SIGPIPE`.
     ///
+    /// From a pipe or FIFO (Linux) it moves bytes with `splice(2)` until the
+    /// pipe's writers close it: a byte leaves the pipe only once the socket
+    /// has taken it, so a partial send (non-blocking mode, a send timeout)
+    /// leaves the rest in the pipe for the next call. An empty pipe is
+    /// waited for within the send timeout (in non-blocking mode:
+    /// `WouldBlock`, or the partial count), without blocking a runtime worker.
+    ///
     /// # Errors
     /// As [`send`](Socket::send); also the OS's error reading the file. The
     /// error's [`bytes_sent`](crate::SocketError::bytes_sent) says how much

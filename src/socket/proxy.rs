@@ -196,6 +196,18 @@ enum Need {
     Done,
 }
 
+/// What one step did.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// Nothing (the direction is done).
+    Nothing,
+    /// Bytes moved (or end of file passed on).
+    Moved,
+    /// Bytes moved, and the socket it waited on is drained (a short read)
+    /// or full (a partial write): its readiness can be cleared.
+    Drained,
+}
+
 /// Why one step stopped: it would block (wait for what [`Direction::need`]
 /// says), or the copy must end.
 enum Stop {
@@ -249,29 +261,33 @@ impl<'s> Direction<'s> {
         }
     }
 
-    /// One step: at most one read and one write. `Ok(true)` when bytes
-    /// moved (or the direction finished).
-    fn step(&mut self) -> std::result::Result<bool, Stop> {
+    /// One step: at most one read and one write.
+    fn step(&mut self) -> std::result::Result<Step, Stop> {
         if self.src_io.is_closed() || self.dst_io.is_closed() {
             return Err(Stop::Fail(SocketError::illegal(ILLEGAL_STATE)));
         }
         match self.need() {
-            Need::Done => Ok(false),
+            Need::Done => Ok(Step::Nothing),
             Need::Write if self.eof && self.in_pipe == 0 && self.lo >= self.hi => {
                 // Half-close travels. A peer already gone shows up on the
                 // other direction's next call, so its error is not ours.
                 let _ = self.dst.shutdown(SHUT_WR);
                 self.done = true;
                 self.release();
-                Ok(true)
+                Ok(Step::Moved)
             }
-            Need::Write => self.write().map(|()| true),
+            Need::Write => self.write(),
             Need::Read => self.read(),
         }
     }
 
-    fn write(&mut self) -> std::result::Result<(), Stop> {
+    fn write(&mut self) -> std::result::Result<Step, Stop> {
         let dst = self.dst_io.sock();
+        let held = if self.in_pipe > 0 {
+            self.in_pipe
+        } else {
+            self.hi - self.lo
+        };
         let r = match &self.path {
             #[cfg(any(target_os = "linux", target_os = "android"))]
             Path::Splice(p) if self.in_pipe > 0 => {
@@ -284,6 +300,9 @@ impl<'s> Direction<'s> {
         };
         match r {
             Ok(n) => {
+                // A partial write: the socket's buffer is full, so its
+                // readiness can go without a failed write to prove it.
+                let step = if n < held { Step::Drained } else { Step::Moved };
                 self.count += n as u64;
                 if self.in_pipe > 0 {
                     self.in_pipe -= n.min(self.in_pipe);
@@ -297,13 +316,13 @@ impl<'s> Direction<'s> {
                         }
                     }
                 }
-                Ok(())
+                Ok(step)
             }
             Err(e) => Err(self.stop(e, false)),
         }
     }
 
-    fn read(&mut self) -> std::result::Result<bool, Stop> {
+    fn read(&mut self) -> std::result::Result<Step, Stop> {
         let src = self.src_io.sock();
         match &self.path {
             #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -311,7 +330,7 @@ impl<'s> Direction<'s> {
                 Ok(0) => self.at_eof(),
                 Ok(n) => {
                     self.in_pipe = n;
-                    Ok(true)
+                    Ok(Step::Moved)
                 }
                 Err(e) => {
                     if e.kind() == io::ErrorKind::WouldBlock {
@@ -328,7 +347,7 @@ impl<'s> Direction<'s> {
                     Ok(n) => {
                         self.lo = 0;
                         self.hi = n.min(hi);
-                        Ok(true)
+                        Ok(Step::Moved)
                     }
                     Err(e) => {
                         if e.kind() == io::ErrorKind::WouldBlock {
@@ -363,8 +382,14 @@ impl<'s> Direction<'s> {
                 }
                 if full {
                     self.go_bulk();
+                    Ok(Step::Moved)
+                } else {
+                    // A short read took all that was queued (as tokio's
+                    // reads assume): waiting now costs no failed `recv`.
+                    // Only on this path, which holds nothing while it
+                    // waits; the others learn from `EAGAIN` to let go.
+                    Ok(Step::Drained)
                 }
-                Ok(true)
             }
         }
     }
@@ -398,9 +423,9 @@ impl<'s> Direction<'s> {
         self.hi = 0;
     }
 
-    fn at_eof(&mut self) -> std::result::Result<bool, Stop> {
+    fn at_eof(&mut self) -> std::result::Result<Step, Stop> {
         self.eof = true;
-        Ok(true)
+        Ok(Step::Moved)
     }
 
     /// A failed syscall: `WouldBlock`, or the end of the copy (the failing
@@ -426,8 +451,8 @@ fn on_calling_thread(dirs: &mut [Direction<'_>; 2], idle: Option<Duration>) -> R
         for d in dirs.iter_mut() {
             loop {
                 match d.step() {
-                    Ok(true) => moved = true,
-                    Ok(false) | Err(Stop::WouldBlock) => break,
+                    Ok(Step::Moved | Step::Drained) => moved = true,
+                    Ok(Step::Nothing) | Err(Stop::WouldBlock) => break,
                     Err(Stop::Fail(e)) => return Err(e),
                 }
             }
@@ -511,8 +536,12 @@ fn drive(d: &mut Direction<'_>, cx: &mut Context<'_>, moved: &mut bool) -> Resul
             Poll::Pending => return Ok(()),
         };
         match d.step() {
-            Ok(true) => *moved = true,
-            Ok(false) => return Ok(()),
+            Ok(Step::Moved) => *moved = true,
+            Ok(Step::Drained) => {
+                *moved = true;
+                guard.clear_ready();
+            }
+            Ok(Step::Nothing) => return Ok(()),
             Err(Stop::WouldBlock) => guard.clear_ready(),
             Err(Stop::Fail(e)) => return Err(e),
         }
