@@ -1099,6 +1099,28 @@ pub(crate) fn tcp_connection_info(fd: BorrowedFd<'_>) -> io::Result<libc::tcp_co
     Ok(unsafe { info.assume_init() })
 }
 
+/// FreeBSD's `getsockopt(TCP_INFO)`.
+#[cfg(target_os = "freebsd")]
+pub(crate) fn freebsd_tcp_info(fd: BorrowedFd<'_>) -> io::Result<libc::tcp_info> {
+    let mut info = MaybeUninit::<libc::tcp_info>::zeroed();
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: `info` is valid for writes of `len` bytes.
+    let r = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            info.as_mut_ptr().cast(),
+            &mut len,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: zeroed integers are a valid value; the kernel filled the rest.
+    Ok(unsafe { info.assume_init() })
+}
+
 /// An `ioctl(2)` that reports one `int` (`SIOCOUTQ`, `SIOCOUTQNSD`, `SIOCINQ`).
 pub(crate) fn ioctl_count(fd: BorrowedFd<'_>, request: libc::c_ulong) -> io::Result<usize> {
     let mut n: libc::c_int = 0;

@@ -75,12 +75,13 @@ impl Socket {
     /// # Errors
     /// `InvalidArgument` when the socket is not TCP; `socket is in an illegal
     /// state` once closed; `not supported on this platform` where the OS has
-    /// no such call (FreeBSD for now).
+    /// no such call.
     ///
     /// # Platform notes
     /// Linux fills every field (older kernels leave the newer ones `None`);
-    /// macOS has no `min_rtt`, `bytes_acked` counts bytes sent and
-    /// `delivery_rate` is `None`.
+    /// macOS has no `min_rtt` or `delivery_rate`, its `bytes_acked` counts
+    /// bytes sent and `retransmits` is 0; FreeBSD reports rtt, cwnd, MSS and
+    /// retransmitted packets, the rest `None`.
     ///
     /// # Examples
     /// ```no_run
@@ -197,7 +198,30 @@ fn tcp_info_of(fd: std::os::fd::BorrowedFd<'_>) -> Result<TcpInfo> {
     })
 }
 
-#[cfg(not(any(target_os = "linux", target_os = "android", target_vendor = "apple")))]
+#[cfg(target_os = "freebsd")]
+fn tcp_info_of(fd: std::os::fd::BorrowedFd<'_>) -> Result<TcpInfo> {
+    let i = crate::sys::freebsd_tcp_info(fd)?;
+    let micros = |v: u32| Duration::from_micros(u64::from(v));
+    let mss = i.tcpi_snd_mss;
+    Ok(TcpInfo {
+        rtt: micros(i.tcpi_rtt),
+        rtt_var: micros(i.tcpi_rttvar),
+        min_rtt: None,
+        cwnd: if mss > 0 { i.tcpi_snd_cwnd / mss } else { 0 },
+        mss,
+        retransmits: u64::from(i.tcpi_snd_rexmitpack),
+        bytes_acked: None,
+        bytes_received: None,
+        delivery_rate: None,
+    })
+}
+
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "android",
+    target_vendor = "apple",
+    target_os = "freebsd"
+)))]
 fn tcp_info_of(_fd: std::os::fd::BorrowedFd<'_>) -> Result<TcpInfo> {
     Err(SocketError::invalid(
         "tcp_info is not supported on this platform",
@@ -227,7 +251,21 @@ fn queued_of(fd: std::os::fd::BorrowedFd<'_>, _tcp: bool, _unix: bool) -> Result
     })
 }
 
-#[cfg(not(any(target_os = "linux", target_os = "android", target_vendor = "apple")))]
+#[cfg(target_os = "freebsd")]
+fn queued_of(fd: std::os::fd::BorrowedFd<'_>, _tcp: bool, _unix: bool) -> Result<Queued> {
+    Ok(Queued {
+        send: crate::sys::ioctl_count(fd, libc::FIONWRITE)?,
+        unsent: None,
+        receive: crate::sys::ioctl_count(fd, libc::FIONREAD as libc::c_ulong)?,
+    })
+}
+
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "android",
+    target_vendor = "apple",
+    target_os = "freebsd"
+)))]
 fn queued_of(_fd: std::os::fd::BorrowedFd<'_>, _tcp: bool, _unix: bool) -> Result<Queued> {
     Err(SocketError::invalid(
         "queued is not supported on this platform",
