@@ -158,7 +158,7 @@ impl Socket {
 /// Where a direction keeps bytes it has read but not yet written, and how
 /// it reads next.
 enum Path {
-    /// Reads into the stack; any unwritten rest waits in `rest`.
+    /// Reads into the stack; an unwritten rest waits in a `buf` of its size.
     Copy,
     /// Reads into its pipe.
     #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -408,7 +408,7 @@ impl<'s> Direction<'s> {
                 return;
             }
         }
-        let _ = self.refuse_pipes;
+        let _ = self.refuse_pipes; // read only on Linux
         self.buf = vec![0; BULK];
         self.lo = 0;
         self.hi = 0;
