@@ -241,6 +241,25 @@ async fn close_shared_ends_a_running_copy() {
     .await;
 }
 
+/// The same on the blocking face: a copy waiting in `poll(2)` wakes when
+/// another thread closes one of its sockets through `&self`.
+#[test]
+fn close_shared_ends_a_running_blocking_copy() {
+    within_blocking(|| {
+        let (_client, pa) = blocking_pair();
+        let (pb, _upstream) = blocking_pair();
+        let (pa, pb) = (Arc::new(pa), Arc::new(pb));
+        let run = std::thread::spawn({
+            let (pa, pb) = (Arc::clone(&pa), Arc::clone(&pb));
+            move || blocking::copy_bidirectional(&pa, &pb, None)
+        });
+        std::thread::sleep(Duration::from_millis(20));
+        pa.close_shared().expect("close_shared");
+        let e = run.join().expect("thread").expect_err("closed");
+        assert_eq!(e.kind(), ErrorKind::IllegalState, "{e}");
+    });
+}
+
 /// Bad input is a clear error: not a stream, not connected, the same socket twice.
 #[tokio::test]
 async fn wrong_sockets_are_invalid_arguments() {
