@@ -328,7 +328,7 @@ async fn close_shared_wakes_a_waiting_receive_with_fds() {
 #[tokio::test]
 async fn receive_with_fds_times_out() {
     within(async {
-        let (_a, mut b) = Socket::pair().expect("pair");
+        let (_a, b) = Socket::pair().expect("pair");
         b.set_receive_timeout(Some(Duration::from_millis(50)));
         let e = b.receive_with_fds(None, 1).await.unwrap_err();
         assert!(e.is_timeout(), "{e}");

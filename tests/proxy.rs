@@ -397,7 +397,7 @@ async fn send_file_from_a_pipe_non_blocking_loses_nothing() {
 #[tokio::test(flavor = "multi_thread")]
 async fn send_file_from_a_pipe_with_a_send_timeout_loses_nothing() {
     within(async {
-        let (mut a, b) = small_buffers().await;
+        let (a, b) = small_buffers().await;
         a.set_send_timeout(Some(Duration::from_millis(20)));
         let data = bytes(4 * MIB, 8);
         let pipe = pipe_fed_with(data.clone());

@@ -101,7 +101,9 @@ impl Socket {
             )));
         }
         self.state.check_send(false).map_err(none_sent)?;
-        let call = self.begin(self.cold.send_timeout.get()).map_err(none_sent)?;
+        let call = self
+            .begin(self.cold.send_timeout.get())
+            .map_err(none_sent)?;
         let mut sent = 0usize;
         let r = loop {
             let rest = &buf[sent..];
