@@ -338,7 +338,9 @@ pub(crate) fn recv_into(
 ) -> io::Result<usize> {
     let spare = buf.spare_capacity_mut();
     let len = spare.len().min(max);
-    let n = sock.recv_with_flags(&mut spare[..len], flags)?;
+    // Clamped: the kernel's count is trusted no further than the buffer
+    // (with `MSG_TRUNC` in `flags` it is the datagram's full length).
+    let n = sock.recv_with_flags(&mut spare[..len], flags)?.min(len);
     // SAFETY: the kernel initialised the first `n` bytes of the spare capacity
     // (`n <= len <= spare.len()`), which directly follow the current length.
     unsafe { buf.set_len(buf.len() + n) };
@@ -362,27 +364,163 @@ pub(crate) fn recv_read_buf(
 ) -> io::Result<usize> {
     // SAFETY: `recv` only writes initialised bytes into the slice and never
     // de-initialises any.
-    let n = sock.recv_with_flags(unsafe { buf.unfilled_mut() }, flags)?;
-    // SAFETY: `recv` wrote (initialised) the first `n` unfilled bytes.
+    let unfilled = unsafe { buf.unfilled_mut() };
+    let room = unfilled.len();
+    // Clamped, as in `recv_into`.
+    let n = sock.recv_with_flags(unfilled, flags)?.min(room);
+    // SAFETY: `recv` wrote (initialised) the first `n` unfilled bytes
+    // (`n <= room`).
     unsafe { buf.assume_init(n) };
     buf.advance(n);
     Ok(n)
 }
 
-/// Like [`recv_into`], for `recvfrom(2)`.
-pub(crate) fn recv_from_into(
+/// Room for every control message a datagram read may meet, in `u64`s so
+/// that the buffer is aligned for `cmsghdr`: 128 bytes, as s2n-quic uses
+/// (`SO_TIMESTAMP` alone is `CMSG_SPACE(16)` = 32 bytes, `UDP_GRO` 24,
+/// `IP_PKTINFO` 40, `IPV6_PKTINFO` 32). A read whose messages do not fit is
+/// reported (`MSG_CTRUNC`), never taken as one datagram.
+const RECV_CONTROL_WORDS: usize = 16;
+
+/// The error for a read whose control messages did not fit: the UDP GRO
+/// segment size may be among those lost, so the datagram boundaries are.
+pub(crate) fn control_truncated() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        "datagram read lost its control messages (MSG_CTRUNC): its datagram boundaries are unknown",
+    )
+}
+
+/// The error for a datagram longer than the read's buffer (`MSG_TRUNC`)
+/// where the caller asked for all of it: the rest is gone.
+pub(crate) fn datagram_truncated() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        "datagram longer than the read expected (MSG_TRUNC): its end was discarded",
+    )
+}
+
+/// Who sent a datagram, as [`recv_msg`] reads it.
+#[derive(Clone, Debug)]
+pub(crate) enum Sender {
+    /// An IP address (asked for with `ip`).
+    Ip(SocketAddr),
+    /// Any other address (Unix-domain, or not asked for as IP).
+    Other(socket2::SockAddr),
+    /// No address (an unnamed Unix sender, or an IP read of another family).
+    None,
+}
+
+/// What one [`recv_msg`] read.
+#[derive(Debug)]
+pub(crate) struct Msg {
+    /// Bytes written into the buffer (never more than its length).
+    pub(crate) len: usize,
+    /// The datagram was longer than the buffer (`MSG_TRUNC`).
+    pub(crate) truncated: bool,
+    /// With UDP GRO, the size of each datagram coalesced into this read (the
+    /// last may be shorter); 0 for one datagram.
+    pub(crate) segment: usize,
+    /// Whether the kernel attached any control message.
+    pub(crate) control: bool,
+    pub(crate) from: Sender,
+}
+
+/// One `recvmsg(2)` into `buf` with a control buffer for every message a
+/// datagram may carry: the datagram's length (clamped to `buf`), whether it
+/// was truncated, the UDP GRO segment size of *this* read, and the sender
+/// (as a `SocketAddr` when `ip`). `MSG_CTRUNC` is an error
+/// ([`control_truncated`]), never a silent merge.
+pub(crate) fn recv_msg(
     sock: &socket2::Socket,
-    buf: &mut BytesMut,
-    max: usize,
+    buf: &mut [u8],
     flags: i32,
-) -> io::Result<(usize, socket2::SockAddr)> {
-    let spare = buf.spare_capacity_mut();
-    let len = spare.len().min(max);
-    let (n, addr) = sock.recv_from_with_flags(&mut spare[..len], flags)?;
-    let n = n.min(len); // with MSG_TRUNC the kernel reports the datagram's full length
-    // SAFETY: as in `recv_into`, the kernel initialised the first `n` bytes.
-    unsafe { buf.set_len(buf.len() + n) };
-    Ok((n, addr))
+    ip: bool,
+) -> io::Result<Msg> {
+    let mut name = MaybeUninit::<libc::sockaddr_storage>::uninit();
+    let mut control = [0u64; RECV_CONTROL_WORDS];
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: all-zero is a valid `msghdr` (null pointers, zero lengths).
+    let mut hdr: libc::msghdr = unsafe { std::mem::zeroed() };
+    hdr.msg_name = name.as_mut_ptr().cast();
+    hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    hdr.msg_iov = &mut iov;
+    hdr.msg_iovlen = 1;
+    hdr.msg_control = control.as_mut_ptr().cast();
+    hdr.msg_controllen = std::mem::size_of_val(&control) as _;
+    let n = loop {
+        // SAFETY: `hdr` points to `name` (its size given), one iovec over
+        // `buf` (its length given) and the aligned `control` (its size
+        // given), all of which outlive the call.
+        let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut hdr, flags) };
+        if n >= 0 {
+            break n as usize;
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    };
+    if hdr.msg_flags & libc::MSG_CTRUNC != 0 {
+        return Err(control_truncated());
+    }
+    let (segment, control) = read_control(&hdr);
+    let name_len = (hdr.msg_namelen as usize).min(std::mem::size_of::<libc::sockaddr_storage>());
+    let from = if ip {
+        // SAFETY: the kernel wrote `name_len` bytes of address into `name`,
+        // and `sockaddr_to_std` reads no further.
+        match unsafe { sockaddr_to_std(name.as_ptr().cast(), name_len as libc::socklen_t) } {
+            Some(a) => Sender::Ip(a),
+            None => Sender::None,
+        }
+    } else if name_len == 0 {
+        Sender::None
+    } else {
+        let mut storage = socket2::SockAddrStorage::zeroed();
+        // SAFETY: `storage` is a `sockaddr_storage` (socket2's is transparent
+        // over it); the first `name_len` bytes of `name` were written by the
+        // kernel and are copied into it, within both sizes.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                name.as_ptr().cast::<u8>(),
+                std::ptr::from_mut(storage.view_as::<libc::sockaddr_storage>()).cast::<u8>(),
+                name_len,
+            );
+            Sender::Other(socket2::SockAddr::new(storage, name_len as libc::socklen_t))
+        }
+    };
+    Ok(Msg {
+        len: n.min(buf.len()),
+        truncated: hdr.msg_flags & libc::MSG_TRUNC != 0,
+        segment,
+        control,
+        from,
+    })
+}
+
+/// The UDP GRO segment size in a received header's control messages (0
+/// when none), and whether it had any control message at all.
+fn read_control(hdr: &libc::msghdr) -> (usize, bool) {
+    let mut segment = 0;
+    let mut any = false;
+    // SAFETY: the kernel set `msg_controllen` to the bytes it wrote in the
+    // control buffer `msg_control` points to; CMSG_FIRSTHDR/NXTHDR stay
+    // within it, and a UDP_GRO message carries one int, read unaligned.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(hdr);
+        while !c.is_null() {
+            any = true;
+            if (*c).cmsg_level == libc::SOL_UDP && (*c).cmsg_type == libc::UDP_GRO {
+                let v = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::c_int>());
+                segment = usize::try_from(v).unwrap_or(0);
+            }
+            c = libc::CMSG_NXTHDR(hdr, c);
+        }
+    }
+    (segment, any)
 }
 
 /// An IP socket address in C form, built on the stack (as mio does), for
@@ -450,48 +588,6 @@ pub(crate) fn send_to_ip(
         return Err(io::Error::last_os_error());
     }
     Ok(n as usize)
-}
-
-/// Like [`recv_from_into`], for a socket whose senders are IP addresses
-/// (UDP): the sender comes back as a `SocketAddr` read from a small C
-/// address on the stack; `None` when it is not an IP address.
-pub(crate) fn recv_from_ip_into(
-    sock: &socket2::Socket,
-    buf: &mut BytesMut,
-    max: usize,
-    flags: i32,
-) -> io::Result<(usize, Option<SocketAddr>)> {
-    let spare = buf.spare_capacity_mut();
-    let len = spare.len().min(max);
-    let mut from = MaybeUninit::<CSockAddr>::uninit();
-    let mut from_len = std::mem::size_of::<CSockAddr>() as libc::socklen_t;
-    // SAFETY: `spare` is valid for writes of `len` bytes; `from` for writes
-    // of `from_len` bytes, its size.
-    let n = unsafe {
-        libc::recvfrom(
-            sock.as_raw_fd(),
-            spare.as_mut_ptr().cast(),
-            len,
-            flags,
-            from.as_mut_ptr().cast::<libc::sockaddr>(),
-            &mut from_len,
-        )
-    };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // With MSG_TRUNC the kernel reports the datagram's full length.
-    let n = (n as usize).min(len);
-    // SAFETY: the kernel initialised the first `n` bytes of the spare
-    // capacity (`n <= len <= spare.len()`), which directly follow the
-    // current length.
-    unsafe { buf.set_len(buf.len() + n) };
-    // SAFETY: the kernel wrote `from_len` bytes of address into `from`
-    // (less when the real address is longer: `sockaddr_to_std` then finds
-    // its family's struct too long for `from_len`, or reads no IP family).
-    let len = from_len.min(std::mem::size_of::<CSockAddr>() as libc::socklen_t);
-    let sender = unsafe { sockaddr_to_std(from.as_ptr().cast::<libc::sockaddr>(), len) };
-    Ok((n, sender))
 }
 
 /// Reads an `int` socket option.
@@ -690,8 +786,16 @@ unsafe fn sockaddr_to_std(addr: *const libc::sockaddr, len: libc::socklen_t) -> 
         return None;
     }
     let len = len as usize;
-    // SAFETY: the caller guarantees `addr` is readable; we read the family
-    // first, then the family's struct only when `len` covers it.
+    // The family is read only when `len` covers it (an unnamed Unix sender
+    // has a zero-length address, whose bytes the kernel never wrote).
+    let family_end =
+        std::mem::offset_of!(libc::sockaddr, sa_family) + std::mem::size_of::<libc::sa_family_t>();
+    if len < family_end {
+        return None;
+    }
+    // SAFETY: the caller guarantees `len` readable bytes at `addr`, which
+    // cover the family (checked above); the family's struct is read only
+    // when `len` covers it too.
     unsafe {
         match i32::from((*addr).sa_family) {
             libc::AF_INET if len >= std::mem::size_of::<libc::sockaddr_in>() => {
@@ -810,7 +914,7 @@ pub(crate) struct RecvScratch {
     msgs: Vec<libc::mmsghdr>,
     iovs: Vec<libc::iovec>,
     names: Vec<socket2::SockAddrStorage>,
-    control: Vec<[u64; CMSG_WORDS]>,
+    control: Vec<[u64; RECV_CONTROL_WORDS]>,
 }
 
 // SAFETY: the raw pointers inside `msgs` and `iovs` are written by
@@ -840,9 +944,15 @@ pub(crate) struct RecvSlot {
     /// slot (the last may be shorter); 0 for one datagram.
     pub(crate) segment: usize,
     pub(crate) from: socket2::SockAddr,
+    /// The message was longer than its slot (`MSG_TRUNC`).
+    pub(crate) truncated: bool,
+    /// Its control messages did not fit (`MSG_CTRUNC`): its datagram
+    /// boundaries are unknown.
+    pub(crate) control_lost: bool,
 }
 
-/// Receives up to `buf.spare_capacity_mut().len() / slot` messages, each into
+/// Receives up to `count` messages (and no more than
+/// `buf.spare_capacity_mut().len() / slot`), each into
 /// its own `slot`-byte part of `buf`'s spare capacity: with `mmsg` in one
 /// `recvmmsg(2)`, otherwise one with `recvmsg(2)`. Then extends `buf` by
 /// the region they were read into, its gaps closed (filled, or the data
@@ -853,6 +963,7 @@ pub(crate) fn recv_batch(
     sock: &socket2::Socket,
     buf: &mut BytesMut,
     slot: usize,
+    count: usize,
     flags: i32,
     mmsg: bool,
     scratch: &mut RecvScratch,
@@ -860,7 +971,9 @@ pub(crate) fn recv_batch(
 ) -> io::Result<usize> {
     out.clear();
     let spare = buf.spare_capacity_mut();
-    let count = spare.len().checked_div(slot).unwrap_or(0);
+    // Never more reads than asked for: what the kernel hands over beyond
+    // the caller's `max` would wait in a backlog.
+    let count = spare.len().checked_div(slot).unwrap_or(0).min(count);
     let count = if mmsg { count.min(1024) } else { count.min(1) };
     if count == 0 {
         return Ok(0);
@@ -877,7 +990,7 @@ pub(crate) fn recv_batch(
         msgs.resize(count, unsafe { std::mem::zeroed() });
         iovs.resize(count, unsafe { std::mem::zeroed() });
         names.resize_with(count, socket2::SockAddrStorage::zeroed);
-        control.resize(count, [0; CMSG_WORDS]);
+        control.resize(count, [0; RECV_CONTROL_WORDS]);
     }
     for ((((msg, iov), name), cmsg), part) in msgs
         .iter_mut()
@@ -897,7 +1010,7 @@ pub(crate) fn recv_batch(
         hdr.msg_iov = iov;
         hdr.msg_iovlen = 1;
         hdr.msg_control = cmsg.as_mut_ptr().cast();
-        hdr.msg_controllen = CMSG_WORDS * 8;
+        hdr.msg_controllen = RECV_CONTROL_WORDS * 8;
         hdr.msg_flags = 0;
         msg.msg_len = 0;
     }
@@ -959,20 +1072,9 @@ pub(crate) fn recv_batch(
         };
         total = at + len;
         let hdr = &mut msg.msg_hdr;
-        let mut segment = 0;
-        // SAFETY: the kernel set `msg_controllen` to the bytes it wrote in
-        // the control buffer; CMSG_FIRSTHDR/NXTHDR stay within it, and a
-        // UDP_GRO message carries one int, read unaligned.
-        unsafe {
-            let mut c = libc::CMSG_FIRSTHDR(hdr);
-            while !c.is_null() {
-                if (*c).cmsg_level == libc::SOL_UDP && (*c).cmsg_type == libc::UDP_GRO {
-                    let v = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::c_int>());
-                    segment = usize::try_from(v).unwrap_or(0);
-                }
-                c = libc::CMSG_NXTHDR(hdr, c);
-            }
-        }
+        let truncated = hdr.msg_flags & libc::MSG_TRUNC != 0;
+        let control_lost = hdr.msg_flags & libc::MSG_CTRUNC != 0;
+        let (segment, _) = read_control(hdr);
         let mut storage = socket2::SockAddrStorage::zeroed();
         // SAFETY: both are `sockaddr_storage`s (socket2's is transparent over
         // it); the kernel wrote a valid address of `msg_namelen` bytes (at
@@ -987,6 +1089,8 @@ pub(crate) fn recv_batch(
             len,
             segment,
             from,
+            truncated,
+            control_lost,
         });
     }
     // SAFETY: the first `total` bytes of the spare capacity were initialised

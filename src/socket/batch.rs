@@ -32,17 +32,12 @@ use crate::{
     consts::{AF_INET, AF_INET6, SOCK_DGRAM},
     driver::What,
     error::{NO_DATAGRAMS, Result, SocketError},
-    sys::{self, RecvScratch, RecvSlot, SendEntry},
+    sys::{self, RecvScratch, RecvSlot, SendEntry, Sender},
 };
 
 /// Room for one read: the largest UDP payload (65,507 bytes over IPv4,
 /// 65,527 over IPv6), which is also the most one GRO read can carry.
 const SLOT: usize = 64 * 1024;
-
-/// What a one-datagram receive reserves when its buffer runs short: many
-/// small datagrams share one allocation, which comes back for reuse once
-/// the caller has dropped them.
-const CHUNK: usize = 256 * 1024;
 
 /// Reads asked of one `recvmmsg(2)` at most.
 const RECV_BATCH: usize = 64;
@@ -100,26 +95,223 @@ impl Default for Offload {
     }
 }
 
-/// Datagrams read but not yet returned, and the buffer reads go into.
+/// What a datagram read keeps between calls: datagrams read but not yet
+/// returned, the buffers reads go into, and the sender texts last made.
 #[derive(Debug, Default)]
-struct RecvState {
-    /// Datagrams split off a GRO read beyond what the caller wanted.
-    backlog: VecDeque<(Bytes, socket2::SockAddr)>,
-    /// Reused between calls: each read takes what it filled (`split`), and
-    /// the allocation comes back once the caller drops those bytes.
+pub(crate) struct RecvState {
+    /// Datagrams a GRO read carried beyond what its caller wanted, and
+    /// errors met after a read had already taken datagrams, in arrival
+    /// order: every read takes from here first.
+    backlog: VecDeque<io::Result<(Bytes, Sender)>>,
+    /// One read's buffer: room for the largest UDP datagram, or the largest
+    /// GRO read ([`SLOT`]). Reused; what a read returns is copied out of it,
+    /// so a [`Datagram`] never pins it.
+    scratch: Vec<u8>,
+    /// A batch's buffer (`recvmmsg`), reused the same way.
     buf: BytesMut,
     slots: Vec<RecvSlot>,
-    scratch: RecvScratch,
+    batch: RecvScratch,
     /// Datagrams per read in the last batch (many with GRO).
     per_read: usize,
-    /// The last sender and its text, so a run from one sender formats once.
+    names: Names,
+}
+
+/// The last senders and their texts, so that a run from one sender
+/// formats its text once.
+#[derive(Debug, Default)]
+pub(crate) struct Names {
     sender: Option<(socket2::SockAddr, String, u16)>,
     /// The same for IP senders, compared without a `SockAddr`.
     ip_sender: Option<(SocketAddr, String)>,
 }
 
+/// Which datagram read a socket makes, decided by its family and type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Dgram {
+    /// UDP: every read goes into a buffer for the largest datagram, with
+    /// `UDP_GRO`'s segment size taken from the read's own control message.
+    Udp,
+    /// Any other datagram socket (Unix-domain, raw, ...): sized by a peek
+    /// under the socket's read lock, its `MSG_TRUNC` checked.
+    Other,
+    /// `SOCK_SEQPACKET`: as `Other`, and a record can be told from end of file.
+    Record,
+}
+
+/// Where a datagram read puts what it takes (one implementation per read
+/// path): how many datagrams it wants and how many bytes of each it keeps.
+pub(crate) trait Sink {
+    /// Datagrams it still takes.
+    fn wants(&self) -> usize;
+    /// Whether it has taken one.
+    fn got(&self) -> bool;
+    /// The most bytes it keeps of one datagram (the rest is discarded);
+    /// `None` keeps them all.
+    fn keep(&self) -> Option<usize>;
+    /// Takes a datagram that lies in a read buffer (copy what is kept).
+    fn put(&mut self, names: &mut Names, data: &[u8], from: &Sender);
+    /// Takes a datagram it may keep as it is (its allocation is its own).
+    fn put_bytes(&mut self, names: &mut Names, data: Bytes, from: &Sender) {
+        self.put(names, &data, from);
+    }
+}
+
+/// `data` cut to `keep` bytes; a cut one is copied, so that it does not
+/// pin the rest.
+fn kept(data: Bytes, keep: Option<usize>) -> Bytes {
+    match keep {
+        Some(n) if n < data.len() => Bytes::copy_from_slice(&data[..n]),
+        _ => data,
+    }
+}
+
+/// `receive`: one datagram's bytes.
+#[derive(Debug)]
+pub(crate) struct DataSink {
+    pub(crate) length: Option<usize>,
+    pub(crate) out: Option<Bytes>,
+}
+
+impl Sink for DataSink {
+    fn wants(&self) -> usize {
+        usize::from(self.out.is_none())
+    }
+    fn got(&self) -> bool {
+        self.out.is_some()
+    }
+    fn keep(&self) -> Option<usize> {
+        self.length
+    }
+    #[inline]
+    fn put(&mut self, _: &mut Names, data: &[u8], _: &Sender) {
+        let n = self.length.map_or(data.len(), |n| n.min(data.len()));
+        self.out = Some(Bytes::copy_from_slice(&data[..n]));
+    }
+    fn put_bytes(&mut self, _: &mut Names, data: Bytes, _: &Sender) {
+        self.out = Some(kept(data, self.length));
+    }
+}
+
+/// `receive_from`: one datagram with its sender.
+#[derive(Debug)]
+pub(crate) struct FromSink {
+    pub(crate) length: Option<usize>,
+    pub(crate) out: Option<Datagram>,
+}
+
+impl Sink for FromSink {
+    fn wants(&self) -> usize {
+        usize::from(self.out.is_none())
+    }
+    fn got(&self) -> bool {
+        self.out.is_some()
+    }
+    fn keep(&self) -> Option<usize> {
+        self.length
+    }
+    #[inline]
+    fn put(&mut self, names: &mut Names, data: &[u8], from: &Sender) {
+        let n = self.length.map_or(data.len(), |n| n.min(data.len()));
+        self.out = Some(names.datagram(Bytes::copy_from_slice(&data[..n]), from));
+    }
+    fn put_bytes(&mut self, names: &mut Names, data: Bytes, from: &Sender) {
+        self.out = Some(names.datagram(kept(data, self.length), from));
+    }
+}
+
+/// `receive_into` and the facade's `Read`: one datagram copied into the
+/// caller's buffer, cut to its length.
+#[derive(Debug)]
+pub(crate) struct SliceSink<'b> {
+    pub(crate) buf: &'b mut [u8],
+    pub(crate) n: Option<usize>,
+}
+
+impl Sink for SliceSink<'_> {
+    fn wants(&self) -> usize {
+        usize::from(self.n.is_none())
+    }
+    fn got(&self) -> bool {
+        self.n.is_some()
+    }
+    fn keep(&self) -> Option<usize> {
+        Some(self.buf.len())
+    }
+    fn put(&mut self, _: &mut Names, data: &[u8], _: &Sender) {
+        let n = data.len().min(self.buf.len());
+        self.buf[..n].copy_from_slice(&data[..n]);
+        self.n = Some(n);
+    }
+}
+
+/// `AsyncRead` on a datagram socket: one datagram copied into the
+/// `ReadBuf`, cut to its room.
+#[derive(Debug)]
+pub(crate) struct ReadBufSink<'a, 'b> {
+    pub(crate) buf: &'a mut tokio::io::ReadBuf<'b>,
+    pub(crate) done: bool,
+}
+
+impl Sink for ReadBufSink<'_, '_> {
+    fn wants(&self) -> usize {
+        usize::from(!self.done)
+    }
+    fn got(&self) -> bool {
+        self.done
+    }
+    fn keep(&self) -> Option<usize> {
+        Some(self.buf.remaining())
+    }
+    fn put(&mut self, _: &mut Names, data: &[u8], _: &Sender) {
+        let n = data.len().min(self.buf.remaining());
+        self.buf.put_slice(&data[..n]);
+        self.done = true;
+    }
+}
+
+/// `receive_many`: up to `max` whole datagrams with their senders.
+#[derive(Debug)]
+struct ManySink<'v> {
+    max: usize,
+    out: &'v mut Vec<Datagram>,
+}
+
+impl Sink for ManySink<'_> {
+    fn wants(&self) -> usize {
+        self.max.saturating_sub(self.out.len())
+    }
+    fn got(&self) -> bool {
+        !self.out.is_empty()
+    }
+    fn keep(&self) -> Option<usize> {
+        None
+    }
+    fn put(&mut self, names: &mut Names, data: &[u8], from: &Sender) {
+        self.out
+            .push(names.datagram(Bytes::copy_from_slice(data), from));
+    }
+    fn put_bytes(&mut self, names: &mut Names, data: Bytes, from: &Sender) {
+        self.out.push(names.datagram(data, from));
+    }
+}
+
+/// What one kernel read of [`Offload::read`] found.
+enum Step {
+    /// Datagrams (or an error in their place); more may be queued.
+    More,
+    /// Datagrams, and nothing more queued now (a short batch).
+    Drained,
+    /// A record socket's end of file.
+    Eof,
+}
+
+/// Whether `e` only says that nothing is queued now.
+fn would_block(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::WouldBlock
+}
+
 impl Offload {
-    /// Whether `UDP_GRO` is on, so that every receive must split what it reads.
+    /// Whether `UDP_GRO` is on (turned on by a `receive_many`).
     pub(crate) fn gro_on(&self) -> bool {
         self.gro.load(Ordering::Relaxed) == GRO_ON
     }
@@ -163,135 +355,127 @@ impl Offload {
         );
     }
 
-    /// Receives up to `max` datagrams queued now (backlog first), appending
-    /// them to `out`; `WouldBlock` when there is none.
-    fn receive(
-        &self,
-        sock: &socket2::Socket,
-        max: usize,
-        flags: i32,
-        out: &mut Vec<Datagram>,
-    ) -> io::Result<()> {
-        let mut st = self.lock();
-        let st = &mut *st;
-        while out.len() < max {
-            let Some((data, from)) = st.backlog.pop_front() else {
-                break;
-            };
-            out.push(st.datagram(data, &from));
-        }
-        // Only the first read may wait (a descriptor in blocking mode).
-        let mut flags = if out.is_empty() {
-            flags | libc::MSG_WAITFORONE
-        } else {
-            flags | libc::MSG_DONTWAIT
-        };
-        while out.len() < max {
-            let mmsg = self.mmsg.load(Ordering::Relaxed);
-            // With GRO one read may carry many datagrams: ask for as many
-            // reads as the last ones suggest (so the buffer stays small),
-            // plus one; a full batch of reads means more may be queued.
-            let asked = (max - out.len())
-                .div_ceil(st.per_read.max(1))
-                .saturating_add(1)
-                .min(max - out.len())
-                .min(RECV_BATCH);
-            st.buf.reserve(asked * SLOT);
-            let r = if mmsg && self.refused(REFUSE_MMSG) {
-                Err(io::Error::from_raw_os_error(libc::ENOSYS))
-            } else {
-                sys::recv_batch(
-                    sock,
-                    &mut st.buf,
-                    SLOT,
-                    flags,
-                    mmsg,
-                    &mut st.scratch,
-                    &mut st.slots,
-                )
-            };
-            let n = match r {
-                Ok(n) => n,
-                Err(e) if mmsg && e.raw_os_error() == Some(libc::ENOSYS) => {
-                    self.mmsg.store(false, Ordering::Relaxed);
-                    continue;
-                }
-                // Nothing more queued now; or an error, which the next call
-                // sees instead of losing the datagrams already taken.
-                Err(_) if !out.is_empty() => break,
-                Err(e) => return Err(e),
-            };
-            flags |= libc::MSG_DONTWAIT;
-            let filled = st.buf.split().freeze();
-            let slots = std::mem::take(&mut st.slots);
-            let before = out.len() + st.backlog.len();
-            for slot in &slots {
-                st.split_read(filled.slice(slot.at..slot.at + slot.len), slot, max, out);
-            }
-            let got = out.len() + st.backlog.len() - before;
-            st.per_read = got.checked_div(n).unwrap_or(1).max(1);
-            st.slots = slots;
-            // A short batch means the queue is empty (one read at a time
-            // without mmsg: go on until it says so).
-            if mmsg && n < asked {
-                break;
-            }
-        }
-        Ok(())
-    }
-
-    /// One datagram with its sender, for `receive_from`: read into the
-    /// socket's reused buffer (UDP, whose datagrams fit in [`SLOT`]) with the
-    /// sender's text cloned when it is the last one's; through
-    /// [`receive_one`](Offload::receive_one) once `UDP_GRO` is on. Without
-    /// the lock (another receive holds it) it reads as any datagram socket.
+    /// **The one datagram read** (see the module docs): every read of a
+    /// datagram or `SOCK_SEQPACKET` socket, on either face and through every
+    /// method and `AsyncRead`, comes here. Under the socket's read lock it
+    /// takes the backlog first, then reads the kernel as `how` says, into
+    /// `sink`, never asking for more datagrams than `sink` wants (a GRO
+    /// read's surplus goes to the backlog, in order).
+    ///
+    /// `flags` without `MSG_DONTWAIT` may block: that wait happens in a
+    /// peek before the lock is taken, so a reader parked in the kernel never
+    /// holds up the others. `WouldBlock` when nothing is queued (and nothing
+    /// was taken); `Ok(false)` at a record socket's end of file.
     #[inline]
-    pub(crate) fn receive_from(
+    pub(crate) fn read(
         &self,
         sock: &socket2::Socket,
-        length: Option<usize>,
+        how: Dgram,
         flags: i32,
-        udp: bool,
-    ) -> io::Result<Datagram> {
-        if udp && !self.gro_on() {
-            if let Ok(mut st) = self.recv.try_lock() {
-                return st.receive_udp(sock, length, flags);
+        sink: &mut impl Sink,
+    ) -> io::Result<bool> {
+        let mut st = self.lock();
+        if flags & libc::MSG_DONTWAIT == 0 && st.backlog.is_empty() {
+            drop(st);
+            wait_queued(sock, flags)?;
+            st = self.lock();
+        }
+        let st = &mut *st;
+        let flags = flags | libc::MSG_DONTWAIT;
+        loop {
+            // The backlog first: what an earlier read carried is older.
+            st.drain(sink)?;
+            if sink.wants() == 0 {
+                return Ok(true);
+            }
+            let r = match how {
+                Dgram::Udp if sink.wants() > 1 && self.mmsg.load(Ordering::Relaxed) => {
+                    self.read_batch(st, sock, flags, sink)
+                }
+                Dgram::Udp => st.read_udp(sock, flags, sink),
+                Dgram::Other | Dgram::Record => st.read_sized(sock, how, flags, sink),
+            };
+            match r {
+                Ok(Step::More) => {}
+                Ok(Step::Drained) => {
+                    st.drain(sink)?;
+                    return if sink.got() {
+                        Ok(true)
+                    } else {
+                        Err(io::ErrorKind::WouldBlock.into())
+                    };
+                }
+                // End of file: said now, or to the next read.
+                Ok(Step::Eof) => return Ok(sink.got()),
+                Err(e) if sink.got() => {
+                    // Nothing more queued; or an error, kept for the next
+                    // read (the kernel reports it only once).
+                    if !would_block(&e) {
+                        st.backlog.push_back(Err(e));
+                    }
+                    return Ok(true);
+                }
+                Err(e) => return Err(e),
             }
         }
-        self.receive_from_slow(sock, length, flags, udp)
     }
 
-    /// [`receive_from`](Offload::receive_from) but for its common case.
-    #[inline(never)]
-    fn receive_from_slow(
+    /// Up to `sink.wants()` datagrams in one `recvmmsg(2)`, each GRO read
+    /// split by its own segment size.
+    fn read_batch(
         &self,
+        st: &mut RecvState,
         sock: &socket2::Socket,
-        length: Option<usize>,
         flags: i32,
-        udp: bool,
-    ) -> io::Result<Datagram> {
-        if self.gro_on() {
-            let (data, from) = self.receive_one(sock, flags)?;
-            let data = match length {
-                Some(n) if n < data.len() => data.slice(..n),
-                _ => data,
-            };
-            return Ok(self.lock().datagram(data, &from));
-        }
-        let Ok(mut st) = self.recv.try_lock() else {
-            let (data, from) = super::io::recv_datagram_from(sock, length, flags)?;
-            let (host, port) = addr::host_port(&from);
-            return Ok(Datagram { data, host, port });
+        sink: &mut impl Sink,
+    ) -> io::Result<Step> {
+        let wants = sink.wants();
+        // With GRO one read may carry many datagrams: ask for as many reads
+        // as the last ones suggest (so the buffer stays small), plus one,
+        // never more than wanted.
+        let asked = wants
+            .div_ceil(st.per_read.max(1))
+            .saturating_add(1)
+            .min(wants)
+            .min(RECV_BATCH);
+        st.buf.clear();
+        st.buf.reserve(asked * SLOT);
+        let r = if self.refused(REFUSE_MMSG) {
+            Err(io::Error::from_raw_os_error(libc::ENOSYS))
+        } else {
+            sys::recv_batch(
+                sock,
+                &mut st.buf,
+                SLOT,
+                asked,
+                flags,
+                true,
+                &mut st.batch,
+                &mut st.slots,
+            )
         };
-        let st = &mut *st;
-        if !udp {
-            let size = super::io::datagram_size(sock, length, flags)?;
-            st.buf.reserve(size);
-            let (_, from) = sys::recv_from_into(sock, &mut st.buf, size, flags)?;
-            let data = st.buf.split().freeze();
-            return Ok(st.datagram(data, &from));
+        let n = match r {
+            Ok(n) => n,
+            Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
+                self.mmsg.store(false, Ordering::Relaxed);
+                return st.read_udp(sock, flags, sink);
+            }
+            Err(e) => return Err(e),
+        };
+        let filled = std::mem::take(&mut st.buf);
+        let slots = std::mem::take(&mut st.slots);
+        let mut got = 0;
+        for slot in &slots {
+            let data = &filled[slot.at..slot.at + slot.len];
+            let from = Sender::from_addr(&slot.from);
+            got += st.offer(sink, slot.truncated, slot.control_lost, data, slot.segment, &from);
         }
-        st.receive_udp(sock, length, flags)
+        st.per_read = got.checked_div(n).unwrap_or(1).max(1);
+        st.slots = slots;
+        st.buf = filled;
+        st.buf.clear();
+        // A short batch: nothing more is queued now.
+        Ok(if n < asked { Step::Drained } else { Step::More })
     }
 
     /// The destination of the last `send_to` to a literal `host`, when it
@@ -310,43 +494,24 @@ impl Offload {
             *last = Some((host.to_owned(), port, to));
         }
     }
+}
 
-    /// One datagram, for `receive`/`receive_from`/`receive_into` on a socket
-    /// with `UDP_GRO` on: the backlog's first, or the first of a new read.
-    pub(crate) fn receive_one(
-        &self,
-        sock: &socket2::Socket,
-        flags: i32,
-    ) -> io::Result<(Bytes, socket2::SockAddr)> {
-        let mut st = self.lock();
-        let st = &mut *st;
-        if let Some(d) = st.backlog.pop_front() {
-            return Ok(d);
+/// Waits, in the kernel, until a datagram (or end of file) is queued: a
+/// zero-byte peek in blocking mode, so that the read itself can then be
+/// made under the lock without blocking.
+fn wait_queued(sock: &socket2::Socket, flags: i32) -> io::Result<()> {
+    loop {
+        match sock.recv_with_flags(&mut [], flags | libc::MSG_PEEK | libc::MSG_TRUNC) {
+            Ok(_) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
-        st.buf.reserve(SLOT);
-        sys::recv_batch(
-            sock,
-            &mut st.buf,
-            SLOT,
-            flags,
-            false,
-            &mut st.scratch,
-            &mut st.slots,
-        )?;
-        let filled = st.buf.split().freeze();
-        let Some(slot) = st.slots.pop() else {
-            return Err(io::ErrorKind::WouldBlock.into());
-        };
-        let mut parts = segments(filled.slice(slot.at..slot.at + slot.len), slot.segment);
-        let first = parts.next().unwrap_or_default();
-        st.backlog.extend(parts.map(|d| (d, slot.from.clone())));
-        Ok((first, slot.from))
     }
 }
 
 /// `data` cut into `segment`-byte datagrams (the last may be shorter); all of
 /// it as one datagram when `segment` is 0.
-fn segments(data: Bytes, segment: usize) -> impl Iterator<Item = Bytes> {
+fn segments(data: &[u8], segment: usize) -> impl Iterator<Item = &[u8]> {
     let step = if segment == 0 {
         data.len().max(1)
     } else {
@@ -357,53 +522,184 @@ fn segments(data: Bytes, segment: usize) -> impl Iterator<Item = Bytes> {
     } else {
         data.len().div_ceil(step)
     };
-    (0..count)
-        .map(move |i| data.slice((i * step).min(data.len())..((i + 1) * step).min(data.len())))
+    (0..count).map(move |i| &data[(i * step).min(data.len())..((i + 1) * step).min(data.len())])
+}
+
+impl Sender {
+    /// A sender from a `SockAddr`, as an IP address when it is one.
+    fn from_addr(addr: &socket2::SockAddr) -> Sender {
+        match addr.as_socket() {
+            Some(a) => Sender::Ip(a),
+            None if addr.len() == 0 => Sender::None,
+            None => Sender::Other(addr.clone()),
+        }
+    }
 }
 
 impl RecvState {
-    /// A datagram with its sender's text, formatted once per run of one sender.
-    fn datagram(&mut self, data: Bytes, from: &socket2::SockAddr) -> Datagram {
-        if let Some(from) = from.as_socket() {
-            return self.ip_datagram(data, from);
-        }
-        let (host, port) = match &self.sender {
-            Some((last, host, port)) if last == from => (host.clone(), *port),
-            _ => {
-                let (host, port) = addr::host_port(from);
-                self.sender = Some((from.clone(), host.clone(), port));
-                (host, port)
+    /// Moves backlog entries into `sink` while it wants them; an error
+    /// entry ends the read: returned when `sink` has nothing yet, else left
+    /// first for the next read.
+    #[inline]
+    fn drain(&mut self, sink: &mut impl Sink) -> io::Result<()> {
+        while sink.wants() > 0 {
+            match self.backlog.pop_front() {
+                None => break,
+                Some(Ok((data, from))) => sink.put_bytes(&mut self.names, data, &from),
+                Some(Err(e)) if !sink.got() => return Err(e),
+                Some(Err(e)) => {
+                    self.backlog.push_front(Err(e));
+                    break;
+                }
             }
-        };
-        Datagram { data, host, port }
+        }
+        Ok(())
     }
 
-    /// One UDP datagram with its sender, read into the reused buffer
-    /// (datagrams fit in [`SLOT`]).
+    /// Hands out one read (split by its GRO `segment`): to `sink` while it
+    /// wants more and nothing waits before it, the rest (copied) to the
+    /// backlog. A truncated read, or one whose control messages were lost,
+    /// is an error in its place. Returns the datagrams it held.
+    fn offer(
+        &mut self,
+        sink: &mut impl Sink,
+        truncated: bool,
+        control_lost: bool,
+        data: &[u8],
+        segment: usize,
+        from: &Sender,
+    ) -> usize {
+        if truncated || control_lost {
+            let e = if control_lost {
+                sys::control_truncated()
+            } else {
+                sys::datagram_truncated()
+            };
+            self.backlog.push_back(Err(e));
+            return 1;
+        }
+        let mut count = 0;
+        for part in segments(data, segment) {
+            count += 1;
+            if self.backlog.is_empty() && sink.wants() > 0 {
+                sink.put(&mut self.names, part, from);
+            } else {
+                self.backlog
+                    .push_back(Ok((Bytes::copy_from_slice(part), from.clone())));
+            }
+        }
+        count
+    }
+
+    /// One UDP read (which GRO may have coalesced) into the scratch buffer,
+    /// sized for the largest datagram, never from a peek.
     #[inline]
-    fn receive_udp(
+    fn read_udp(
         &mut self,
         sock: &socket2::Socket,
-        length: Option<usize>,
         flags: i32,
-    ) -> io::Result<Datagram> {
-        let want = length.map_or(SLOT, |n| n.min(SLOT));
-        if self.buf.capacity() - self.buf.len() < want {
-            self.buf.reserve(CHUNK.max(want));
+        sink: &mut impl Sink,
+    ) -> io::Result<Step> {
+        if self.scratch.len() < SLOT {
+            self.scratch.resize(SLOT, 0);
         }
-        let (_, from) = sys::recv_from_ip_into(sock, &mut self.buf, want, flags)?;
-        let data = self.buf.split().freeze();
-        Ok(match from {
-            Some(from) => self.ip_datagram(data, from),
-            None => Datagram {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let r = sys::recv_msg(sock, &mut scratch[..SLOT], flags, true);
+        let r = r.map(|m| {
+            let data = &scratch[..m.len];
+            if m.segment == 0 && !m.truncated && self.backlog.is_empty() && sink.wants() > 0 {
+                sink.put(&mut self.names, data, &m.from);
+            } else {
+                self.offer(sink, m.truncated, false, data, m.segment, &m.from);
+            }
+            Step::More
+        });
+        self.scratch = scratch;
+        r
+    }
+
+    /// One datagram of a socket other than UDP: its size peeked (under the
+    /// read lock every reader of the socket takes, so no other read of it
+    /// takes the datagram in between), read into an allocation of that size,
+    /// and its `MSG_TRUNC` checked against a reader elsewhere (another
+    /// process's descriptor). `Ok(false)` at a record socket's end of file.
+    fn read_sized(
+        &mut self,
+        sock: &socket2::Socket,
+        how: Dgram,
+        flags: i32,
+        sink: &mut impl Sink,
+    ) -> io::Result<Step> {
+        let size = sock.recv_with_flags(&mut [], flags | libc::MSG_PEEK | libc::MSG_TRUNC)?;
+        if size == 0 && how == Dgram::Record && !record_queued(sock)? {
+            return Ok(Step::Eof);
+        }
+        let want = sink.keep().map_or(size, |n| n.min(size));
+        let mut buf = vec![0u8; want];
+        let m = sys::recv_msg(sock, &mut buf, flags, false)?;
+        if m.truncated && sink.keep().is_none_or(|n| n > want) {
+            // A longer datagram than the one peeked: taken by a reader
+            // outside this socket's lock, and its end is gone.
+            return Err(sys::datagram_truncated());
+        }
+        buf.truncate(m.len);
+        if buf.capacity() > 2 * buf.len() + 64 {
+            buf.shrink_to_fit();
+        }
+        let from = match m.from {
+            Sender::Other(a) => Sender::from_addr(&a),
+            other => other,
+        };
+        sink.put_bytes(&mut self.names, Bytes::from(buf), &from);
+        Ok(Step::More)
+    }
+}
+
+/// Whether the zero-length record a `SOCK_SEQPACKET` peek reported is one
+/// (`true`) or end of file: `recv` returns 0 for both. A queued record
+/// carries a timestamp once `SO_TIMESTAMP` is on (the kernel stamps it as
+/// it is read, when it was queued without one); end of file carries none.
+/// The option is turned on for the one peek when it was off.
+fn record_queued(sock: &socket2::Socket) -> io::Result<bool> {
+    use std::os::fd::AsFd;
+    let fd = sock.as_fd();
+    let was = sys::getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_TIMESTAMP)?;
+    if was == 0 {
+        sys::setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_TIMESTAMP, 1)?;
+    }
+    let peeked = sys::recv_msg(sock, &mut [], libc::MSG_PEEK | libc::MSG_DONTWAIT, false);
+    if was == 0 {
+        sys::setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_TIMESTAMP, 0)?;
+    }
+    Ok(peeked?.control)
+}
+
+impl Names {
+    /// A datagram with its sender's text, formatted once per run of one sender.
+    fn datagram(&mut self, data: Bytes, from: &Sender) -> Datagram {
+        match from {
+            Sender::Ip(a) => self.ip_datagram(data, *a),
+            Sender::Other(a) => {
+                let (host, port) = match &self.sender {
+                    Some((last, host, port)) if last == a => (host.clone(), *port),
+                    _ => {
+                        let (host, port) = addr::host_port(a);
+                        self.sender = Some((a.clone(), host.clone(), port));
+                        (host, port)
+                    }
+                };
+                Datagram { data, host, port }
+            }
+            Sender::None => Datagram {
                 data,
                 host: String::new(),
                 port: 0,
             },
-        })
+        }
     }
 
-    /// [`datagram`](RecvState::datagram) from an IP sender.
+    /// [`datagram`](Names::datagram) from an IP sender.
+    #[inline]
     fn ip_datagram(&mut self, data: Bytes, from: SocketAddr) -> Datagram {
         let host = match &self.ip_sender {
             Some((last, host)) if *last == from => host.clone(),
@@ -418,24 +714,6 @@ impl RecvState {
             host,
             port: from.port(),
         }
-    }
-
-    /// Hands out the datagrams of one read: into `out` up to `max`, the
-    /// rest into the backlog.
-    fn split_read(&mut self, data: Bytes, slot: &RecvSlot, max: usize, out: &mut Vec<Datagram>) {
-        let mut parts = segments(data, slot.segment);
-        if out.len() < max {
-            // One sender for the whole read: its text is looked up once.
-            let Some(first) = parts.next() else { return };
-            let first = self.datagram(first, &slot.from);
-            let (host, port) = (first.host.clone(), first.port);
-            out.push(first);
-            for data in parts.by_ref().take(max - out.len()) {
-                let host = host.clone();
-                out.push(Datagram { data, host, port });
-            }
-        }
-        self.backlog.extend(parts.map(|d| (d, slot.from.clone())));
     }
 }
 
@@ -482,12 +760,6 @@ impl Socket {
     /// The shared offload state, made on first use.
     pub(super) fn offload(&self) -> &Offload {
         self.cold.batch.get_or_init(Default::default)
-    }
-
-    /// The offload state when `UDP_GRO` is on: then every receive goes
-    /// through [`Offload::receive_one`].
-    pub(super) fn gro(&self) -> Option<&Offload> {
-        self.cold.batch.get().map(|o| &**o).filter(|o| o.gro_on())
     }
 
     /// The offload state to share with a `try_clone` of this socket.
@@ -561,44 +833,35 @@ impl Socket {
             return Ok(Vec::new());
         }
         let call = self.begin(self.cold.receive_timeout.get())?;
-        let udp = self.is_udp();
-        let r = if udp {
-            let offload = self.offload();
+        let offload = self.offload();
+        let how = self.dgram_kind();
+        if how == Dgram::Udp {
             if let Ok(io) = self.io() {
                 offload.enable_gro(io.sock());
             }
-            let mut out = Vec::with_capacity(max.min(RECV_BATCH * 4));
-            call.ready(self, Interest::READABLE, What::Receive, |s, flags| {
-                offload.receive(s, max, flags, &mut out)
+        }
+        let mut out = Vec::with_capacity(max.min(RECV_BATCH * 4));
+        let r = call
+            .ready(self, Interest::READABLE, What::Receive, |s, flags| {
+                let mut sink = ManySink { max, out: &mut out };
+                offload.read(s, how, flags, &mut sink).map(drop)
             })
             .await
-            .map(|()| out)
-        } else {
-            self.receive_each(&call, max).await
-        };
+            .map(|()| out);
         let r = r.map_err(|e| self.fail(e));
         call.traced(self, "receive_many", r, |v| v.len() as u64)
     }
 
-    /// `receive_many` on a datagram socket without UDP offloads: whole
-    /// datagrams, one `recvfrom` each, the first one waited for.
-    async fn receive_each(&self, call: &super::io::Call, max: usize) -> Result<Vec<Datagram>> {
-        let first = call
-            .ready(self, Interest::READABLE, What::Receive, |s, flags| {
-                super::io::recv_datagram_from(s, None, flags)
-            })
-            .await?;
-        let mut st = RecvState::default();
-        let mut out = vec![st.datagram(first.0, &first.1)];
-        let io = self.io()?;
-        while out.len() < max {
-            match super::io::recv_datagram_from(io.sock(), None, libc::MSG_DONTWAIT) {
-                Ok((data, from)) => out.push(st.datagram(data, &from)),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => break, // nothing more queued now (or the next call sees the error)
-            }
+    /// Which datagram read this socket makes (see [`Offload::read`]).
+    #[inline]
+    pub(super) fn dgram_kind(&self) -> Dgram {
+        if self.is_udp() {
+            Dgram::Udp
+        } else if self.ty == crate::consts::SOCK_SEQPACKET {
+            Dgram::Record
+        } else {
+            Dgram::Other
         }
-        Ok(out)
     }
 
     /// Sends each message as one datagram to `addr`, in order, and returns

@@ -19,6 +19,7 @@ use tokio::io::Interest;
 
 use super::{
     Datagram, Socket,
+    batch::{Dgram, FromSink},
     io::{count, none_sent},
     op::{Kind, Op, Sent},
 };
@@ -190,7 +191,13 @@ impl Socket {
                 receive: self.receive(length),
             });
         }
-        Either::A(Op::new(self, ReceiveFrom { length, udp: false }))
+        Either::A(Op::new(
+            self,
+            ReceiveFrom {
+                length,
+                how: Dgram::Udp,
+            },
+        ))
     }
 }
 
@@ -324,8 +331,8 @@ impl<M: AsRef<[u8]>> Kind for SendTo<'_, M> {
 /// `receive_from` on a datagram socket.
 struct ReceiveFrom {
     length: Option<usize>,
-    /// A UDP socket's (see [`Socket::is_udp`]), decided by the checks.
-    udp: bool,
+    /// How the socket reads, decided by the checks.
+    how: Dgram,
 }
 
 impl Kind for ReceiveFrom {
@@ -343,7 +350,7 @@ impl Kind for ReceiveFrom {
                 port: sock.port,
             }));
         }
-        self.udp = sock.is_udp();
+        self.how = sock.dgram_kind();
         Ok(None)
     }
 
@@ -354,9 +361,18 @@ impl Kind for ReceiveFrom {
         s: &socket2::Socket,
         flags: i32,
     ) -> io::Result<Option<Datagram>> {
-        sock.offload()
-            .receive_from(s, self.length, flags, self.udp)
-            .map(Some)
+        let mut sink = FromSink {
+            length: self.length,
+            out: None,
+        };
+        sock.offload().read(s, self.how, flags, &mut sink)?;
+        // Only a record socket has an end of file, and it reads through
+        // `receive`: `read` took a datagram.
+        Ok(Some(sink.out.unwrap_or_else(|| Datagram {
+            data: Bytes::new(),
+            host: String::new(),
+            port: 0,
+        })))
     }
 
     fn bytes(out: &Datagram) -> u64 {

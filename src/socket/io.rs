@@ -13,6 +13,7 @@ use tokio::io::Interest;
 
 use super::{
     Socket,
+    batch::{DataSink, Dgram, SliceSink},
     op::{Kind, Op, Sent},
     trace::OpTrace,
 };
@@ -95,11 +96,9 @@ fn is_pipe(file: &std::fs::File) -> bool {
 /// How a socket's `receive` reads, decided once per call.
 #[derive(Clone, Copy)]
 enum Recv {
-    /// Datagrams that `UDP_GRO` may have coalesced (split here).
-    Gro,
-    Datagram,
-    /// One `SOCK_SEQPACKET` record.
-    Record,
+    /// One datagram (or `SOCK_SEQPACKET` record), through the one datagram
+    /// read ([`Offload::read`](super::batch::Offload::read)).
+    Dgram(Dgram),
     /// A byte stream; `may_be_reset` see [`Socket::eof_may_be_reset`].
     Stream {
         may_be_reset: bool,
@@ -199,61 +198,6 @@ fn recv_reusing(
             Err(e) => return Err(e),
         }
     }
-}
-
-/// The size to allocate for the next datagram: `length` when small, else
-/// the datagram's real size (peeked with `MSG_TRUNC`), capped by `length`.
-pub(super) fn datagram_size(
-    sock: &socket2::Socket,
-    length: Option<usize>,
-    flags: i32,
-) -> io::Result<usize> {
-    match length {
-        Some(n) if n <= SMALL_READ => Ok(n),
-        _ => {
-            let real = sock.recv_with_flags(&mut [], flags | libc::MSG_PEEK | libc::MSG_TRUNC)?;
-            Ok(length.map_or(real, |n| n.min(real)))
-        }
-    }
-}
-
-/// `data` cut to its first `length` bytes.
-fn truncated(data: Bytes, length: Option<usize>) -> Bytes {
-    match length {
-        Some(n) if n < data.len() => data.slice(..n),
-        _ => data,
-    }
-}
-
-/// One datagram, truncated to `length` (the rest is discarded).
-fn recv_datagram(sock: &socket2::Socket, length: Option<usize>, flags: i32) -> io::Result<Bytes> {
-    let size = datagram_size(sock, length, flags)?;
-    let mut buf = BytesMut::with_capacity(size);
-    sys::recv_into(sock, &mut buf, size, flags)?;
-    Ok(buf.freeze())
-}
-
-/// One record of a `SOCK_SEQPACKET` socket, sized as a datagram (never
-/// merged with the next record, as `recv_stream` would); `None` at end of file.
-fn recv_record(
-    sock: &socket2::Socket,
-    length: Option<usize>,
-    flags: i32,
-) -> io::Result<Option<Bytes>> {
-    let record = recv_datagram(sock, length, flags)?;
-    Ok((!record.is_empty()).then_some(record))
-}
-
-/// One datagram and its sender.
-pub(super) fn recv_datagram_from(
-    sock: &socket2::Socket,
-    length: Option<usize>,
-    flags: i32,
-) -> io::Result<(Bytes, socket2::SockAddr)> {
-    let size = datagram_size(sock, length, flags)?;
-    let mut buf = BytesMut::with_capacity(size);
-    let (_, from) = sys::recv_from_into(sock, &mut buf, size, flags)?;
-    Ok((buf.freeze(), from))
 }
 
 impl Socket {
@@ -589,7 +533,9 @@ impl Socket {
             self,
             Receive {
                 length,
-                how: Recv::Datagram,
+                how: Recv::Stream {
+                    may_be_reset: false,
+                },
             },
         )
     }
@@ -622,19 +568,17 @@ impl Socket {
             self,
             ReceiveInto {
                 buf,
-                how: Recv::Datagram,
+                how: Recv::Stream {
+                    may_be_reset: false,
+                },
             },
         )
     }
 
     /// How this socket's receives read (see [`receive_once`](Socket::receive_once)).
     fn receive_kind(&self) -> Recv {
-        if self.gro().is_some() {
-            Recv::Gro
-        } else if self.is_datagram() {
-            Recv::Datagram
-        } else if self.ty == crate::consts::SOCK_SEQPACKET {
-            Recv::Record
+        if self.is_datagram() || self.ty == crate::consts::SOCK_SEQPACKET {
+            Recv::Dgram(self.dgram_kind())
         } else {
             Recv::Stream {
                 may_be_reset: self.eof_may_be_reset(),
@@ -652,14 +596,11 @@ impl Socket {
         flags: i32,
     ) -> io::Result<Option<Bytes>> {
         match how {
-            Recv::Gro => match self.gro() {
-                Some(gro) => gro
-                    .receive_one(s, flags)
-                    .map(|(d, _)| Some(truncated(d, length))),
-                None => recv_datagram(s, length, flags).map(Some),
-            },
-            Recv::Datagram => recv_datagram(s, length, flags).map(Some),
-            Recv::Record => recv_record(s, length, flags),
+            Recv::Dgram(how) => {
+                let mut sink = DataSink { length, out: None };
+                self.offload().read(s, how, flags, &mut sink)?;
+                Ok(sink.out)
+            }
             Recv::Stream { may_be_reset } => match recv_stream(s, &self.cold.spare, length, flags)?
             {
                 None if may_be_reset => self.eof_or_reset(s).map(|()| None),
@@ -756,16 +697,11 @@ impl Kind for ReceiveInto<'_> {
                 0 if may_be_reset => sock.eof_or_reset(s).map(|()| 0)?,
                 n => n,
             },
-            Recv::Gro => match sock.gro() {
-                Some(gro) => {
-                    let (d, _) = gro.receive_one(s, flags)?;
-                    let n = d.len().min(buf.len());
-                    buf[..n].copy_from_slice(&d[..n]);
-                    n
-                }
-                None => sys::recv_slice(s, buf, flags)?,
-            },
-            Recv::Datagram | Recv::Record => sys::recv_slice(s, buf, flags)?,
+            Recv::Dgram(how) => {
+                let mut sink = SliceSink { buf, n: None };
+                sock.offload().read(s, how, flags, &mut sink)?;
+                sink.n.unwrap_or(0)
+            }
         };
         Ok(Some(n))
     }

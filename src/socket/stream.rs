@@ -17,7 +17,7 @@ use std::{
 
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 
-use super::Socket;
+use super::{Socket, batch::ReadBufSink};
 use crate::{
     consts::SHUT_WR,
     driver::{self, Timer, What},
@@ -112,6 +112,9 @@ impl Socket {
             self.release(Way::Read);
             return Poll::Ready(Err(e.into()));
         }
+        if self.is_datagram() || self.ty == crate::consts::SOCK_SEQPACKET {
+            return self.poll_receive_datagram(cx, buf);
+        }
         // End of file, or a reset that a concurrent call was told of.
         let room = buf.remaining();
         let may_be_reset = room > 0 && self.eof_may_be_reset();
@@ -126,6 +129,33 @@ impl Socket {
             }
         };
         ready!(self.poll_io(cx, Way::Read, Some(&drained), read))?;
+        Poll::Ready(Ok(()))
+    }
+
+    /// `poll_receive` on a datagram or `SOCK_SEQPACKET` socket: one datagram
+    /// through the one datagram read
+    /// ([`Offload::read`](super::batch::Offload::read)), cut to the room in
+    /// `buf` (the rest discarded, as `recv(2)` does), GRO reads split. No
+    /// room reads nothing, so that no datagram is consumed unseen.
+    fn poll_receive_datagram(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if buf.remaining() == 0 {
+            self.release(Way::Read);
+            return Poll::Ready(Ok(()));
+        }
+        let offload = self.offload();
+        let how = self.dgram_kind();
+        let read = |s: &socket2::Socket, flags| {
+            let mut sink = ReadBufSink {
+                buf: &mut *buf,
+                done: false,
+            };
+            offload.read(s, how, flags, &mut sink).map(drop)
+        };
+        ready!(self.poll_io(cx, Way::Read, None, read))?;
         Poll::Ready(Ok(()))
     }
 
