@@ -19,7 +19,7 @@ use std::{
     net::SocketAddr,
     sync::{
         Mutex,
-        atomic::{AtomicBool, AtomicU8, Ordering},
+        atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering},
     },
 };
 
@@ -46,6 +46,10 @@ const RECV_BATCH: usize = 64;
 /// 128 since; 64 works everywhere and already fills a batch of 64.
 const MAX_SEGMENTS: usize = 64;
 
+/// Batches sent without GSO after the OS refused it, before GSO is tried
+/// again: a refusal costs one failed syscall per this many batches.
+const GSO_RETRY: u32 = 64;
+
 /// The most bytes one GSO send may carry: the IPv4 UDP payload limit (an
 /// IPv6 socket may be sending to an IPv4-mapped address).
 const MAX_GSO_BYTES: usize = 65_507;
@@ -68,6 +72,9 @@ const GRO_OFF: u8 = 2;
 pub(crate) struct Offload {
     /// UDP GSO is still worth trying (cleared when the OS refuses it).
     gso: AtomicBool,
+    /// Batches still to send without GSO after a refusal; the next one
+    /// tries GSO again (a refusal may be one route's, or passing).
+    gso_retry: AtomicU32,
     /// `sendmmsg`/`recvmmsg` are available (cleared on `ENOSYS`).
     mmsg: AtomicBool,
     gro: AtomicU8,
@@ -85,6 +92,7 @@ impl Default for Offload {
     fn default() -> Self {
         Offload {
             gso: AtomicBool::new(true),
+            gso_retry: AtomicU32::new(0),
             mmsg: AtomicBool::new(true),
             gro: AtomicU8::new(GRO_UNTRIED),
             refuse: AtomicU8::new(0),
@@ -324,6 +332,23 @@ impl Offload {
     /// Notes that the socket has a local address (it keeps it).
     pub(crate) fn note_local(&self) {
         self.local.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether a batch starting now tries UDP GSO: yes unless the OS
+    /// refused it within the last [`GSO_RETRY`] batches.
+    fn gso_now(&self) -> bool {
+        if self.gso.load(Ordering::Relaxed) {
+            return true;
+        }
+        let left = self
+            .gso_retry
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .unwrap_or(0);
+        if left <= 1 {
+            self.gso.store(true, Ordering::Relaxed);
+            return true;
+        }
+        false
     }
 
     fn refused(&self, what: u8) -> bool {
@@ -1030,7 +1055,7 @@ impl Socket {
         let offload = self.offload();
         let lens: Vec<usize> = bufs.iter().map(|b| b.len()).collect();
         let udp = self.is_udp();
-        let mut gso = udp && offload.gso.load(Ordering::Relaxed);
+        let mut gso = udp && offload.gso_now();
         let mut entries = plan_to(&lens, gso, &same);
         let mut next = 0; // the first entry not yet sent
         let mut sent = 0; // datagrams
@@ -1062,8 +1087,10 @@ impl Socket {
                         && batch[0].segment > 0
                         && matches!(e.raw_os_error(), Some(libc::EIO | libc::EINVAL)) =>
                 {
-                    // The OS refuses GSO here: plain datagrams from now on.
+                    // The OS refuses GSO here: plain datagrams for the rest
+                    // of this batch and the next few (then it is tried again).
                     offload.gso.store(false, Ordering::Relaxed);
+                    offload.gso_retry.store(GSO_RETRY, Ordering::Relaxed);
                     gso = false;
                     let first = batch[0].iov.start;
                     entries = plan(&lens[first..], false)
