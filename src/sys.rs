@@ -400,19 +400,66 @@ pub(crate) fn datagram_truncated() -> io::Error {
     )
 }
 
-/// Who sent a datagram, as [`recv_msg`] reads it.
+/// Who sent a datagram, as the datagram read hands it on.
 #[derive(Clone, Debug)]
 pub(crate) enum Sender {
-    /// An IP address (asked for with `ip`).
+    /// An IP address.
     Ip(SocketAddr),
-    /// Any other address (Unix-domain, or not asked for as IP).
+    /// Any other address (Unix-domain, ...).
     Other(socket2::SockAddr),
-    /// No address (an unnamed Unix sender, or an IP read of another family).
+    /// No address (an unnamed Unix sender).
     None,
 }
 
+/// Where [`recv_msg`] puts the sender's address: left uninitialised until
+/// the kernel writes it, and read only as far as the kernel wrote.
+pub(crate) struct RecvName {
+    storage: MaybeUninit<libc::sockaddr_storage>,
+    len: libc::socklen_t,
+}
+
+impl RecvName {
+    pub(crate) fn new() -> RecvName {
+        RecvName {
+            storage: MaybeUninit::uninit(),
+            len: 0,
+        }
+    }
+
+    /// The sender as an IP address, if it is one.
+    #[inline]
+    pub(crate) fn ip(&self) -> Option<SocketAddr> {
+        // SAFETY: `recv_msg` set `len` to the bytes the kernel wrote into
+        // `storage` (0 before any read), and `sockaddr_to_std` reads no further.
+        unsafe { sockaddr_to_std(self.storage.as_ptr().cast(), self.len) }
+    }
+
+    /// The sender: an IP address, another address, or none.
+    pub(crate) fn sender(&self) -> Sender {
+        if let Some(a) = self.ip() {
+            return Sender::Ip(a);
+        }
+        let len = (self.len as usize).min(std::mem::size_of::<libc::sockaddr_storage>());
+        if len == 0 {
+            return Sender::None;
+        }
+        let mut storage = socket2::SockAddrStorage::zeroed();
+        // SAFETY: `storage` is a `sockaddr_storage` (socket2's is transparent
+        // over it); the first `len` bytes of `self.storage` were written by
+        // the kernel and are copied into it, within both sizes.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                self.storage.as_ptr().cast::<u8>(),
+                std::ptr::from_mut(storage.view_as::<libc::sockaddr_storage>()).cast::<u8>(),
+                len,
+            );
+            Sender::Other(socket2::SockAddr::new(storage, len as libc::socklen_t))
+        }
+    }
+}
+
 /// What one [`recv_msg`] read.
-#[derive(Debug)]
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct Msg {
     /// Bytes written into the buffer (never more than its length).
     pub(crate) len: usize,
@@ -423,38 +470,129 @@ pub(crate) struct Msg {
     pub(crate) segment: usize,
     /// Whether the kernel attached any control message.
     pub(crate) control: bool,
-    pub(crate) from: Sender,
 }
 
 /// One `recvmsg(2)` into `buf` with a control buffer for every message a
 /// datagram may carry: the datagram's length (clamped to `buf`), whether it
-/// was truncated, the UDP GRO segment size of *this* read, and the sender
-/// (as a `SocketAddr` when `ip`). `MSG_CTRUNC` is an error
-/// ([`control_truncated`]), never a silent merge.
+/// was truncated, and the UDP GRO segment size of *this* read; the sender
+/// goes into `name`. `MSG_CTRUNC` is an error ([`control_truncated`]),
+/// never a silent merge.
+#[inline]
 pub(crate) fn recv_msg(
     sock: &socket2::Socket,
     buf: &mut [u8],
     flags: i32,
-    ip: bool,
+    name: &mut RecvName,
 ) -> io::Result<Msg> {
-    let mut name = MaybeUninit::<libc::sockaddr_storage>::uninit();
-    let mut control = [0u64; RECV_CONTROL_WORDS];
-    let mut iov = libc::iovec {
+    // SAFETY: `u8` and `MaybeUninit<u8>` have one layout, and the kernel
+    // only writes initialised bytes into the slice.
+    let buf = unsafe { &mut *(std::ptr::from_mut::<[u8]>(buf) as *mut [MaybeUninit<u8>]) };
+    recv_msg_uninit(sock, buf, flags, name)
+}
+
+/// [`recv_msg`] into the spare capacity of `first`, and what does not fit
+/// there into the spare capacity of `rest` (cleared first): a small
+/// datagram lands straight in `first` (no copy), a large one spills over.
+/// Afterwards `first` is longer by what it got and `rest` holds the rest;
+/// `Msg::len` is the total.
+#[inline]
+pub(crate) fn recv_msg_split(
+    sock: &socket2::Socket,
+    first: &mut BytesMut,
+    rest: &mut Vec<u8>,
+    flags: i32,
+    name: &mut RecvName,
+) -> io::Result<Msg> {
+    rest.clear();
+    let head = first.spare_capacity_mut();
+    let head_len = head.len();
+    let tail = rest.spare_capacity_mut();
+    let tail_len = tail.len();
+    let mut iov = [
+        libc::iovec {
+            iov_base: head.as_mut_ptr().cast(),
+            iov_len: head_len,
+        },
+        libc::iovec {
+            iov_base: tail.as_mut_ptr().cast(),
+            iov_len: tail_len,
+        },
+    ];
+    let m = recv_msg_iov(sock, &mut iov, flags, name)?;
+    let m = Msg {
+        len: m.len.min(head_len + tail_len),
+        ..m
+    };
+    let in_head = m.len.min(head_len);
+    // SAFETY: the kernel filled the iovecs in order: the first `in_head`
+    // bytes of `first`'s spare capacity, then the first `m.len - in_head`
+    // of `rest`'s (each within its length), which directly follow each
+    // buffer's current length.
+    unsafe {
+        first.set_len(first.len() + in_head);
+        rest.set_len(m.len - in_head);
+    }
+    Ok(m)
+}
+
+/// [`recv_msg`] into possibly uninitialised memory.
+#[inline]
+fn recv_msg_uninit(
+    sock: &socket2::Socket,
+    buf: &mut [MaybeUninit<u8>],
+    flags: i32,
+    name: &mut RecvName,
+) -> io::Result<Msg> {
+    let mut iov = [libc::iovec {
         iov_base: buf.as_mut_ptr().cast(),
         iov_len: buf.len(),
+    }];
+    let m = recv_msg_iov(sock, &mut iov, flags, name)?;
+    Ok(Msg {
+        len: m.len.min(buf.len()),
+        ..m
+    })
+}
+
+/// The `recvmsg(2)` of [`recv_msg`] over `iov` (`Msg::len` as the kernel
+/// reported it: the caller clamps it).
+#[inline]
+fn recv_msg_iov(
+    sock: &socket2::Socket,
+    iov: &mut [libc::iovec],
+    flags: i32,
+    name: &mut RecvName,
+) -> io::Result<Msg> {
+    let mut control = MaybeUninit::<[u64; RECV_CONTROL_WORDS]>::uninit();
+    // Built field by field (no zeroing call on the hot path) where every
+    // field is public; musl's has private padding fields.
+    #[cfg(not(target_env = "musl"))]
+    let mut hdr = libc::msghdr {
+        msg_name: name.storage.as_mut_ptr().cast(),
+        msg_namelen: std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t,
+        msg_iov: iov.as_mut_ptr(),
+        msg_iovlen: iov.len() as _,
+        msg_control: control.as_mut_ptr().cast(),
+        msg_controllen: std::mem::size_of_val(&control) as _,
+        msg_flags: 0,
     };
-    // SAFETY: all-zero is a valid `msghdr` (null pointers, zero lengths).
-    let mut hdr: libc::msghdr = unsafe { std::mem::zeroed() };
-    hdr.msg_name = name.as_mut_ptr().cast();
-    hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-    hdr.msg_iov = &mut iov;
-    hdr.msg_iovlen = 1;
-    hdr.msg_control = control.as_mut_ptr().cast();
-    hdr.msg_controllen = std::mem::size_of_val(&control) as _;
+    #[cfg(target_env = "musl")]
+    let mut hdr = {
+        // SAFETY: all-zero is a valid `msghdr` (null pointers, zero lengths).
+        let mut hdr: libc::msghdr = unsafe { std::mem::zeroed() };
+        hdr.msg_name = name.storage.as_mut_ptr().cast();
+        hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        hdr.msg_iov = iov.as_mut_ptr();
+        hdr.msg_iovlen = iov.len() as _;
+        hdr.msg_control = control.as_mut_ptr().cast();
+        hdr.msg_controllen = std::mem::size_of_val(&control) as _;
+        hdr
+    };
     let n = loop {
-        // SAFETY: `hdr` points to `name` (its size given), one iovec over
-        // `buf` (its length given) and the aligned `control` (its size
-        // given), all of which outlive the call.
+        // SAFETY: `hdr` points to `name`'s storage (its size given), the
+        // caller's iovecs (each over writable memory of its length) and the
+        // aligned `control` (its size given), all of which outlive the call;
+        // the kernel only writes through them.
         let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut hdr, flags) };
         if n >= 0 {
             break n as usize;
@@ -464,40 +602,23 @@ pub(crate) fn recv_msg(
             return Err(err);
         }
     };
+    name.len = hdr
+        .msg_namelen
+        .min(std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t);
     if hdr.msg_flags & libc::MSG_CTRUNC != 0 {
         return Err(control_truncated());
     }
-    let (segment, control) = read_control(&hdr);
-    let name_len = (hdr.msg_namelen as usize).min(std::mem::size_of::<libc::sockaddr_storage>());
-    let from = if ip {
-        // SAFETY: the kernel wrote `name_len` bytes of address into `name`,
-        // and `sockaddr_to_std` reads no further.
-        match unsafe { sockaddr_to_std(name.as_ptr().cast(), name_len as libc::socklen_t) } {
-            Some(a) => Sender::Ip(a),
-            None => Sender::None,
-        }
-    } else if name_len == 0 {
-        Sender::None
+    // Only what the kernel wrote is read: `msg_controllen` bounds the walk.
+    let (segment, control) = if hdr.msg_controllen == 0 {
+        (0, false)
     } else {
-        let mut storage = socket2::SockAddrStorage::zeroed();
-        // SAFETY: `storage` is a `sockaddr_storage` (socket2's is transparent
-        // over it); the first `name_len` bytes of `name` were written by the
-        // kernel and are copied into it, within both sizes.
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                name.as_ptr().cast::<u8>(),
-                std::ptr::from_mut(storage.view_as::<libc::sockaddr_storage>()).cast::<u8>(),
-                name_len,
-            );
-            Sender::Other(socket2::SockAddr::new(storage, name_len as libc::socklen_t))
-        }
+        read_control(&hdr)
     };
     Ok(Msg {
-        len: n.min(buf.len()),
+        len: n,
         truncated: hdr.msg_flags & libc::MSG_TRUNC != 0,
         segment,
         control,
-        from,
     })
 }
 
@@ -507,8 +628,9 @@ fn read_control(hdr: &libc::msghdr) -> (usize, bool) {
     let mut segment = 0;
     let mut any = false;
     // SAFETY: the kernel set `msg_controllen` to the bytes it wrote in the
-    // control buffer `msg_control` points to; CMSG_FIRSTHDR/NXTHDR stay
-    // within it, and a UDP_GRO message carries one int, read unaligned.
+    // control buffer `msg_control` points to; CMSG_FIRSTHDR/NXTHDR read only
+    // headers that lie within those bytes, and a UDP_GRO message carries
+    // one int, read unaligned.
     unsafe {
         let mut c = libc::CMSG_FIRSTHDR(hdr);
         while !c.is_null() {

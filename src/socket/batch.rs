@@ -39,6 +39,16 @@ use crate::{
 /// 65,527 over IPv6), which is also the most one GRO read can carry.
 const SLOT: usize = 64 * 1024;
 
+/// Datagrams up to this size are copied into a shared [`CARVE_BLOCK`]-byte
+/// block (see [`Hand::bytes`]); larger ones get an allocation of their own
+/// size. So a returned datagram holds at most its own size plus the
+/// allocator's rounding, or, when it is small, one such block: never the
+/// 64 KiB read buffer, nor a batch's.
+const CARVE_MAX: usize = 256;
+
+/// The block small datagrams are copied into.
+const CARVE_BLOCK: usize = 2048;
+
 /// Reads asked of one `recvmmsg(2)` at most.
 const RECV_BATCH: usize = 64;
 
@@ -121,13 +131,18 @@ pub(crate) struct RecvState {
     batch: RecvScratch,
     /// Datagrams per read in the last batch (many with GRO).
     per_read: usize,
-    names: Names,
+    hand: Hand,
 }
 
-/// The last senders and their texts, so that a run from one sender
-/// formats its text once.
+/// What hands datagrams out: the block small ones are copied into, and the
+/// last senders and their texts (so that a run from one sender formats its
+/// text once).
 #[derive(Debug, Default)]
-pub(crate) struct Names {
+pub(crate) struct Hand {
+    /// Datagrams of up to [`CARVE_MAX`] bytes are copied into this block and
+    /// split off it, so that the steady path allocates nothing: once every
+    /// datagram carved from it is dropped, `reserve` takes it back.
+    block: BytesMut,
     sender: Option<(socket2::SockAddr, String, u16)>,
     /// The same for IP senders, compared without a `SockAddr`.
     ip_sender: Option<(SocketAddr, String)>,
@@ -157,10 +172,10 @@ pub(crate) trait Sink {
     /// `None` keeps them all.
     fn keep(&self) -> Option<usize>;
     /// Takes a datagram that lies in a read buffer (copy what is kept).
-    fn put(&mut self, names: &mut Names, data: &[u8], from: &Sender);
+    fn put(&mut self, hand: &mut Hand, data: &[u8], from: &Sender);
     /// Takes a datagram it may keep as it is (its allocation is its own).
-    fn put_bytes(&mut self, names: &mut Names, data: Bytes, from: &Sender) {
-        self.put(names, &data, from);
+    fn put_bytes(&mut self, hand: &mut Hand, data: Bytes, from: &Sender) {
+        self.put(hand, &data, from);
     }
 }
 
@@ -191,11 +206,11 @@ impl Sink for DataSink {
         self.length
     }
     #[inline]
-    fn put(&mut self, _: &mut Names, data: &[u8], _: &Sender) {
+    fn put(&mut self, hand: &mut Hand, data: &[u8], _: &Sender) {
         let n = self.length.map_or(data.len(), |n| n.min(data.len()));
-        self.out = Some(Bytes::copy_from_slice(&data[..n]));
+        self.out = Some(hand.bytes(&data[..n]));
     }
-    fn put_bytes(&mut self, _: &mut Names, data: Bytes, _: &Sender) {
+    fn put_bytes(&mut self, _: &mut Hand, data: Bytes, _: &Sender) {
         self.out = Some(kept(data, self.length));
     }
 }
@@ -218,12 +233,13 @@ impl Sink for FromSink {
         self.length
     }
     #[inline]
-    fn put(&mut self, names: &mut Names, data: &[u8], from: &Sender) {
+    fn put(&mut self, hand: &mut Hand, data: &[u8], from: &Sender) {
         let n = self.length.map_or(data.len(), |n| n.min(data.len()));
-        self.out = Some(names.datagram(Bytes::copy_from_slice(&data[..n]), from));
+        let data = hand.bytes(&data[..n]);
+        self.out = Some(hand.datagram(data, from));
     }
-    fn put_bytes(&mut self, names: &mut Names, data: Bytes, from: &Sender) {
-        self.out = Some(names.datagram(kept(data, self.length), from));
+    fn put_bytes(&mut self, hand: &mut Hand, data: Bytes, from: &Sender) {
+        self.out = Some(hand.datagram(kept(data, self.length), from));
     }
 }
 
@@ -245,7 +261,7 @@ impl Sink for SliceSink<'_> {
     fn keep(&self) -> Option<usize> {
         Some(self.buf.len())
     }
-    fn put(&mut self, _: &mut Names, data: &[u8], _: &Sender) {
+    fn put(&mut self, _: &mut Hand, data: &[u8], _: &Sender) {
         let n = data.len().min(self.buf.len());
         self.buf[..n].copy_from_slice(&data[..n]);
         self.n = Some(n);
@@ -270,7 +286,7 @@ impl Sink for ReadBufSink<'_, '_> {
     fn keep(&self) -> Option<usize> {
         Some(self.buf.remaining())
     }
-    fn put(&mut self, _: &mut Names, data: &[u8], _: &Sender) {
+    fn put(&mut self, _: &mut Hand, data: &[u8], _: &Sender) {
         let n = data.len().min(self.buf.remaining());
         self.buf.put_slice(&data[..n]);
         self.done = true;
@@ -294,12 +310,12 @@ impl Sink for ManySink<'_> {
     fn keep(&self) -> Option<usize> {
         None
     }
-    fn put(&mut self, names: &mut Names, data: &[u8], from: &Sender) {
-        self.out
-            .push(names.datagram(Bytes::copy_from_slice(data), from));
+    fn put(&mut self, hand: &mut Hand, data: &[u8], from: &Sender) {
+        let data = hand.bytes(data);
+        self.out.push(hand.datagram(data, from));
     }
-    fn put_bytes(&mut self, names: &mut Names, data: Bytes, from: &Sender) {
-        self.out.push(names.datagram(data, from));
+    fn put_bytes(&mut self, hand: &mut Hand, data: Bytes, from: &Sender) {
+        self.out.push(hand.datagram(data, from));
     }
 }
 
@@ -400,6 +416,16 @@ impl Offload {
         sink: &mut impl Sink,
     ) -> io::Result<bool> {
         let mut st = self.lock();
+        // The common case, straight: one UDP datagram, nothing kept back.
+        if how == Dgram::Udp
+            && flags & libc::MSG_DONTWAIT != 0
+            && st.backlog.is_empty()
+            && sink.wants() == 1
+        {
+            st.read_udp(sock, flags, sink)?;
+            st.drain(sink)?;
+            return Ok(true);
+        }
         if flags & libc::MSG_DONTWAIT == 0 && st.backlog.is_empty() {
             drop(st);
             wait_queued(sock, flags)?;
@@ -570,7 +596,7 @@ impl RecvState {
         while sink.wants() > 0 {
             match self.backlog.pop_front() {
                 None => break,
-                Some(Ok((data, from))) => sink.put_bytes(&mut self.names, data, &from),
+                Some(Ok((data, from))) => sink.put_bytes(&mut self.hand, data, &from),
                 Some(Err(e)) if !sink.got() => return Err(e),
                 Some(Err(e)) => {
                     self.backlog.push_front(Err(e));
@@ -607,17 +633,21 @@ impl RecvState {
         for part in segments(data, segment) {
             count += 1;
             if self.backlog.is_empty() && sink.wants() > 0 {
-                sink.put(&mut self.names, part, from);
+                sink.put(&mut self.hand, part, from);
             } else {
-                self.backlog
-                    .push_back(Ok((Bytes::copy_from_slice(part), from.clone())));
+                let part = self.hand.bytes(part);
+                self.backlog.push_back(Ok((part, from.clone())));
             }
         }
         count
     }
 
-    /// One UDP read (which GRO may have coalesced) into the scratch buffer,
-    /// sized for the largest datagram, never from a peek.
+    /// One UDP read (which GRO may have coalesced), sized for the largest
+    /// datagram, never from a peek: into the free end of the small-datagram
+    /// block, spilling into the scratch buffer. A datagram that fits the
+    /// block is handed out from there as it is (no copy); anything else
+    /// (a larger datagram, a GRO read, a truncation) is made contiguous and
+    /// handed out by [`offer`](RecvState::offer).
     #[inline]
     fn read_udp(
         &mut self,
@@ -625,22 +655,35 @@ impl RecvState {
         flags: i32,
         sink: &mut impl Sink,
     ) -> io::Result<Step> {
-        if self.scratch.len() < SLOT {
-            self.scratch.resize(SLOT, 0);
+        if self.scratch.capacity() < SLOT {
+            self.scratch.reserve_exact(SLOT);
         }
-        let mut scratch = std::mem::take(&mut self.scratch);
-        let r = sys::recv_msg(sock, &mut scratch[..SLOT], flags, true);
-        let r = r.map(|m| {
-            let data = &scratch[..m.len];
-            if m.segment == 0 && !m.truncated && self.backlog.is_empty() && sink.wants() > 0 {
-                sink.put(&mut self.names, data, &m.from);
+        let block = &mut self.hand.block;
+        if block.capacity() - block.len() < CARVE_MAX {
+            block.reserve(CARVE_BLOCK);
+        }
+        let mut name = sys::RecvName::new();
+        let m = sys::recv_msg_split(sock, block, &mut self.scratch, flags, &mut name)?;
+        let from = match name.ip() {
+            Some(a) => Sender::Ip(a),
+            None => name.sender(),
+        };
+        let head = self.hand.block.split();
+        if self.scratch.is_empty() && m.segment == 0 && !m.truncated && self.backlog.is_empty() {
+            let data = if head.is_empty() {
+                Bytes::new()
             } else {
-                self.offer(sink, m.truncated, false, data, m.segment, &m.from);
-            }
-            Step::More
-        });
-        self.scratch = scratch;
-        r
+                head.freeze()
+            };
+            sink.put_bytes(&mut self.hand, data, &from);
+            return Ok(Step::More);
+        }
+        let mut whole = Vec::with_capacity(m.len);
+        whole.extend_from_slice(&head);
+        drop(head);
+        whole.extend_from_slice(&self.scratch);
+        self.offer(sink, m.truncated, false, &whole, m.segment, &from);
+        Ok(Step::More)
     }
 
     /// One datagram of a socket other than UDP: its size peeked (under the
@@ -661,7 +704,8 @@ impl RecvState {
         }
         let want = sink.keep().map_or(size, |n| n.min(size));
         let mut buf = vec![0u8; want];
-        let m = sys::recv_msg(sock, &mut buf, flags, false)?;
+        let mut name = sys::RecvName::new();
+        let m = sys::recv_msg(sock, &mut buf, flags, &mut name)?;
         if m.truncated && sink.keep().is_none_or(|n| n > want) {
             // A longer datagram than the one peeked: taken by a reader
             // outside this socket's lock, and its end is gone.
@@ -671,11 +715,8 @@ impl RecvState {
         if buf.capacity() > 2 * buf.len() + 64 {
             buf.shrink_to_fit();
         }
-        let from = match m.from {
-            Sender::Other(a) => Sender::from_addr(&a),
-            other => other,
-        };
-        sink.put_bytes(&mut self.names, Bytes::from(buf), &from);
+        let from = name.sender();
+        sink.put_bytes(&mut self.hand, Bytes::from(buf), &from);
         Ok(Step::More)
     }
 }
@@ -692,15 +733,34 @@ fn record_queued(sock: &socket2::Socket) -> io::Result<bool> {
     if was == 0 {
         sys::setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_TIMESTAMP, 1)?;
     }
-    let peeked = sys::recv_msg(sock, &mut [], libc::MSG_PEEK | libc::MSG_DONTWAIT, false);
+    let mut name = sys::RecvName::new();
+    let peeked = sys::recv_msg(sock, &mut [], libc::MSG_PEEK | libc::MSG_DONTWAIT, &mut name);
     if was == 0 {
         sys::setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_TIMESTAMP, 0)?;
     }
     Ok(peeked?.control)
 }
 
-impl Names {
+impl Hand {
+    /// `data` as bytes of its own: small ones carved from the shared block,
+    /// larger ones copied into an allocation of their size.
+    #[inline]
+    fn bytes(&mut self, data: &[u8]) -> Bytes {
+        if data.is_empty() {
+            return Bytes::new();
+        }
+        if data.len() > CARVE_MAX {
+            return Bytes::copy_from_slice(data);
+        }
+        if self.block.capacity() - self.block.len() < data.len() {
+            self.block.reserve(CARVE_BLOCK);
+        }
+        self.block.extend_from_slice(data);
+        self.block.split().freeze()
+    }
+
     /// A datagram with its sender's text, formatted once per run of one sender.
+    #[inline]
     fn datagram(&mut self, data: Bytes, from: &Sender) -> Datagram {
         match from {
             Sender::Ip(a) => self.ip_datagram(data, *a),
@@ -723,7 +783,7 @@ impl Names {
         }
     }
 
-    /// [`datagram`](Names::datagram) from an IP sender.
+    /// [`datagram`](Hand::datagram) from an IP sender.
     #[inline]
     fn ip_datagram(&mut self, data: Bytes, from: SocketAddr) -> Datagram {
         let host = match &self.ip_sender {
