@@ -39,15 +39,16 @@ use crate::{
 /// 65,527 over IPv6), which is also the most one GRO read can carry.
 const SLOT: usize = 64 * 1024;
 
-/// Datagrams up to this size are copied into a shared [`CARVE_BLOCK`]-byte
-/// block (see [`Hand::bytes`]); larger ones get an allocation of their own
-/// size. So a returned datagram holds at most its own size plus the
-/// allocator's rounding, or, when it is small, one such block: never the
-/// 64 KiB read buffer, nor a batch's.
-const CARVE_MAX: usize = 256;
+/// Datagrams that fit the free end of a shared [`CARVE_BLOCK`]-byte block
+/// are read (or copied, see [`Hand::bytes`]) into it and split off; larger
+/// ones get an allocation of their own size. So a returned datagram holds
+/// its own bytes plus at most the rest of one 1 KiB block it shares with
+/// its neighbours (as small stream reads do), or the allocator's rounding:
+/// never the 64 KiB read buffer, nor a batch's.
+const CARVE_BLOCK: usize = 1024;
 
-/// The block small datagrams are copied into.
-const CARVE_BLOCK: usize = 2048;
+/// A block with less room than this is replaced (or reclaimed) before a read.
+const CARVE_MAX: usize = 256;
 
 /// Reads asked of one `recvmmsg(2)` at most.
 const RECV_BATCH: usize = 64;
@@ -89,6 +90,8 @@ pub(crate) struct Offload {
     mmsg: AtomicBool,
     gro: AtomicU8,
     refuse: AtomicU8,
+    /// The backlog is not empty (kept under the lock; read without it).
+    queued: AtomicBool,
     /// The socket was seen with a local address (see
     /// [`Socket::check_datagram_receive`]), which it keeps.
     local: AtomicBool,
@@ -106,6 +109,7 @@ impl Default for Offload {
             mmsg: AtomicBool::new(true),
             gro: AtomicU8::new(GRO_UNTRIED),
             refuse: AtomicU8::new(0),
+            queued: AtomicBool::new(false),
             local: AtomicBool::new(false),
             recv: Mutex::new(RecvState::default()),
             last_to: Mutex::new(None),
@@ -416,23 +420,40 @@ impl Offload {
         sink: &mut impl Sink,
     ) -> io::Result<bool> {
         let mut st = self.lock();
-        // The common case, straight: one UDP datagram, nothing kept back.
-        if how == Dgram::Udp
-            && flags & libc::MSG_DONTWAIT != 0
-            && st.backlog.is_empty()
-            && sink.wants() == 1
-        {
-            st.read_udp(sock, flags, sink)?;
-            st.drain(sink)?;
-            return Ok(true);
-        }
         if flags & libc::MSG_DONTWAIT == 0 && st.backlog.is_empty() {
             drop(st);
             wait_queued(sock, flags)?;
             st = self.lock();
         }
-        let st = &mut *st;
-        let flags = flags | libc::MSG_DONTWAIT;
+        let r = self.read_locked(&mut st, sock, how, flags | libc::MSG_DONTWAIT, sink);
+        self.queued.store(!st.backlog.is_empty(), Ordering::Relaxed);
+        r
+    }
+
+    /// Whether datagrams (or an error) wait in the backlog: then a read must
+    /// be made before any wait for readiness, which the kernel's queue
+    /// alone decides (a fresh registration of an empty socket is not ready).
+    #[inline]
+    pub(crate) fn queued(&self) -> bool {
+        self.queued.load(Ordering::Relaxed)
+    }
+
+    /// [`read`](Offload::read) under the lock, never blocking.
+    #[inline]
+    fn read_locked(
+        &self,
+        st: &mut RecvState,
+        sock: &socket2::Socket,
+        how: Dgram,
+        flags: i32,
+        sink: &mut impl Sink,
+    ) -> io::Result<bool> {
+        // The common case, straight: one UDP datagram, nothing kept back.
+        if how == Dgram::Udp && st.backlog.is_empty() && sink.wants() == 1 {
+            st.read_udp(sock, flags, sink)?;
+            st.drain(sink)?;
+            return Ok(true);
+        }
         loop {
             // The backlog first: what an earlier read carried is older.
             st.drain(sink)?;
@@ -519,7 +540,14 @@ impl Offload {
         for slot in &slots {
             let data = &filled[slot.at..slot.at + slot.len];
             let from = Sender::from_addr(&slot.from);
-            got += st.offer(sink, slot.truncated, slot.control_lost, data, slot.segment, &from);
+            got += st.offer(
+                sink,
+                slot.truncated,
+                slot.control_lost,
+                data,
+                slot.segment,
+                &from,
+            );
         }
         st.per_read = got.checked_div(n).unwrap_or(1).max(1);
         st.slots = slots;
@@ -682,7 +710,12 @@ impl RecvState {
         whole.extend_from_slice(&head);
         drop(head);
         whole.extend_from_slice(&self.scratch);
-        self.offer(sink, m.truncated, false, &whole, m.segment, &from);
+        if m.segment == 0 && !m.truncated && self.backlog.is_empty() {
+            // One large datagram: its allocation is its own size.
+            sink.put_bytes(&mut self.hand, Bytes::from(whole), &from);
+        } else {
+            self.offer(sink, m.truncated, false, &whole, m.segment, &from);
+        }
         Ok(Step::More)
     }
 
@@ -734,7 +767,12 @@ fn record_queued(sock: &socket2::Socket) -> io::Result<bool> {
         sys::setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_TIMESTAMP, 1)?;
     }
     let mut name = sys::RecvName::new();
-    let peeked = sys::recv_msg(sock, &mut [], libc::MSG_PEEK | libc::MSG_DONTWAIT, &mut name);
+    let peeked = sys::recv_msg(
+        sock,
+        &mut [],
+        libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        &mut name,
+    );
     if was == 0 {
         sys::setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_TIMESTAMP, 0)?;
     }
@@ -749,7 +787,7 @@ impl Hand {
         if data.is_empty() {
             return Bytes::new();
         }
-        if data.len() > CARVE_MAX {
+        if data.len() > CARVE_BLOCK / 2 {
             return Bytes::copy_from_slice(data);
         }
         if self.block.capacity() - self.block.len() < data.len() {
@@ -926,6 +964,9 @@ impl Socket {
             }
         }
         let mut out = Vec::with_capacity(max.min(RECV_BATCH * 4));
+        if self.read_queued(how, &mut ManySink { max, out: &mut out })? {
+            return call.traced(self, "receive_many", Ok(out), |v| v.len() as u64);
+        }
         let r = call
             .ready(self, Interest::READABLE, What::Receive, |s, flags| {
                 let mut sink = ManySink { max, out: &mut out };
@@ -935,6 +976,24 @@ impl Socket {
             .map(|()| out);
         let r = r.map_err(|e| self.fail(e));
         call.traced(self, "receive_many", r, |v| v.len() as u64)
+    }
+
+    /// A datagram read answered at once, before any wait for readiness,
+    /// when the backlog holds something (see [`Offload::queued`]): `true`
+    /// when `sink` got a datagram (or the backlog's error is returned).
+    pub(super) fn read_queued(&self, how: Dgram, sink: &mut impl Sink) -> Result<bool> {
+        let Some(offload) = self.cold.batch.get() else {
+            return Ok(false);
+        };
+        if !offload.queued() {
+            return Ok(false);
+        }
+        let io = self.io()?;
+        match offload.read(io.sock(), how, libc::MSG_DONTWAIT, sink) {
+            Ok(_) => Ok(sink.got()),
+            Err(e) if would_block(&e) => Ok(false),
+            Err(e) => Err(self.fail(e.into())),
+        }
     }
 
     /// Which datagram read this socket makes (see [`Offload::read`]).

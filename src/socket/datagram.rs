@@ -351,6 +351,13 @@ impl Kind for ReceiveFrom {
             }));
         }
         self.how = sock.dgram_kind();
+        let mut sink = FromSink {
+            length: self.length,
+            out: None,
+        };
+        if sock.read_queued(self.how, &mut sink)? {
+            return Ok(sink.out);
+        }
         Ok(None)
     }
 

@@ -100,9 +100,7 @@ enum Recv {
     /// read ([`Offload::read`](super::batch::Offload::read)).
     Dgram(Dgram),
     /// A byte stream; `may_be_reset` see [`Socket::eof_may_be_reset`].
-    Stream {
-        may_be_reset: bool,
-    },
+    Stream { may_be_reset: bool },
 }
 
 /// The buffer small stream receives reuse (see [`recv_reusing`]).
@@ -681,6 +679,15 @@ impl Kind for ReceiveInto<'_> {
             return Ok(Some(0));
         }
         self.how = sock.receive_kind();
+        if let Recv::Dgram(how) = self.how {
+            let mut sink = SliceSink {
+                buf: &mut *self.buf,
+                n: None,
+            };
+            if sock.read_queued(how, &mut sink)? {
+                return Ok(sink.n);
+            }
+        }
         Ok(None)
     }
 
@@ -734,6 +741,15 @@ impl Kind for Receive {
             return Ok(Some(Some(Bytes::new())));
         }
         self.how = sock.receive_kind();
+        if let Recv::Dgram(how) = self.how {
+            let mut sink = DataSink {
+                length: self.length,
+                out: None,
+            };
+            if sock.read_queued(how, &mut sink)? {
+                return Ok(Some(sink.out));
+            }
+        }
         Ok(None)
     }
 

@@ -148,6 +148,22 @@ impl Socket {
         }
         let offload = self.offload();
         let how = self.dgram_kind();
+        // What the backlog holds is read before any wait for readiness.
+        let mut sink = ReadBufSink {
+            buf: &mut *buf,
+            done: false,
+        };
+        match self.read_queued(how, &mut sink) {
+            Ok(true) => {
+                self.release(Way::Read);
+                return Poll::Ready(Ok(()));
+            }
+            Ok(false) => {}
+            Err(e) => {
+                self.release(Way::Read);
+                return Poll::Ready(Err(e.into()));
+            }
+        }
         let read = |s: &socket2::Socket, flags| {
             let mut sink = ReadBufSink {
                 buf: &mut *buf,
