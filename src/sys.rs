@@ -1745,3 +1745,96 @@ pub(crate) fn recv_uninit<'b>(
     Ok(unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n) })
 }
 // ===== end of the beyond section =====
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A connected UDP pair on loopback, with `payload` queued at `b`.
+    fn udp_with(payload: &[u8]) -> (socket2::Socket, socket2::Socket) {
+        let a = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let b = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        a.connect(b.local_addr().expect("addr")).expect("connect");
+        b.connect(a.local_addr().expect("addr")).expect("connect");
+        a.send(payload).expect("send");
+        b.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        (a.into(), b.into())
+    }
+
+    /// With `MSG_TRUNC` the kernel reports a datagram's full length, more
+    /// than the buffer: the count is clamped, never trusted.
+    #[test]
+    fn recv_into_clamps_the_kernel_count_to_the_buffer() {
+        let (_a, b) = udp_with(&[7u8; 100]);
+        let mut buf = BytesMut::with_capacity(10);
+        assert_eq!(recv_into(&b, &mut buf, 10, libc::MSG_TRUNC).expect("recv"), 10);
+        assert_eq!(buf.len(), 10);
+    }
+
+    #[test]
+    fn recv_read_buf_clamps_the_kernel_count_to_the_buffer() {
+        let (_a, b) = udp_with(&[7u8; 100]);
+        let mut storage = [0u8; 10];
+        let mut buf = tokio::io::ReadBuf::new(&mut storage);
+        assert_eq!(recv_read_buf(&b, &mut buf, libc::MSG_TRUNC).expect("recv"), 10);
+        assert_eq!(buf.filled(), &[7u8; 10]);
+    }
+
+    /// A message longer than its slot is marked, not handed out as whole.
+    #[test]
+    fn recv_batch_marks_a_truncated_message() {
+        let (_a, b) = udp_with(&[7u8; 100]);
+        let mut buf = BytesMut::with_capacity(64);
+        let mut scratch = RecvScratch::default();
+        let mut out = Vec::new();
+        let n = recv_batch(&b, &mut buf, 16, 1, 0, true, &mut scratch, &mut out).expect("recv");
+        assert_eq!(n, 1);
+        assert_eq!(out.len(), 1, "no more messages than asked for");
+        assert!(out[0].truncated);
+        assert_eq!(out[0].len, 16);
+    }
+
+    #[test]
+    fn recv_msg_reports_truncation_and_the_sender() {
+        let (a, b) = udp_with(&[7u8; 100]);
+        let mut buf = [0u8; 40];
+        let mut name = RecvName::new();
+        let m = recv_msg(&b, &mut buf, 0, &mut name).expect("recv");
+        assert_eq!(m.len, 40);
+        assert!(m.truncated);
+        assert_eq!(m.segment, 0);
+        let local = a.local_addr().expect("addr").as_socket();
+        assert_eq!(name.ip(), local);
+    }
+
+    /// An address shorter than its family field (an unnamed Unix sender
+    /// has length 0) is no address; the family is never read past `len`.
+    #[test]
+    fn sockaddr_to_std_checks_the_length_before_the_family() {
+        let v4 = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: 80u16.to_be(),
+            sin_addr: libc::in_addr {
+                s_addr: u32::from_ne_bytes([127, 0, 0, 1]),
+            },
+            sin_zero: [0; 8],
+        };
+        let p = (&raw const v4).cast::<libc::sockaddr>();
+        let full = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        // SAFETY: `p` points to a whole `sockaddr_in`, more than each `len`.
+        unsafe {
+            assert_eq!(
+                sockaddr_to_std(p, full),
+                Some("127.0.0.1:80".parse().expect("addr"))
+            );
+            assert_eq!(sockaddr_to_std(p, full - 1), None);
+            assert_eq!(sockaddr_to_std(p, 1), None);
+            assert_eq!(sockaddr_to_std(p, 0), None);
+        }
+        // A one-byte buffer: the family (two bytes) must not be read.
+        let one = Box::new([libc::AF_INET as u8]);
+        // SAFETY: `one` holds the 1 readable byte given as `len`.
+        assert_eq!(unsafe { sockaddr_to_std(one.as_ptr().cast(), 1) }, None);
+    }
+}

@@ -112,20 +112,32 @@ fn datagram(i: u32, size: usize) -> Vec<u8> {
 }
 
 /// The index of a datagram that `size_of` says must be `size_of(i)` bytes,
-/// after checking that it is whole and not merged.
-fn whole(d: &[u8], size_of: impl Fn(u32) -> usize) -> u32 {
-    assert!(d.len() >= 4, "a datagram of {} bytes: cut short", d.len());
+/// after checking that it is whole and not merged; what is wrong otherwise.
+fn check(d: &[u8], size_of: impl Fn(u32) -> usize) -> Result<u32, String> {
+    if d.len() < 4 {
+        return Err(format!("a datagram of {} bytes: cut short", d.len()));
+    }
     let i = u32::from_be_bytes([d[0], d[1], d[2], d[3]]);
     let want = size_of(i);
-    assert_eq!(
-        d.len(),
-        want,
-        "datagram {i}: {} bytes where {want} were sent (truncated or merged)",
-        d.len()
-    );
-    assert!(d[..] == datagram(i, want)[..], "datagram {i}: wrong bytes");
-    i
+    if d.len() != want {
+        return Err(format!(
+            "datagram {i}: {} bytes where {want} were sent (truncated or merged)",
+            d.len()
+        ));
+    }
+    if d[..] != datagram(i, want)[..] {
+        return Err(format!("datagram {i}: wrong bytes"));
+    }
+    Ok(i)
 }
+
+/// [`check`], failing the test.
+fn whole(d: &[u8], size_of: impl Fn(u32) -> usize) -> u32 {
+    check(d, size_of).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// What a reader task reports: a datagram's index, or what was wrong.
+type Report = (&'static str, Result<u32, String>);
 
 /// Collects `(reader, index)` reports until `n` came; checks that each index
 /// came once and that each reader's indices rise.
@@ -162,12 +174,15 @@ impl Tally {
     }
 
     /// Waits for `n` more reports (each within [`LIMIT`]).
-    async fn take(&mut self, rx: &mut mpsc::UnboundedReceiver<(&'static str, u32)>, n: usize) {
+    async fn take(&mut self, rx: &mut mpsc::UnboundedReceiver<Report>, n: usize) {
         for _ in 0..n {
-            let (reader, i) = within(rx.recv())
+            let (reader, r) = within(rx.recv())
                 .await
                 .expect("every reader stopped before all datagrams came");
-            self.note(reader, i);
+            match r {
+                Ok(i) => self.note(reader, i),
+                Err(e) => panic!("{reader}: {e}"),
+            }
         }
     }
 }
@@ -223,9 +238,11 @@ async fn three_receivers(rx: Arc<Socket>, send: impl Fn(u32) + Send + 'static, r
             let report = report.clone();
             tokio::spawn(async move {
                 loop {
-                    let d = rx.receive_from(None).await.expect("receive_from");
-                    let i = whole(&d.data, alternating);
-                    if report.send((name, i)).is_err() {
+                    let r = match rx.receive_from(None).await {
+                        Ok(d) => check(&d.data, alternating),
+                        Err(e) => Err(e.to_string()),
+                    };
+                    if report.send((name, r)).is_err() {
                         return;
                     }
                 }
@@ -307,7 +324,7 @@ async fn mixed_race(mode: Mode, rounds: usize) {
     let mut facade = blocking::Socket::from(rx.try_clone().expect("try_clone"));
     facade.set_receive_timeout(Some(Duration::from_millis(50)));
     let rx = Arc::new(rx);
-    let (report, mut reports) = mpsc::unbounded_channel::<(&'static str, u32)>();
+    let (report, mut reports) = mpsc::unbounded_channel::<Report>();
     let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
     macro_rules! reader {
@@ -317,8 +334,7 @@ async fn mixed_race(mode: Mode, rounds: usize) {
             tasks.push(tokio::spawn(async move {
                 loop {
                     for data in $read {
-                        let i = whole(&data, run_size);
-                        if report.send(($name, i)).is_err() {
+                        if report.send(($name, check(&data, run_size))).is_err() {
                             return;
                         }
                     }
@@ -370,12 +386,14 @@ async fn mixed_race(mode: Mode, rounds: usize) {
                 match got {
                     Ok(all) => {
                         for data in all {
-                            let i = whole(&data, run_size);
-                            let _ = report.send(("facade", i));
+                            let _ = report.send(("facade", check(&data, run_size)));
                         }
                     }
                     Err(e) if e.is_timeout() => {}
-                    Err(e) => panic!("facade reader: {e}"),
+                    Err(e) => {
+                        let _ = report.send(("facade", Err(e.to_string())));
+                        return;
+                    }
                 }
             }
         })
