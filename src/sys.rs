@@ -1074,9 +1074,8 @@ pub(crate) struct RecvSlot {
 }
 
 /// Receives up to `count` messages (and no more than
-/// `buf.spare_capacity_mut().len() / slot`), each into
-/// its own `slot`-byte part of `buf`'s spare capacity: with `mmsg` in one
-/// `recvmmsg(2)`, otherwise one with `recvmsg(2)`. Then extends `buf` by
+/// `buf.spare_capacity_mut().len() / slot`) in one `recvmmsg(2)`, each into
+/// its own `slot`-byte part of `buf`'s spare capacity. Then extends `buf` by
 /// the region they were read into, its gaps closed (filled, or the data
 /// moved down) so that it is initialised; `out` (cleared first) says where
 /// each message begins in that region and how long it is. Returns the
@@ -1087,7 +1086,6 @@ pub(crate) fn recv_batch(
     slot: usize,
     count: usize,
     flags: i32,
-    mmsg: bool,
     scratch: &mut RecvScratch,
     out: &mut Vec<RecvSlot>,
 ) -> io::Result<usize> {
@@ -1095,8 +1093,12 @@ pub(crate) fn recv_batch(
     let spare = buf.spare_capacity_mut();
     // Never more reads than asked for: what the kernel hands over beyond
     // the caller's `max` would wait in a backlog.
-    let count = spare.len().checked_div(slot).unwrap_or(0).min(count);
-    let count = if mmsg { count.min(1024) } else { count.min(1) };
+    let count = spare
+        .len()
+        .checked_div(slot)
+        .unwrap_or(0)
+        .min(count)
+        .min(1024);
     if count == 0 {
         return Ok(0);
     }
@@ -1138,29 +1140,18 @@ pub(crate) fn recv_batch(
     }
     let fd = sock.as_raw_fd();
     let n = loop {
-        let n = if mmsg {
-            // SAFETY: every header points to its own address storage, one
-            // iovec over a distinct `slot`-byte part of `buf`'s spare
-            // capacity, and its own aligned control buffer, all of which
-            // outlive the call; the lengths given are theirs.
-            unsafe {
-                libc::recvmmsg(
-                    fd,
-                    msgs.as_mut_ptr(),
-                    count as libc::c_uint,
-                    flags,
-                    std::ptr::null_mut(),
-                )
-            }
-        } else {
-            // SAFETY: as above, for the one header `msgs[0]`.
-            let n = unsafe { libc::recvmsg(fd, &mut msgs[0].msg_hdr, flags) };
-            if n >= 0 {
-                msgs[0].msg_len = n as libc::c_uint;
-                1
-            } else {
-                -1
-            }
+        // SAFETY: every header points to its own address storage, one
+        // iovec over a distinct `slot`-byte part of `buf`'s spare capacity,
+        // and its own aligned control buffer, all of which outlive the call;
+        // the lengths given are theirs.
+        let n = unsafe {
+            libc::recvmmsg(
+                fd,
+                msgs.as_mut_ptr(),
+                count as libc::c_uint,
+                flags,
+                std::ptr::null_mut(),
+            )
         };
         if n >= 0 {
             break n as usize;
@@ -1768,7 +1759,10 @@ mod tests {
     fn recv_into_clamps_the_kernel_count_to_the_buffer() {
         let (_a, b) = udp_with(&[7u8; 100]);
         let mut buf = BytesMut::with_capacity(10);
-        assert_eq!(recv_into(&b, &mut buf, 10, libc::MSG_TRUNC).expect("recv"), 10);
+        assert_eq!(
+            recv_into(&b, &mut buf, 10, libc::MSG_TRUNC).expect("recv"),
+            10
+        );
         assert_eq!(buf.len(), 10);
     }
 
@@ -1777,7 +1771,10 @@ mod tests {
         let (_a, b) = udp_with(&[7u8; 100]);
         let mut storage = [0u8; 10];
         let mut buf = tokio::io::ReadBuf::new(&mut storage);
-        assert_eq!(recv_read_buf(&b, &mut buf, libc::MSG_TRUNC).expect("recv"), 10);
+        assert_eq!(
+            recv_read_buf(&b, &mut buf, libc::MSG_TRUNC).expect("recv"),
+            10
+        );
         assert_eq!(buf.filled(), &[7u8; 10]);
     }
 
@@ -1788,7 +1785,7 @@ mod tests {
         let mut buf = BytesMut::with_capacity(64);
         let mut scratch = RecvScratch::default();
         let mut out = Vec::new();
-        let n = recv_batch(&b, &mut buf, 16, 1, 0, true, &mut scratch, &mut out).expect("recv");
+        let n = recv_batch(&b, &mut buf, 16, 1, 0, &mut scratch, &mut out).expect("recv");
         assert_eq!(n, 1);
         assert_eq!(out.len(), 1, "no more messages than asked for");
         assert!(out[0].truncated);

@@ -14,16 +14,19 @@ impl Socket {
     ///
     /// On a UDP socket it uses as few syscalls as the OS allows: `UDP_GRO`
     /// (one read carries many datagrams sent with UDP GSO, split back into
-    /// separate [`Datagram`]s sharing one buffer) and `recvmmsg(2)`, falling
-    /// back to one datagram per call where the OS refuses them, losing
-    /// nothing. Other datagram sockets receive one datagram per syscall.
+    /// separate [`Datagram`]s, each holding memory in proportion to its size)
+    /// and `recvmmsg(2)` (never more reads than `max`), falling back to one
+    /// datagram per call where the OS refuses them, losing nothing; what a
+    /// GRO read carried beyond `max` is what the next receive of any kind
+    /// returns first. Other datagram sockets receive one datagram per syscall.
     ///
     /// # Errors
     /// `socket is in an illegal state` on a closed socket, a socket shut for
     /// reading, or a stream socket; `socket not listening or connected` on a
     /// datagram socket with no local address; `TimedOut` when no datagram
     /// came within the receive timeout; `WouldBlock` in non-blocking mode
-    /// with none queued.
+    /// with none queued; `InvalidData` for a read the kernel truncated
+    /// (`MSG_TRUNC`, `MSG_CTRUNC`).
     ///
     /// # Examples
     /// ```

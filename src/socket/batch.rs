@@ -1,17 +1,43 @@
-//! Batched datagrams: [`Socket::receive_many`] and [`Socket::send_many_to`].
+//! Batched datagrams ([`Socket::receive_many`], [`Socket::send_many_to`])
+//! and **the one datagram read** under every receive of a datagram socket.
 //!
 //! On a UDP socket a batch moves in as few syscalls as the OS allows: UDP GSO
 //! (`UDP_SEGMENT`) sends a run of equal-sized datagrams as one buffer, and
 //! `sendmmsg(2)` sends several such runs (or plain datagrams) at once; on the
 //! receiving side `UDP_GRO` lets one read carry many datagrams, and
 //! `recvmmsg(2)` makes several reads at once. Where the OS refuses one of
-//! these, the socket stops asking and falls back (GSO to plain `sendmmsg`,
-//! `mmsg` to one datagram per call) without losing a datagram.
+//! these, the socket falls back (GSO to plain `sendmmsg` for the next
+//! [`GSO_RETRY`] batches, then tries again; `mmsg` to one datagram per call)
+//! without losing or repeating a datagram.
 //!
-//! Once `UDP_GRO` is on, the kernel may queue several datagrams as one
-//! buffer, so every receive on that socket (`receive`, `receive_from`,
-//! `receive_into` too) splits what it reads and keeps the rest here for the
-//! next call, in order.
+//! # One datagram read
+//!
+//! Every read of a datagram or `SOCK_SEQPACKET` socket, on both faces and
+//! through every path (`receive`, `receive_into`, `receive_from`,
+//! `receive_many`, `AsyncRead`; the facade's twins only drive these), goes
+//! through [`Offload::read`], under the socket's one read lock (shared by
+//! its `try_clone`s). That function, and nothing else:
+//! - takes the **backlog** first (datagrams a GRO read carried beyond what
+//!   its caller wanted, and errors met after a read had already taken some),
+//!   so no read returns a datagram newer than one waiting there; a read that
+//!   finds the backlog non-empty is answered before any wait for readiness
+//!   ([`Socket::read_queued`]);
+//! - decides the **GRO split from the control message of this read**, never
+//!   from a flag read earlier, so every path splits, whenever GRO came on;
+//! - never sizes a read from a separate peek on UDP (it reads into room for
+//!   the largest datagram); on other families it peeks under the lock, so no
+//!   reader of this socket takes the datagram in between, and checks
+//!   `MSG_TRUNC` against readers elsewhere;
+//! - reads with a **128-byte control buffer** and walks every message;
+//!   `MSG_CTRUNC` and an unasked-for `MSG_TRUNC` are **errors**, never a silent
+//!   merge or truncation;
+//! - asks the kernel for **no more datagrams than its caller wants**;
+//! - hands out datagrams that hold **memory in proportion to their size**:
+//!   small ones share a 1 KiB block (read straight into it), larger ones get
+//!   an allocation of their own size; never the read buffer.
+//!
+//! A wait in the kernel (the facade on a blocking descriptor) is a peek made
+//! before the lock is taken, so a parked reader never holds up the others.
 
 use std::{
     collections::VecDeque,
@@ -521,7 +547,6 @@ impl Offload {
                 SLOT,
                 asked,
                 flags,
-                true,
                 &mut st.batch,
                 &mut st.slots,
             )
@@ -907,25 +932,30 @@ impl Socket {
     ///
     /// It makes as few syscalls as the OS allows: on a UDP socket it turns
     /// `UDP_GRO` on (so one read may carry many datagrams sent with UDP GSO,
-    /// which are split back into separate [`Datagram`]s sharing one buffer)
-    /// and reads with `recvmmsg(2)`. Where the OS refuses either, it falls back
-    /// to plain `recvmmsg`, then to one `recvmsg` per datagram; nothing is
-    /// lost. Once `UDP_GRO` is on, the other receives of this socket split
-    /// coalesced reads too, so `receive_from` still returns one datagram.
-    /// Other datagram sockets (Unix-domain, raw) receive one datagram per
-    /// call, each whole.
+    /// which are split back into separate [`Datagram`]s) and reads with
+    /// `recvmmsg(2)`, never asking for more than `max`. Where the OS refuses
+    /// either, it falls back to plain `recvmmsg`, then to one `recvmsg` per
+    /// datagram; nothing is lost. Every receive of this socket splits
+    /// coalesced reads too, so `receive_from` still returns one datagram, and
+    /// what a GRO read carried beyond `max` is what the next receive of any
+    /// kind returns first. Other datagram sockets (Unix-domain, raw) receive
+    /// one datagram per syscall, each whole. Each datagram holds memory in
+    /// proportion to its own size, not the read buffer's.
     ///
     /// # Errors
     /// `socket is in an illegal state` on a closed socket, a socket shut for
     /// reading, or a stream socket; `socket not listening or connected` on a
     /// datagram socket with no local address (neither bound, connected, nor
     /// given one by a send); `TimedOut` when no datagram came within the
-    /// receive timeout; `WouldBlock` in non-blocking mode with none queued.
+    /// receive timeout; `WouldBlock` in non-blocking mode with none queued;
+    /// `InvalidData` for a read the kernel truncated (`MSG_TRUNC`) or whose
+    /// control messages did not fit (`MSG_CTRUNC`), in its place among the
+    /// datagrams (those before it are returned first).
     ///
     /// # Cancel safety
     /// Cancel safe: datagrams are taken from the socket only in the poll
     /// that returns them (those a GRO read carries beyond `max` are kept for
-    /// the next receive).
+    /// the next receive of any kind).
     ///
     /// # Examples
     /// ```
@@ -1017,8 +1047,8 @@ impl Socket {
     /// run may be shorter) with UDP GSO, one buffer per run, and all runs in
     /// one `sendmmsg(2)`. Where the OS refuses GSO (`EIO`/`EINVAL`, e.g. a
     /// device without checksum offload) it sends plain datagrams with
-    /// `sendmmsg`, and without `sendmmsg` one per call; nothing is lost or
-    /// sent twice.
+    /// `sendmmsg` (trying GSO again 64 batches later), and without
+    /// `sendmmsg` one per call; nothing is lost or sent twice.
     ///
     /// # Errors
     /// `socket is in an illegal state` on a closed socket, a socket shut for

@@ -497,7 +497,14 @@ impl Socket {
     /// On a datagram socket it returns one datagram (an empty one is
     /// `Some(empty)`); with a `length` its first `length` bytes, the rest
     /// discarded. A datagram socket must be connected, as in Blade: use
-    /// [`receive_from`](Socket::receive_from) on one that is not.
+    /// [`receive_from`](Socket::receive_from) on one that is not. A
+    /// `SOCK_SEQPACKET` socket returns one record: an empty record is
+    /// `Some(empty)`, end of file `None`. However many tasks read the socket,
+    /// by whichever method, and with GRO or `SO_TIMESTAMP` on, a datagram is
+    /// never merged with another, cut short (but to `length`) or skipped:
+    /// a read the kernel truncated is an `InvalidData` error. A datagram
+    /// under 1 KiB shares a 1 KiB block with its neighbours; a larger one has
+    /// an allocation of its own size.
     ///
     /// Small stream reads (up to 4 KiB) do not allocate each time: after a
     /// socket's first, they are carved from a block (1 KiB or more) it reuses once
@@ -510,7 +517,10 @@ impl Socket {
     /// `socket not listening or connected` at once when not connected (a
     /// listener stays open; an unconnected datagram socket too); `TimedOut` when the receive timeout passes (the socket
     /// stays open and usable); `WouldBlock` in non-blocking mode with nothing
-    /// queued; `Connection reset by peer`, and then the socket is closed.
+    /// queued; `Connection reset by peer`, and then the socket is closed;
+    /// on a datagram socket, `InvalidData` for a datagram the kernel
+    /// truncated (`MSG_TRUNC`) or whose control messages did not fit
+    /// (`MSG_CTRUNC`).
     ///
     /// # Cancel safety
     /// Cancel safe: bytes are taken from the socket only in the poll that
