@@ -418,7 +418,20 @@ pub(crate) struct RecvName {
     len: libc::socklen_t,
 }
 
+impl fmt::Debug for RecvName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecvName").field("len", &self.len).finish()
+    }
+}
+
+impl Default for RecvName {
+    fn default() -> Self {
+        RecvName::new()
+    }
+}
+
 impl RecvName {
+    #[inline(always)]
     pub(crate) fn new() -> RecvName {
         RecvName {
             storage: MaybeUninit::uninit(),
@@ -495,7 +508,7 @@ pub(crate) fn recv_msg(
 /// datagram lands straight in `first` (no copy), a large one spills over.
 /// Afterwards `first` is longer by what it got and `rest` holds the rest;
 /// `Msg::len` is the total.
-#[inline]
+#[inline(always)]
 pub(crate) fn recv_msg_split(
     sock: &socket2::Socket,
     first: &mut BytesMut,
@@ -556,7 +569,7 @@ fn recv_msg_uninit(
 
 /// The `recvmsg(2)` of [`recv_msg`] over `iov` (`Msg::len` as the kernel
 /// reported it: the caller clamps it).
-#[inline]
+#[inline(always)]
 fn recv_msg_iov(
     sock: &socket2::Socket,
     iov: &mut [libc::iovec],

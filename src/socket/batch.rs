@@ -161,6 +161,8 @@ pub(crate) struct RecvState {
     batch: RecvScratch,
     /// Datagrams per read in the last batch (many with GRO).
     per_read: usize,
+    /// Where one read's sender goes (reused, never initialised by hand).
+    name: sys::RecvName,
     hand: Hand,
 }
 
@@ -207,10 +209,16 @@ pub(crate) trait Sink {
     fn put_bytes(&mut self, hand: &mut Hand, data: Bytes, from: &Sender) {
         self.put(hand, &data, from);
     }
+    /// [`put_bytes`](Sink::put_bytes) from an IP sender (the UDP path).
+    #[inline]
+    fn put_ip(&mut self, hand: &mut Hand, data: Bytes, from: SocketAddr) {
+        self.put_bytes(hand, data, &Sender::Ip(from));
+    }
 }
 
 /// `data` cut to `keep` bytes; a cut one is copied, so that it does not
 /// pin the rest.
+#[inline]
 fn kept(data: Bytes, keep: Option<usize>) -> Bytes {
     match keep {
         Some(n) if n < data.len() => Bytes::copy_from_slice(&data[..n]),
@@ -243,6 +251,10 @@ impl Sink for DataSink {
     fn put_bytes(&mut self, _: &mut Hand, data: Bytes, _: &Sender) {
         self.out = Some(kept(data, self.length));
     }
+    #[inline(always)]
+    fn put_ip(&mut self, _: &mut Hand, data: Bytes, _: SocketAddr) {
+        self.out = Some(kept(data, self.length));
+    }
 }
 
 /// `receive_from`: one datagram with its sender.
@@ -269,7 +281,13 @@ impl Sink for FromSink {
         self.out = Some(hand.datagram(data, from));
     }
     fn put_bytes(&mut self, hand: &mut Hand, data: Bytes, from: &Sender) {
-        self.out = Some(hand.datagram(kept(data, self.length), from));
+        let data = kept(data, self.length);
+        self.out = Some(hand.datagram(data, from));
+    }
+    #[inline(always)]
+    fn put_ip(&mut self, hand: &mut Hand, data: Bytes, from: SocketAddr) {
+        let data = kept(data, self.length);
+        self.out = Some(hand.ip_datagram(data, from));
     }
 }
 
@@ -401,6 +419,7 @@ impl Offload {
         self.refuse.load(Ordering::Relaxed) & what != 0
     }
 
+    #[inline]
     fn lock(&self) -> std::sync::MutexGuard<'_, RecvState> {
         self.recv.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -715,12 +734,9 @@ impl RecvState {
         if block.capacity() - block.len() < CARVE_MAX {
             block.reserve(CARVE_BLOCK);
         }
-        let mut name = sys::RecvName::new();
-        let m = sys::recv_msg_split(sock, block, &mut self.scratch, flags, &mut name)?;
-        let from = match name.ip() {
-            Some(a) => Sender::Ip(a),
-            None => name.sender(),
-        };
+        let name = &mut self.name;
+        let m = sys::recv_msg_split(sock, block, &mut self.scratch, flags, name)?;
+        let ip = name.ip();
         let head = self.hand.block.split();
         if self.scratch.is_empty() && m.segment == 0 && !m.truncated && self.backlog.is_empty() {
             let data = if head.is_empty() {
@@ -728,9 +744,16 @@ impl RecvState {
             } else {
                 head.freeze()
             };
-            sink.put_bytes(&mut self.hand, data, &from);
+            match ip {
+                Some(a) => sink.put_ip(&mut self.hand, data, a),
+                None => sink.put_bytes(&mut self.hand, data, &self.name.sender()),
+            }
             return Ok(Step::More);
         }
+        let from = match ip {
+            Some(a) => Sender::Ip(a),
+            None => self.name.sender(),
+        };
         let mut whole = Vec::with_capacity(m.len);
         whole.extend_from_slice(&head);
         drop(head);
@@ -906,6 +929,7 @@ fn plan_to(lens: &[usize], gso: bool, same: impl Fn(usize, usize) -> bool) -> Ve
 
 impl Socket {
     /// The shared offload state, made on first use.
+    #[inline]
     pub(super) fn offload(&self) -> &Offload {
         self.cold.batch.get_or_init(Default::default)
     }
@@ -1011,13 +1035,23 @@ impl Socket {
     /// A datagram read answered at once, before any wait for readiness,
     /// when the backlog holds something (see [`Offload::queued`]): `true`
     /// when `sink` got a datagram (or the backlog's error is returned).
+    #[inline]
     pub(super) fn read_queued(&self, how: Dgram, sink: &mut impl Sink) -> Result<bool> {
-        let Some(offload) = self.cold.batch.get() else {
-            return Ok(false);
-        };
-        if !offload.queued() {
-            return Ok(false);
+        match self.cold.batch.get() {
+            Some(offload) if offload.queued() => self.read_backlog(offload, how, sink),
+            _ => Ok(false),
         }
+    }
+
+    /// Whether this socket's backlog holds something (see [`Offload::queued`]).
+    #[inline]
+    pub(super) fn backlog_waits(&self) -> bool {
+        self.cold.batch.get().is_some_and(|o| o.queued())
+    }
+
+    /// [`read_queued`](Socket::read_queued) once the backlog holds something.
+    #[inline(never)]
+    fn read_backlog(&self, offload: &Offload, how: Dgram, sink: &mut impl Sink) -> Result<bool> {
         let io = self.io()?;
         match offload.read(io.sock(), how, libc::MSG_DONTWAIT, sink) {
             Ok(_) => Ok(sink.got()),

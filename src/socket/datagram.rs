@@ -259,15 +259,23 @@ impl<'h, M> SendTo<'h, M> {
 
 /// Checks `addr` against a socket of `family`; a mismatch is reported with
 /// `host` (only formatted then).
+#[inline]
 fn check_family(
-    addr: SocketAddr,
+    addr: &SocketAddr,
     family: crate::Family,
     host: impl FnOnce() -> String,
 ) -> Result<()> {
-    if addr::family_of(&addr) != family {
-        addr::exact(addr, family, &host())?;
+    if addr::family_of(addr) != family {
+        return family_mismatch(*addr, family, host());
     }
     Ok(())
+}
+
+/// [`check_family`]'s error path, out of line.
+#[cold]
+#[inline(never)]
+fn family_mismatch(addr: SocketAddr, family: crate::Family, host: String) -> Result<()> {
+    addr::exact(addr, family, &host).map(drop)
 }
 
 impl<M: AsRef<[u8]>> Kind for SendTo<'_, M> {
@@ -276,17 +284,18 @@ impl<M: AsRef<[u8]>> Kind for SendTo<'_, M> {
     const INTEREST: Interest = Interest::WRITABLE;
     const WHAT: What = What::Send;
 
+    #[inline]
     fn check(&mut self, sock: &Socket) -> Result<Option<usize>> {
         sock.state.check_send(true)?;
-        match self.to {
+        match &self.to {
             To::Literal {
                 host,
                 addr,
                 remember,
             } => {
-                check_family(addr, sock.family, || host.to_owned())?;
-                if remember {
-                    sock.offload().remember_to(host, addr.port(), addr);
+                check_family(addr, sock.family, || (*host).to_owned())?;
+                if *remember {
+                    sock.offload().remember_to(host, addr.port(), *addr);
                 }
             }
             To::Addr(addr) => check_family(addr, sock.family, || addr.ip().to_string())?,
@@ -341,6 +350,7 @@ impl Kind for ReceiveFrom {
     const INTEREST: Interest = Interest::READABLE;
     const WHAT: What = What::Receive;
 
+    #[inline]
     fn check(&mut self, sock: &Socket) -> Result<Option<Datagram>> {
         sock.check_datagram_receive()?;
         if self.length == Some(0) {
@@ -351,14 +361,17 @@ impl Kind for ReceiveFrom {
             }));
         }
         self.how = sock.dgram_kind();
+        if !sock.backlog_waits() {
+            return Ok(None);
+        }
         let mut sink = FromSink {
             length: self.length,
             out: None,
         };
-        if sock.read_queued(self.how, &mut sink)? {
-            return Ok(sink.out);
-        }
-        Ok(None)
+        Ok(match sock.read_queued(self.how, &mut sink)? {
+            true => sink.out,
+            false => None,
+        })
     }
 
     #[inline]
@@ -373,13 +386,10 @@ impl Kind for ReceiveFrom {
             out: None,
         };
         sock.offload().read(s, self.how, flags, &mut sink)?;
-        // Only a record socket has an end of file, and it reads through
-        // `receive`: `read` took a datagram.
-        Ok(Some(sink.out.unwrap_or_else(|| Datagram {
-            data: Bytes::new(),
-            host: String::new(),
-            port: 0,
-        })))
+        // `read` took a datagram: only a record socket has an end of file,
+        // and it receives through `receive`. (Were `out` empty, the call
+        // would just read again.)
+        Ok(sink.out)
     }
 
     fn bytes(out: &Datagram) -> u64 {
