@@ -275,7 +275,7 @@ async fn concurrent_udp_receivers_get_whole_datagrams() {
     let send = move |i: u32| {
         tx.send_to(&datagram(i, alternating(i)), to).expect("send");
     };
-    three_receivers(Arc::new(rx), send, rounds(100)).await;
+    three_receivers(Arc::new(rx), send, rounds(300)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 3)]
@@ -285,7 +285,7 @@ async fn concurrent_unix_datagram_receivers_get_whole_datagrams() {
     let send = move |i: u32| {
         tx.send(&datagram(i, alternating(i))).expect("send");
     };
-    three_receivers(Arc::new(rx), send, rounds(100)).await;
+    three_receivers(Arc::new(rx), send, rounds(300)).await;
 }
 
 // ---------------------------------------------------------------------------
@@ -426,7 +426,7 @@ async fn every_read_path_at_once_with_gro() {
         timestamp: false,
         no_mmsg: false,
     };
-    mixed_race(mode, rounds(60)).await;
+    mixed_race(mode, rounds(200)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 3)]
@@ -436,7 +436,7 @@ async fn every_read_path_at_once_with_gro_and_timestamps() {
         timestamp: true,
         no_mmsg: false,
     };
-    mixed_race(mode, rounds(60)).await;
+    mixed_race(mode, rounds(200)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 3)]
@@ -446,7 +446,7 @@ async fn every_read_path_at_once_without_gro() {
         timestamp: false,
         no_mmsg: false,
     };
-    mixed_race(mode, rounds(60)).await;
+    mixed_race(mode, rounds(200)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 3)]
@@ -456,7 +456,7 @@ async fn every_read_path_at_once_with_every_fallback() {
         timestamp: true,
         no_mmsg: true,
     };
-    mixed_race(mode, rounds(60)).await;
+    mixed_race(mode, rounds(200)).await;
 }
 
 // ---------------------------------------------------------------------------
