@@ -33,7 +33,8 @@
 //!   merge or truncation;
 //! - asks the kernel for **no more datagrams than its caller wants**;
 //! - hands out datagrams that hold **memory in proportion to their size**:
-//!   small ones share a 1 KiB block (read straight into it), larger ones get
+//!   small ones share a 1 KiB block (read straight into it), medium ones a
+//!   16 KiB block (at most 32 times their size), larger ones get
 //!   an allocation of their own size; never the read buffer.
 //!
 //! A wait in the kernel (the facade on a blocking descriptor) is a peek made
@@ -66,12 +67,21 @@ use crate::{
 const SLOT: usize = 64 * 1024;
 
 /// Datagrams that fit the free end of a shared [`CARVE_BLOCK`]-byte block
-/// are read (or copied, see [`Hand::bytes`]) into it and split off; larger
-/// ones get an allocation of their own size. So a returned datagram holds
-/// its own bytes plus at most the rest of one 1 KiB block it shares with
-/// its neighbours (as small stream reads do), or the allocator's rounding:
-/// never the 64 KiB read buffer, nor a batch's.
+/// are read (or copied, see [`Hand::bytes`]) into it and split off; medium
+/// ones share a [`MEDIUM_BLOCK`]; larger ones get an allocation of their own
+/// size. So a returned datagram holds its own bytes plus at most the rest of
+/// one 1 KiB block it shares with its neighbours (as small stream reads do),
+/// at most 32 times its size (up to 4 KiB), or its size and the allocator's
+/// rounding: never the 64 KiB read buffer, nor a batch's.
 const CARVE_BLOCK: usize = 1024;
+
+/// Datagrams over half a [`CARVE_BLOCK`] and up to this size are copied into
+/// a shared [`MEDIUM_BLOCK`]-byte block: one holds at most 32 times its own
+/// size. Larger ones get an allocation of their own size.
+const MEDIUM_MAX: usize = 4096;
+
+/// The block medium datagrams are copied into.
+const MEDIUM_BLOCK: usize = 16 * 1024;
 
 /// A block with less room than this is replaced (or reclaimed) before a read.
 const CARVE_MAX: usize = 256;
@@ -175,6 +185,9 @@ pub(crate) struct Hand {
     /// split off it, so that the steady path allocates nothing: once every
     /// datagram carved from it is dropped, `reserve` takes it back.
     block: BytesMut,
+    /// The same for datagrams of up to [`MEDIUM_MAX`] bytes, which a GRO
+    /// read carries many of (an allocation each would halve the batched rate).
+    medium: BytesMut,
     sender: Option<(socket2::SockAddr, String, u16)>,
     /// The same for IP senders, compared without a `SockAddr`.
     ip_sender: Option<(SocketAddr, String)>,
@@ -835,14 +848,18 @@ impl Hand {
         if data.is_empty() {
             return Bytes::new();
         }
-        if data.len() > CARVE_BLOCK / 2 {
+        let (block, size) = if data.len() <= CARVE_BLOCK / 2 {
+            (&mut self.block, CARVE_BLOCK)
+        } else if data.len() <= MEDIUM_MAX {
+            (&mut self.medium, MEDIUM_BLOCK)
+        } else {
             return Bytes::copy_from_slice(data);
+        };
+        if block.capacity() - block.len() < data.len() {
+            block.reserve(size);
         }
-        if self.block.capacity() - self.block.len() < data.len() {
-            self.block.reserve(CARVE_BLOCK);
-        }
-        self.block.extend_from_slice(data);
-        self.block.split().freeze()
+        block.extend_from_slice(data);
+        block.split().freeze()
     }
 
     /// A datagram with its sender's text, formatted once per run of one sender.

@@ -502,9 +502,10 @@ impl Socket {
     /// `Some(empty)`, end of file `None`. However many tasks read the socket,
     /// by whichever method, and with GRO or `SO_TIMESTAMP` on, a datagram is
     /// never merged with another, cut short (but to `length`) or skipped:
-    /// a read the kernel truncated is an `InvalidData` error. A datagram
-    /// under 1 KiB shares a 1 KiB block with its neighbours; a larger one has
-    /// an allocation of its own size.
+    /// a read the kernel truncated is an `InvalidData` error. A returned
+    /// datagram holds memory in proportion to its size: one under 512 bytes
+    /// shares a 1 KiB block with its neighbours, one up to 4 KiB a block of at
+    /// most 32 times its size, a larger one an allocation of its own size.
     ///
     /// Small stream reads (up to 4 KiB) do not allocate each time: after a
     /// socket's first, they are carved from a block (1 KiB or more) it reuses once
