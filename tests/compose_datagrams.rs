@@ -321,7 +321,7 @@ async fn mixed_race(mode: Mode, rounds: usize) {
     if mode.gro {
         gro_on(&mut rx).await;
     }
-    let mut facade = blocking::Socket::from(rx.try_clone().expect("try_clone"));
+    let facade = blocking::Socket::from(rx.try_clone().expect("try_clone"));
     facade.set_receive_timeout(Some(Duration::from_millis(50)));
     let rx = Arc::new(rx);
     let (report, mut reports) = mpsc::unbounded_channel::<Report>();
@@ -514,7 +514,7 @@ async fn a_receive_parked_before_gro_came_on_splits_too() {
     assert!(!rx.offload_state().1);
     // GRO comes on while it is parked (a receive_many that finds nothing:
     // it turns GRO on first, then times out).
-    let mut other = rx.try_clone().expect("try_clone");
+    let other = rx.try_clone().expect("try_clone");
     other.set_receive_timeout(Some(Duration::from_millis(20)));
     let e = within(other.receive_many(1))
         .await
@@ -716,7 +716,7 @@ fn the_facade_reads_an_empty_record_as_some_empty() {
 
 #[tokio::test]
 async fn gso_is_tried_again_after_a_refusal_and_nothing_is_lost() {
-    let (mut rx, tx) = udp_pair().await;
+    let (rx, tx) = udp_pair().await;
     rx.refuse_offload(false, true, false);
     rx.set_receive_timeout(Some(Duration::from_secs(5)));
     tx.refuse_offload(true, false, false);
