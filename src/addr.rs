@@ -130,8 +130,24 @@ async fn lookup(
     flags: i32,
     wait: Wait,
 ) -> Result<Vec<sys::AddrInfo>> {
+    lookup_or_none(host, service, family, socket_type, flags, wait)
+        .await?
+        .map_err(|(e, _)| e)
+}
+
+/// [`lookup`], with the resolver's answer that the name has no address of
+/// the kind asked for (`Ok(Err((error, true)))`) told apart from a failure
+/// to ask (`Ok(Err((error, false)))`) and from the deadline (`Err`).
+async fn lookup_or_none(
+    host: Option<String>,
+    service: Option<String>,
+    family: i32,
+    socket_type: i32,
+    flags: i32,
+    wait: Wait,
+) -> Result<std::result::Result<Vec<sys::AddrInfo>, (SocketError, bool)>> {
     if let Some(h) = host.as_deref().filter(|h| is_localhost(h)) {
-        return localhost(h, family);
+        return Ok(localhost(h, family).map_err(|e| (e, false)));
     }
     // The error names what was asked for, as the syntax check's does.
     let asked = host.clone().or_else(|| service.clone()).unwrap_or_default();
@@ -144,9 +160,10 @@ async fn lookup(
             flags,
         )
     };
-    wait.off_thread("resolve", call)
+    Ok(wait
+        .off_thread("resolve", call)
         .await?
-        .map_err(|e| SocketError::resolution(format!("{asked}: {e}")))
+        .map_err(|(e, none)| (SocketError::resolution(format!("{asked}: {e}")), none)))
 }
 
 /// `localhost` and `*.localhost` (RFC 6761): always loopback, answered here so
@@ -303,7 +320,7 @@ pub(crate) async fn resolve(
     }
     check_host_syntax(host)?;
     let ty = if ty.raw() > 0 { ty.raw() } else { 0 };
-    let found = lookup(
+    let found = lookup_or_none(
         Some(host.to_owned()),
         None,
         family.raw(),
@@ -311,12 +328,18 @@ pub(crate) async fn resolve(
         libc::AI_ADDRCONFIG,
         wait,
     )
-    .await;
+    .await?;
     // AI_ADDRCONFIG hides loopback-only families on a host with no other
-    // interface; ask once more without it before giving up.
+    // interface: when the answer is "no such address", ask once more
+    // without it, within the same deadline. A failure to ask (a timeout,
+    // EAI_AGAIN) is not retried.
     let found = match found {
         Ok(v) if !v.is_empty() => v,
-        _ => lookup(Some(host.to_owned()), None, family.raw(), ty, 0, wait).await?,
+        Ok(_) | Err((_, true)) => {
+            wait.check("resolve")?;
+            lookup(Some(host.to_owned()), None, family.raw(), ty, 0, wait).await?
+        }
+        Err((e, false)) => return Err(e),
     };
     let mut addrs: Vec<SockAddr> = Vec::new();
     for info in found {

@@ -3,9 +3,24 @@
 //! which marks its thread while it drives a call). Readiness, sleeps, work
 //! that must run off the thread (name resolution) and the deadline over
 //! each are all here; no other module asks which driver runs a call.
+//!
+//! The rules every wait follows, each written out where its mechanism lives:
+//! - **A close through `&self` wakes waiters without touching the kernel
+//!   socket** (`sys::Io`, "the close signal"): reactor waits leave their
+//!   waker with the handle before they park; the calling thread's waits look
+//!   at the close at least every `sys::CLOSE_CHECK`. Only `shutdown()`,
+//!   `abort()` and the last close end the connection.
+//! - **Hang-up readiness with `WouldBlock` is an end state** ([`poll_io`],
+//!   `Wait::in_place_ready`): tokio never clears it, so waiting again spins.
+//! - **One waker discipline** ([`Waiting`]): whoever holds the socket's
+//!   flag for a direction waits in tokio's waker slot, every other wait
+//!   (method or `poll_read`/`poll_write`) in tokio's waiter list.
+//! - **Reset versus end of file is asked of the kernel** (`sys::eof_or_reset`).
+//! - **The last close never blocks a runtime worker** (`Drop for sys::Io`).
 
 use std::{
     cell::Cell,
+    fmt,
     future::{Future, poll_fn},
     io,
     os::fd::AsFd,
@@ -26,7 +41,7 @@ use tokio::{
 };
 
 use crate::{
-    error::{CLOSED, NO_RUNTIME, Result, SocketError},
+    error::{CLOSED, NO_RUNTIME, Result, SHUT_FOR_READING, SHUT_FOR_WRITING, SocketError},
     sys::{self, Fd, Io},
     timeout::{Clock, Deadline, poll_timer},
 };
@@ -311,26 +326,48 @@ impl Wait {
         // On a current-thread runtime's thread, wait in poll(2) below, where
         // the wait can be told apart (and warned about).
         if io.fd_blocking() && self.deadline.is_unbounded() && !stalls_a_runtime() {
-            match op(sock, 0) {
-                // A receive woken by `close_shared` sees end of file.
-                r if io.is_closed() => drop(r),
-                // Only with a user-set SO_RCVTIMEO/SO_SNDTIMEO: poll below.
-                Err(e) if would_block(&e) => {}
-                r => return r.map_err(Into::into),
+            loop {
+                match op(sock, 0) {
+                    // Woken by a close through `&self` (the descriptor's
+                    // timeout brings a blocked call back to look, see
+                    // `sys::CLOSE_CHECK`): the loop below reports it.
+                    Err(_) if io.is_closed() => {}
+                    // A signal handler without `SA_RESTART` ran before
+                    // anything moved: go on, as `std::io::Write::write_all` does.
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    // The close check's timeout, or a descriptor another
+                    // handle made non-blocking: wait in poll(2) below.
+                    Err(e) if would_block(&e) => {}
+                    r => return r.map_err(Into::into),
+                }
+                break;
             }
         }
+        // Whether the last poll(2) saw hang-up: then `WouldBlock` is an end
+        // state (a socket shut for reading by another handle), never a loop.
+        let mut hung_up = false;
         loop {
             check_open(io)?;
             match op(sock, libc::MSG_DONTWAIT) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if would_block(&e) => {}
                 r => return finish(io, r),
             }
+            if hung_up {
+                return Err(hung_up_error(io, interest.is_readable()));
+            }
             // poll(2) caps its wait near 24 days; on its timeout, the
-            // deadline alone says whether time is really up.
+            // deadline alone says whether time is really up. It never
+            // waits longer than the close check, so a close through
+            // `&self` is seen.
             let left = self.deadline.remaining(what).map_err(stalled_timeout)?;
+            let slice = left.map_or(sys::CLOSE_CHECK, |l| l.min(sys::CLOSE_CHECK));
             note_wait();
-            if !sys::poll(io.sock().as_fd(), interest, left)? {
-                self.deadline.remaining(what).map_err(stalled_timeout)?;
+            match sys::poll_hangup(io.sock().as_fd(), interest, Some(slice))? {
+                None => {
+                    self.deadline.remaining(what).map_err(stalled_timeout)?;
+                }
+                Some(hup) => hung_up = hup,
             }
         }
     }
@@ -498,23 +535,78 @@ fn closed_error(io: &Io) -> SocketError {
     }
 }
 
-/// A close through `&self` between the open check and the syscall leaves
-/// the syscall to fail on a descriptor shut under it (EINVAL from accept,
-/// EOF from recv, EPIPE from send): report the close instead.
-#[inline]
-fn finish<R>(io: &Io, r: io::Result<R>) -> Result<R> {
-    check_open(io)?;
-    r.map_err(Into::into)
+/// The error of a wait whose socket reports hang-up while the syscall says
+/// `WouldBlock` (shut for reading by another handle: a UDP socket then
+/// stays readable-with-hang-up and `recv` fails with `EAGAIN`, forever):
+/// an end state, reported instead of waiting again.
+#[cold]
+fn hung_up_error(io: &Io, read: bool) -> SocketError {
+    if io.is_closed() {
+        closed_error(io)
+    } else if read {
+        SocketError::illegal(SHUT_FOR_READING)
+    } else {
+        SocketError::illegal(SHUT_FOR_WRITING)
+    }
 }
 
-/// A pending wait's deadline and its timer, armed only when there is a
-/// deadline and the wait has to park. Stored by `poll_read`/`poll_write`
-/// between polls (made when a read or write starts, so each gets the whole
-/// timeout, as each `receive` or `send` does).
-#[derive(Debug, Default)]
+/// Whether readiness reports the hang-up of `interest`'s direction.
+#[inline]
+fn hung_up(ready: tokio::io::Ready, read: bool) -> bool {
+    if read {
+        ready.is_read_closed()
+    } else {
+        ready.is_write_closed()
+    }
+}
+
+/// Leaves the task's waker for a close through `&self` (see `sys::Io`'s
+/// close signal) before a wait parks: `key` is `None` for the waker slot's
+/// holder of the `read` direction, else the other wait's entry. The error
+/// when the handle is already closed (the wait must not park).
+#[inline(always)]
+fn park(io: &Io, key: Option<&mut u32>, read: bool, cx: &Context<'_>) -> Result<()> {
+    let parked = match key {
+        None => io.park_holder(read, cx.waker()),
+        Some(key) => io.park(key, cx.waker()),
+    };
+    if parked {
+        Ok(())
+    } else {
+        Err(closed_error(io))
+    }
+}
+
+/// The result of a syscall made while a close through `&self` may have
+/// come: what it moved stands (nothing read or written is lost, and the
+/// close no longer touches the socket, so the result is the kernel's);
+/// its failure after the close is reported as the close.
+#[inline]
+fn finish<R>(io: &Io, r: io::Result<R>) -> Result<R> {
+    match r {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            check_open(io)?;
+            Err(e.into())
+        }
+    }
+}
+
+/// A pending `poll_read`/`poll_write`'s deadline and its wait, kept between
+/// polls (made when a read or write starts, so each gets the whole timeout,
+/// as each `receive` or `send` does).
+#[derive(Default)]
 pub(crate) struct Timer {
     deadline: Option<Instant>,
-    sleep: Option<Pin<Box<Sleep>>>,
+    waiting: Waiting,
+}
+
+impl fmt::Debug for Timer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Timer")
+            .field("deadline", &self.deadline)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Timer {
@@ -522,8 +614,14 @@ impl Timer {
     pub(crate) fn after(timeout: Option<Duration>) -> Timer {
         Timer {
             deadline: Deadline::after(timeout).instant(),
-            sleep: None,
+            waiting: Waiting::default(),
         }
+    }
+
+    /// Gives back what the wait holds on `io` (see [`Waiting::release`]).
+    #[inline]
+    pub(crate) fn release(&mut self, io: &Io, interest: Interest) {
+        self.waiting.release(io, interest);
     }
 }
 
@@ -554,14 +652,20 @@ fn check_deadline(deadline: Option<Instant>, what: &str) -> Result<()> {
 }
 
 /// The readiness loop's state between polls, in a future that waits:
-/// [`Ready`], and the socket's own futures for its hottest calls.
+/// [`Ready`], the socket's own futures for its hottest calls, and (in a
+/// [`Timer`]) a pending `poll_read`/`poll_write`.
 ///
-/// How a wait shares the registration: tokio's per-direction waker slot
-/// holds one task, so a wait that finds the slot held by another call (the
-/// socket's flag for that direction is set) waits through a readiness
-/// future of its own in tokio's waiter list, so concurrent receivers all
-/// wake. `poll_read`/`poll_write` have nowhere to keep such a future; they
-/// take the slot, as `tokio::net` does.
+/// # One waker discipline
+///
+/// tokio's per-direction waker slot holds one task. Whoever takes the
+/// socket's flag for that direction ([`Io::slot_flag`]) waits through the
+/// slot; every other wait, async method or `poll_read`/`poll_write` alike,
+/// waits through a readiness future of its own in tokio's waiter list, so
+/// no wait overwrites another's waker and concurrent waiters all wake. The
+/// flag is given back when the wait ends or is dropped ([`Waiting::release`];
+/// a pending `poll_read` gives it back when its direction's next poll
+/// completes, or on a close or a conversion through `&mut self`). Every wait
+/// that parks also leaves its waker for the close signal ([`Io::park`]).
 #[derive(Default)]
 pub(crate) struct Waiting {
     /// The deadline's timer, armed when the wait first parks.
@@ -569,13 +673,15 @@ pub(crate) struct Waiting {
     /// A readiness future in tokio's waiter list, while another call holds
     /// the waker slot (boxed twice: a thin pointer in the parked future).
     shared: Option<Box<SharedWait>>,
+    /// The wait's entry for the close signal (0: none), see [`Io::park`].
+    parked: u32,
     started: bool,
     /// Whether this wait holds the waker slot, to give back when it ends.
     holds_slot: bool,
 }
 
-/// A wait for readiness in tokio's waiter list.
-type SharedWait = Pin<Box<dyn Future<Output = io::Result<()>> + Send>>;
+/// A wait for readiness in tokio's waiter list: whether it saw hang-up.
+type SharedWait = Pin<Box<dyn Future<Output = io::Result<bool>> + Send>>;
 
 impl Waiting {
     /// Starts over for another syscall of the same call (the rest of a
@@ -617,32 +723,21 @@ impl Waiting {
                 }
             }
         }
-        let share = Share {
-            io,
-            holds_slot: &mut self.holds_slot,
-            shared: &mut self.shared,
-        };
         let deadline = wait.deadline.instant();
-        poll_io(
-            io,
-            cx,
-            interest,
-            what,
-            deadline,
-            &mut self.sleep,
-            Some(share),
-            op,
-            drained,
-        )
+        poll_io(io, cx, interest, what, deadline, self, op, drained)
     }
 
-    /// Gives the waker slot back: call when the wait is over, or dropped.
+    /// Gives the waker slot and the close signal's entry back: call when
+    /// the wait is over, or dropped.
     #[inline]
     pub(crate) fn release(&mut self, io: &Io, interest: Interest) {
         if self.holds_slot {
             self.holds_slot = false;
             io.slot_flag(interest.is_readable())
                 .store(false, Ordering::Release);
+        }
+        if self.parked != 0 {
+            io.unpark(&mut self.parked);
         }
     }
 }
@@ -688,17 +783,12 @@ impl<F> Drop for Ready<'_, F> {
     }
 }
 
-/// The async form's way to the waker slot (see [`Waiting`]).
-struct Share<'s> {
-    io: &'s Arc<Io>,
-    holds_slot: &'s mut bool,
-    shared: &'s mut Option<Box<SharedWait>>,
-}
-
 /// `poll_read`/`poll_write`'s readiness loop: [`poll_io`] on the reactor,
-/// after the same runtime check as every other wait.
+/// after the same runtime check as every other wait, under the same waker
+/// discipline (see [`Waiting`]). The caller keeps `timer` while this is
+/// pending and calls [`Timer::release`] once it is not.
 pub(crate) fn poll_stream<R>(
-    io: &Io,
+    io: &Arc<Io>,
     cx: &mut Context<'_>,
     interest: Interest,
     what: What,
@@ -717,8 +807,7 @@ pub(crate) fn poll_stream<R>(
         interest,
         what,
         deadline,
-        &mut timer.sleep,
-        None,
+        &mut timer.waiting,
         &mut op,
         drained,
     )
@@ -726,17 +815,16 @@ pub(crate) fn poll_stream<R>(
 
 /// The one readiness loop on the reactor, in poll form (the async form is
 /// [`Ready`]): readiness, then `op`, until `op` stops reporting
-/// `WouldBlock` or the deadline passes. `share` is the async form's.
+/// `WouldBlock` or the deadline passes.
 #[allow(clippy::too_many_arguments)]
 #[inline]
 fn poll_io<R>(
-    io: &Io,
+    io: &Arc<Io>,
     cx: &mut Context<'_>,
     interest: Interest,
     what: What,
     deadline: Option<Instant>,
-    sleep: &mut Option<Pin<Box<Sleep>>>,
-    mut share: Option<Share<'_>>,
+    w: &mut Waiting,
     op: &mut impl FnMut(&socket2::Socket, i32) -> io::Result<R>,
     drained: Option<&Cell<bool>>,
 ) -> Poll<Result<R>> {
@@ -744,42 +832,52 @@ fn poll_io<R>(
     let read = interest.is_readable();
     loop {
         check_open(io)?;
-        if let Some(share) = share.as_mut() {
-            if share.shared.is_none() && !*share.holds_slot {
-                if io.slot_flag(read).swap(true, Ordering::Acquire) {
-                    let io = Arc::clone(share.io);
-                    let waiter: SharedWait =
-                        Box::pin(async move { io.registration()?.ready(interest).await.map(drop) });
-                    *share.shared = Some(Box::new(waiter));
-                } else {
-                    *share.holds_slot = true;
-                }
+        if w.shared.is_none() && !w.holds_slot {
+            if io.slot_flag(read).swap(true, Ordering::Acquire) {
+                let io = Arc::clone(io);
+                let waiter: SharedWait = Box::pin(async move {
+                    let guard = io.registration()?.ready(interest).await?;
+                    Ok(hung_up(guard.ready(), read))
+                });
+                w.shared = Some(Box::new(waiter));
+            } else {
+                w.holds_slot = true;
             }
-            if let Some(waiter) = share.shared.as_mut() {
-                let polled = waiter.as_mut().as_mut().poll(cx);
-                match polled {
-                    Poll::Pending => return poll_expired(deadline, sleep, cx, what.as_str()),
-                    Poll::Ready(r) => {
-                        *share.shared = None;
-                        r?;
-                    }
+        }
+        if let Some(waiter) = w.shared.as_mut() {
+            let polled = waiter.as_mut().as_mut().poll(cx);
+            let hup = match polled {
+                Poll::Pending => {
+                    park(io, Some(&mut w.parked), read, cx)?;
+                    return poll_expired(deadline, &mut w.sleep, cx, what.as_str());
                 }
-                // Ready, as far as the waiter list knows: try without
-                // touching the waker slot (another call's).
-                match reg.try_io(interest, |_| op(io.sock(), libc::MSG_DONTWAIT)) {
-                    Err(e) if would_block(&e) => {
-                        ready!(tokio::task::coop::poll_proceed(cx)).made_progress();
-                        check_deadline(deadline, what.as_str())?;
-                        continue;
-                    }
-                    r => return Poll::Ready(finish(io, r)),
+                Poll::Ready(r) => {
+                    w.shared = None;
+                    r?
                 }
+            };
+            // Ready, as far as the waiter list knows: try without
+            // touching the waker slot (another call's).
+            match reg.try_io(interest, |_| op(io.sock(), libc::MSG_DONTWAIT)) {
+                Err(e) if would_block(&e) => {
+                    if hup {
+                        return Poll::Ready(Err(hung_up_error(io, read)));
+                    }
+                    ready!(tokio::task::coop::poll_proceed(cx)).made_progress();
+                    check_deadline(deadline, what.as_str())?;
+                    continue;
+                }
+                r => return Poll::Ready(finish(io, r)),
             }
         }
         let mut guard = match poll_direction(reg, read, cx) {
-            Poll::Pending => return poll_expired(deadline, sleep, cx, what.as_str()),
+            Poll::Pending => {
+                park(io, None, read, cx)?;
+                return poll_expired(deadline, &mut w.sleep, cx, what.as_str());
+            }
             Poll::Ready(r) => r?,
         };
+        let hup = hung_up(guard.ready(), read);
         match guard.try_io(|_| op(io.sock(), libc::MSG_DONTWAIT)) {
             Ok(r) => {
                 // A stream read that left room in its buffer drained the
@@ -792,10 +890,14 @@ fn poll_io<R>(
                 }
                 return Poll::Ready(finish(io, r));
             }
-            // Readiness the syscall contradicts: tokio never clears hang-up
-            // readiness, so go through the budget to yield, and let the
-            // deadline still end the call.
+            // Readiness the syscall contradicts. With hang-up it is an end
+            // state (tokio never clears hang-up readiness, so waiting again
+            // would spin); otherwise go through the budget to yield, and
+            // let the deadline still end the call.
             Err(_would_block) => {
+                if hup {
+                    return Poll::Ready(Err(hung_up_error(io, read)));
+                }
                 ready!(tokio::task::coop::poll_proceed(cx)).made_progress();
                 check_deadline(deadline, what.as_str())?;
             }

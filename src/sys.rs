@@ -12,6 +12,7 @@ use std::{
         Arc, Mutex, OnceLock,
         atomic::{AtomicBool, AtomicI32, Ordering},
     },
+    task::Waker,
     time::Duration,
 };
 
@@ -34,10 +35,31 @@ impl AsRawFd for Fd {
 /// is dropped before `sock`, so the registered descriptor stays open, and
 /// refers to the same socket, for the registration's whole life. Nothing
 /// outside this module can reach either field.
+///
+/// # The close signal
+///
+/// A close through `&self` ([`Io::close_in_flight`]) never touches the
+/// kernel socket, which every duplicate shares (`shutdown(2)` would end the
+/// connection for all of them). It sets `closed` and wakes every wait
+/// parked on this handle itself: a reactor wait leaves its task's waker in
+/// `parked` ([`Io::park`]) before it returns `Pending`, under the same lock
+/// that the close takes after setting `closed`, so either the close sees
+/// the waker or the wait sees `closed`; no wake-up is lost. The calling
+/// thread's waits (the blocking facade) look at `closed` at least every
+/// [`CLOSE_CHECK`]: `poll(2)` never waits longer, and a descriptor in
+/// blocking mode carries that as `SO_RCVTIMEO`/`SO_SNDTIMEO`, so a `recv`
+/// blocked in the kernel returns to look. Only `shutdown()`, `abort()` and
+/// the last close end the connection, as `close(2)` does.
 #[derive(Debug)]
 pub(crate) struct Io {
     reg: OnceLock<AsyncFd<Fd>>,
-    registering: Mutex<()>,
+    /// The wakers of the reactor waits parked on this handle, made on the
+    /// first park (`None`: nothing parked yet, or closed). Also serialises
+    /// registration (two tasks may race to register).
+    parked: Mutex<Option<Box<Parked>>>,
+    /// The waker of the wait that holds the waker slot for reading (the
+    /// common wait: an idle connection's), kept without a lock.
+    read_holder: futures::task::AtomicWaker,
     /// Set by a close through `&self`: operations still in flight stop at
     /// their next attempt instead of touching a socket the user closed.
     closed: AtomicBool,
@@ -52,19 +74,21 @@ pub(crate) struct Io {
     /// Whether a call holds the registration's waker slot for reading
     /// (`[0]`) or writing (`[1]`); see `driver::Pending`.
     slot_taken: [AtomicBool; 2],
-    sock: socket2::Socket,
+    /// Closed by `Drop`, after the registration (see there).
+    sock: std::mem::ManuallyDrop<socket2::Socket>,
 }
 
 impl Io {
     pub(crate) fn new(sock: socket2::Socket) -> Io {
         Io {
             reg: OnceLock::new(),
-            registering: Mutex::new(()),
+            parked: Mutex::new(None),
+            read_holder: futures::task::AtomicWaker::new(),
             closed: AtomicBool::new(false),
             gone: AtomicI32::new(0),
             fd_blocking: AtomicBool::new(false),
             slot_taken: [AtomicBool::new(false), AtomicBool::new(false)],
-            sock,
+            sock: std::mem::ManuallyDrop::new(sock),
         }
     }
 
@@ -73,14 +97,92 @@ impl Io {
         &self.sock
     }
 
-    /// Marks the socket closed for the operations still holding it, and wakes
-    /// their waits: `shutdown(SHUT_RDWR)` makes the descriptor report hang-up
-    /// to `poll(2)` and epoll alike. Only when some are in flight, since the
-    /// peer then sees the FIN before the descriptor goes.
-    pub(crate) fn close_in_flight(&self, in_flight: bool) {
+    /// Marks this handle closed for the operations still holding it, and
+    /// wakes every wait parked on it (see [the close signal](Io#the-close-signal)),
+    /// without touching the kernel socket that duplicates share.
+    pub(crate) fn close_in_flight(&self) {
         self.closed.store(true, Ordering::Release);
-        if in_flight {
-            let _ = self.sock.shutdown(std::net::Shutdown::Both);
+        self.read_holder.wake();
+        let parked = self.lock_parked().take();
+        if let Some(parked) = parked {
+            let Parked { write, others } = *parked;
+            for waker in std::iter::once(write).chain(others).flatten() {
+                waker.wake();
+            }
+        }
+    }
+
+    fn lock_parked(&self) -> std::sync::MutexGuard<'_, Option<Box<Parked>>> {
+        self.parked.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Leaves `waker`, the task of the wait that holds the waker slot for
+    /// reading (`read`) or writing, to be woken by a close of this handle.
+    /// One entry per direction, as there is one holder: each holder's
+    /// replaces the last one's, so there is nothing to take back. `false`
+    /// when the handle is already closed: the wait must not park.
+    #[inline]
+    pub(crate) fn park_holder(&self, read: bool, waker: &Waker) -> bool {
+        if read {
+            // Registered, then `closed` checked: the close sets `closed`,
+            // then wakes (`AtomicWaker`'s protocol), so one of them sees
+            // the other.
+            self.read_holder.register(waker);
+            return !self.is_closed();
+        }
+        let mut guard = self.lock_parked();
+        // Under the lock the close takes after setting `closed`.
+        if self.is_closed() {
+            return false;
+        }
+        let entry = &mut guard.get_or_insert_with(Box::default).write;
+        match entry {
+            Some(w) if w.will_wake(waker) => {}
+            _ => *entry = Some(waker.clone()),
+        }
+        true
+    }
+
+    /// Leaves `waker` (a wait that does not hold the waker slot) to be woken
+    /// by a close of this handle, in the entry `key` (0: none yet; set here),
+    /// to take back with [`unpark`](Io::unpark). `false` when the handle is
+    /// already closed: the wait must not park.
+    pub(crate) fn park(&self, key: &mut u32, waker: &Waker) -> bool {
+        let mut guard = self.lock_parked();
+        if self.is_closed() {
+            return false;
+        }
+        let parked = guard.get_or_insert_with(Box::default);
+        let at = key.checked_sub(1).map(|i| i as usize);
+        if let Some(Some(w)) = at.and_then(|i| parked.others.get_mut(i)) {
+            if !w.will_wake(waker) {
+                w.clone_from(waker);
+            }
+            return true;
+        }
+        let i = match parked.others.iter().position(Option::is_none) {
+            Some(i) => i,
+            None => {
+                parked.others.push(None);
+                parked.others.len() - 1
+            }
+        };
+        parked.others[i] = Some(waker.clone());
+        // Entries are as many as waits parked at once on one handle.
+        *key = u32::try_from(i + 1).unwrap_or(u32::MAX);
+        true
+    }
+
+    /// Takes back the entry `key` of [`park`](Io::park) (the wait is over).
+    #[cold]
+    pub(crate) fn unpark(&self, key: &mut u32) {
+        if let Some(i) = key.checked_sub(1) {
+            *key = 0;
+            if let Some(parked) = self.lock_parked().as_mut() {
+                if let Some(w) = parked.others.get_mut(i as usize) {
+                    *w = None;
+                }
+            }
         }
     }
 
@@ -96,6 +198,7 @@ impl Io {
         if self.fd_blocking() != on {
             set_nonblocking(self.sock.as_fd(), !on)?;
             self.fd_blocking.store(on, Ordering::Relaxed);
+            self.set_close_check(on);
         }
         Ok(())
     }
@@ -103,6 +206,18 @@ impl Io {
     /// Records that the descriptor was born in blocking mode (accepted so).
     pub(crate) fn note_fd_blocking(&self) {
         self.fd_blocking.store(true, Ordering::Relaxed);
+        self.set_close_check(true);
+    }
+
+    /// In blocking mode a `recv`/`send` blocked in the kernel returns
+    /// `EAGAIN` after [`CLOSE_CHECK`] without progress, to look at the close
+    /// signal (see [`Io`]); the crate keeps its own timeouts, so the OS's
+    /// are otherwise unused. Best effort: without it a blocked call is
+    /// woken by the peer instead.
+    fn set_close_check(&self, on: bool) {
+        let t = on.then_some(CLOSE_CHECK);
+        let _ = self.sock.set_read_timeout(t);
+        let _ = self.sock.set_write_timeout(t);
     }
 
     /// The flag of the registration's waker slot for one direction.
@@ -147,7 +262,7 @@ impl Io {
     #[cold]
     fn register(&self) -> io::Result<&AsyncFd<Fd>> {
         // Two tasks may race to register; epoll refuses a second registration.
-        let _one = self.registering.lock().unwrap_or_else(|e| e.into_inner());
+        let _one = self.lock_parked();
         if let Some(reg) = self.reg.get() {
             return Ok(reg);
         }
@@ -166,6 +281,19 @@ impl Io {
         drop(self.reg.take());
     }
 }
+
+/// The wakers of the waits parked on one handle, but for the read slot's
+/// holder: the write slot's holder ([`Io::park_holder`]), and the waits
+/// without the slot ([`Io::park`]). Made on the first such wait.
+#[derive(Debug, Default)]
+pub(crate) struct Parked {
+    write: Option<Waker>,
+    others: Vec<Option<Waker>>,
+}
+
+/// How long a wait on the calling thread goes at most without looking
+/// whether its handle was closed through `&self` (the facade's close signal).
+pub(crate) const CLOSE_CHECK: Duration = Duration::from_millis(25);
 
 /// A socket's descriptor slot: the `Io` shared with operations in flight
 /// (and with [`SocketFd`](crate::SocketFd) guards), until a close empties it.
@@ -196,26 +324,77 @@ impl Slot {
     }
 
     /// Closes through `&self`: wakes operations in flight, and lets the
-    /// descriptor go (once the last of them has).
+    /// descriptor go (once the last of them has). The handle leaves the
+    /// slot under its lock; the close itself runs after, outside it.
     pub(crate) fn close_shared(&self) {
-        Slot::close_state(&mut self.0.lock().unwrap_or_else(|e| e.into_inner()));
+        let io = self.0.lock().unwrap_or_else(|e| e.into_inner()).take();
+        Slot::end(io);
     }
 
     /// Closes through `&mut self`.
     pub(crate) fn close(&mut self) {
-        Slot::close_state(self.0.get_mut().unwrap_or_else(|e| e.into_inner()));
+        let io = self.0.get_mut().unwrap_or_else(|e| e.into_inner()).take();
+        Slot::end(io);
     }
 
-    fn close_state(slot: &mut Option<Arc<Io>>) {
-        if let Some(io) = slot.take() {
-            io.close_in_flight(Arc::strong_count(&io) > 1);
+    fn end(io: Option<Arc<Io>>) {
+        if let Some(io) = io {
+            io.close_in_flight();
         }
     }
 }
 
+impl Drop for Io {
+    /// The last close of the descriptor. `close(2)` with `SO_LINGER` on
+    /// blocks until the unsent data is out or the time is up, even on a
+    /// non-blocking descriptor, so on a runtime's thread such a close runs
+    /// on tokio's blocking pool instead.
+    fn drop(&mut self) {
+        // The registration goes first, while the descriptor is still open.
+        drop(self.reg.take());
+        // SAFETY: `sock` is taken once, here, in `drop`; nothing reads the
+        // field afterwards.
+        let sock = unsafe { std::mem::ManuallyDrop::take(&mut self.sock) };
+        let handle = match tokio::runtime::Handle::try_current() {
+            Ok(handle) if may_linger(&sock) => handle,
+            _ => return drop(sock),
+        };
+        drop(handle.spawn_blocking(move || drop(sock)));
+    }
+}
+
+/// Whether closing `sock` may block: `SO_LINGER` on with a time.
+fn may_linger(sock: &socket2::Socket) -> bool {
+    matches!(sock.linger(), Ok(Some(t)) if !t.is_zero())
+}
+
 /// Waits with `poll(2)` until `fd` is ready for `interest` (or reports an
-/// error or hang-up). `Ok(false)` when `timeout` passed first; `None` waits
-/// without limit. An interrupted wait reports `Ok(true)` so the caller retries.
+/// error or hang-up), `None` without limit: `Ok(None)` when `timeout` passed
+/// first, else whether the descriptor reported hang-up for `interest`'s
+/// direction (`POLLHUP`, or `POLLRDHUP` for reading). An interrupted wait
+/// reports `Some(false)` so the caller retries.
+pub(crate) fn poll_hangup(
+    fd: BorrowedFd<'_>,
+    interest: Interest,
+    timeout: Option<Duration>,
+) -> io::Result<Option<bool>> {
+    let mut pfd = [pollfd(fd, interest)];
+    if interest.is_readable() {
+        pfd[0].events |= libc::POLLRDHUP;
+    }
+    if !poll_fds(&mut pfd, timeout)? {
+        return Ok(None);
+    }
+    let hup = if interest.is_readable() {
+        libc::POLLHUP | libc::POLLRDHUP
+    } else {
+        libc::POLLHUP
+    };
+    Ok(Some(pfd[0].revents & hup != 0))
+}
+
+/// [`poll_hangup`] without the hang-up: `Ok(true)` once `fd` is ready (or
+/// the wait was interrupted), `Ok(false)` when `timeout` passed first.
 pub(crate) fn poll(
     fd: BorrowedFd<'_>,
     interest: Interest,
@@ -224,7 +403,7 @@ pub(crate) fn poll(
     poll_fds(&mut [pollfd(fd, interest)], timeout)
 }
 
-/// [`poll`] on several descriptors: `Ok(true)` once any is ready.
+/// [`poll_hangup`] on several descriptors: `Ok(true)` once any is ready.
 pub(crate) fn poll_any(
     fds: &[BorrowedFd<'_>],
     interest: Interest,
@@ -274,7 +453,8 @@ pub(crate) const TCP_CLOSE: u8 = 7;
 
 /// A TCP socket's state (`TCP_INFO`'s `tcpi_state`): `TCP_CLOSE` once reset,
 /// `TCP_CLOSE_WAIT` (8) after the peer's clean close.
-pub(crate) fn tcp_state(fd: BorrowedFd<'_>) -> io::Result<u8> {
+/// `TCP_INFO`.
+fn tcp_state_info(fd: BorrowedFd<'_>) -> io::Result<libc::tcp_info> {
     let mut info = MaybeUninit::<libc::tcp_info>::zeroed();
     let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
     // SAFETY: `info` is valid for writes of `len` bytes, its size.
@@ -292,18 +472,106 @@ pub(crate) fn tcp_state(fd: BorrowedFd<'_>) -> io::Result<u8> {
     }
     // SAFETY: all-zero is a valid `tcp_info` (integers only), and the
     // kernel wrote at most its size over it.
-    Ok(unsafe { info.assume_init() }.tcpi_state)
+    Ok(unsafe { info.assume_init() })
 }
 
-/// Called after a TCP receive read end of file: `Ok` after the peer's clean
-/// close, `ECONNRESET` after a reset. Linux hands a reset to only one waiting
-/// call, and a concurrent receive then reads end of file; the TCP state
-/// tells them apart (`CLOSE` after a reset, `CLOSE_WAIT` after a FIN).
-pub(crate) fn eof_or_reset(fd: BorrowedFd<'_>) -> io::Result<()> {
-    match tcp_state(fd) {
-        Ok(TCP_CLOSE) => Err(io::Error::from_raw_os_error(libc::ECONNRESET)),
-        _ => Ok(()),
+/// How TCP connections ended, as the crate's calls saw it, by socket
+/// inode (which every duplicate of a descriptor shares): the `errno` of a
+/// failure a call was handed (a reset, a timeout), or 0 for a FIN a
+/// handle sent (`shutdown`). Bounded: the oldest go first. Socket inode
+/// numbers come from a counter, so they are not soon reused.
+static ENDINGS: Mutex<std::collections::VecDeque<(u64, i32)>> =
+    Mutex::new(std::collections::VecDeque::new());
+
+/// How many endings [`ENDINGS`] keeps.
+const ENDINGS_KEPT: usize = 4096;
+
+/// The socket's inode (shared by every duplicate).
+fn inode(fd: BorrowedFd<'_>) -> Option<u64> {
+    let mut st = MaybeUninit::<libc::stat>::zeroed();
+    // SAFETY: `st` is valid for writes of one `stat`, which fstat fills.
+    let rc = unsafe { libc::fstat(fd.as_raw_fd(), st.as_mut_ptr()) };
+    // SAFETY: on success fstat initialised it (and all-zero is valid anyway).
+    (rc == 0).then(|| unsafe { st.assume_init() }.st_ino)
+}
+
+/// Notes how the TCP connection of `fd` ended (see [`ENDINGS`]).
+pub(crate) fn note_ending(fd: BorrowedFd<'_>, errno: i32) {
+    if let Some(ino) = inode(fd) {
+        let mut endings = ENDINGS.lock().unwrap_or_else(|e| e.into_inner());
+        if endings.len() >= ENDINGS_KEPT {
+            endings.pop_front();
+        }
+        endings.push_back((ino, errno));
     }
+}
+
+/// The failure noted for `fd`'s connection (a failure before a FIN), or
+/// `Some(0)` when only a FIN was.
+fn noted_ending(fd: BorrowedFd<'_>) -> Option<i32> {
+    let ino = inode(fd)?;
+    let endings = ENDINGS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut noted = None;
+    for errno in endings.iter().filter(|(i, _)| *i == ino).map(|&(_, e)| e) {
+        if noted.is_none_or(|n| n == 0) {
+            noted = Some(errno);
+        }
+    }
+    noted
+}
+
+/// Called after a TCP receive read end of file: `Ok` after a clean close,
+/// else the failure that ended the connection. Linux hands a reset (or a
+/// timeout) to only one call, on whichever duplicate of the socket, and
+/// another receive then reads end of file: the kernel tells them apart.
+/// `CLOSE_WAIT` (the peer's FIN) is end of file. `CLOSE` follows a reset, a
+/// keepalive or user timeout, and also a clean close whose FIN this side
+/// sent (through `TIME_WAIT` or `LAST_ACK`). There: a pending error is the
+/// answer; else what a call on any handle noted ([`note_ending`]): the
+/// failure it was handed, or a FIN, which makes it clean; else an
+/// unanswered keepalive probe or retransmission means a timeout
+/// (`ETIMEDOUT`), and anything else a reset.
+pub(crate) fn eof_or_reset(fd: BorrowedFd<'_>) -> io::Result<()> {
+    let Ok(info) = tcp_state_info(fd) else {
+        return Ok(());
+    };
+    if info.tcpi_state != TCP_CLOSE {
+        return Ok(());
+    }
+    let sock = socket2::SockRef::from(&fd);
+    if let Ok(Some(err)) = sock.take_error() {
+        return Err(err);
+    }
+    let errno = match noted_ending(fd) {
+        Some(0) => return Ok(()),
+        Some(errno) => errno,
+        None if info.tcpi_probes > 0 || info.tcpi_retransmits > 0 => libc::ETIMEDOUT,
+        None => libc::ECONNRESET,
+    };
+    Err(io::Error::from_raw_os_error(errno))
+}
+
+/// Ends a TCP connection for every descriptor of the socket at once:
+/// `connect(2)` to `AF_UNSPEC` (`tcp_disconnect`), which sends a reset on
+/// a connection that needs one and leaves the socket `CLOSE` with
+/// `ECONNRESET` pending, as the kernel does for no other call. A
+/// zero-linger `close` resets only when this is the last descriptor.
+pub(crate) fn disconnect(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: all-zero is a valid `sockaddr` (AF_UNSPEC is 0).
+    let mut addr: libc::sockaddr = unsafe { std::mem::zeroed() };
+    addr.sa_family = libc::AF_UNSPEC as libc::sa_family_t;
+    // SAFETY: `addr` is a valid, initialised `sockaddr` of the length given.
+    let rc = unsafe {
+        libc::connect(
+            fd.as_raw_fd(),
+            &addr,
+            std::mem::size_of::<libc::sockaddr>() as libc::socklen_t,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// The number of bytes queued for reading (`FIONREAD`).
@@ -847,23 +1115,33 @@ pub(crate) struct AddrInfo {
     pub(crate) canonical_name: Option<String>,
 }
 
+/// The resolver's answers that a name has no address of the kind asked
+/// for; with glibc also `EAI_NODATA` and `EAI_ADDRFAMILY` (-9, a GNU
+/// extension libc does not name).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+const NO_ADDRESS: [i32; 3] = [libc::EAI_NONAME, libc::EAI_NODATA, -9];
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+const NO_ADDRESS: [i32; 1] = [libc::EAI_NONAME];
+
 /// Calls `getaddrinfo(3)`. Blocking: run it off the runtime's worker threads.
-/// The error is the resolver's text.
+/// The error is the resolver's text, and whether the name simply has no
+/// address of the kind asked for (`EAI_NONAME`, `EAI_NODATA`,
+/// `EAI_ADDRFAMILY`), as opposed to a failure to ask (`EAI_AGAIN`...).
 pub(crate) fn getaddrinfo(
     host: Option<&str>,
     service: Option<&str>,
     family: i32,
     socket_type: i32,
     flags: i32,
-) -> Result<Vec<AddrInfo>, String> {
+) -> Result<Vec<AddrInfo>, (String, bool)> {
     let c_host = host
         .map(CString::new)
         .transpose()
-        .map_err(|_| "name contains a NUL byte".to_owned())?;
+        .map_err(|_| ("name contains a NUL byte".to_owned(), false))?;
     let c_service = service
         .map(CString::new)
         .transpose()
-        .map_err(|_| "service contains a NUL byte".to_owned())?;
+        .map_err(|_| ("service contains a NUL byte".to_owned(), false))?;
     // SAFETY: all-zero is a valid `addrinfo` hints value (null pointers, zero fields).
     let mut hints: libc::addrinfo = unsafe { std::mem::zeroed() };
     hints.ai_family = family;
@@ -882,11 +1160,12 @@ pub(crate) fn getaddrinfo(
     };
     if rc != 0 {
         if rc == libc::EAI_SYSTEM {
-            return Err(io::Error::last_os_error().to_string());
+            return Err((io::Error::last_os_error().to_string(), false));
         }
+        let no_address = NO_ADDRESS.contains(&rc);
         // SAFETY: gai_strerror returns a static NUL-terminated string.
         let text = unsafe { CStr::from_ptr(libc::gai_strerror(rc)) };
-        return Err(text.to_string_lossy().into_owned());
+        return Err((text.to_string_lossy().into_owned(), no_address));
     }
     let mut out = Vec::new();
     let mut cur = res;

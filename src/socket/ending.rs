@@ -1,7 +1,7 @@
 //! Ending a connection other than by a plain `close`: gracefully (drain,
 //! then close) or abruptly (reset).
 
-use std::time::Duration;
+use std::{os::fd::AsFd, time::Duration};
 
 use tokio::io::Interest;
 
@@ -33,7 +33,7 @@ impl Socket {
     /// # Examples
     /// ```
     /// # #[tokio::main] async fn main() -> blade_socket::Result<()> {
-    /// use std::time::Duration;
+    /// use std::{os::fd::AsFd, time::Duration};
     /// let (mut a, mut b) = blade_socket::Socket::pair()?;
     /// a.send("bye").await?;
     /// let peer = tokio::spawn(async move { b.close_graceful(None).await });
@@ -84,6 +84,12 @@ impl Socket {
     /// next operation fails with `Connection reset by peer`. Never blocks.
     /// Idempotent, as [`close`](Socket::close).
     ///
+    /// It ends the connection for every handle of the socket
+    /// ([`try_clone`](Socket::try_clone), `from_fd` of a `dup`), whose next
+    /// operation fails with `Connection reset by peer`: on a connected TCP
+    /// socket it first disconnects it (`connect(2)` to `AF_UNSPEC`), since a
+    /// zero-linger close alone resets only when no duplicate is left.
+    ///
     /// # Errors
     /// None today; the `Result` matches [`close`](Socket::close).
     ///
@@ -95,7 +101,13 @@ impl Socket {
     /// # Ok::<(), blade_socket::SocketError>(())
     /// ```
     pub fn abort(&mut self) -> Result<()> {
+        let tcp_connected = self.state.get().phase == Phase::Connected && self.is_tcp();
         if let Ok(io) = self.io_mut() {
+            if tcp_connected {
+                // Best effort: the zero-linger close below still resets
+                // when this is the last descriptor.
+                let _ = crate::sys::disconnect(io.sock().as_fd());
+            }
             // Fails only on sockets without SO_LINGER, where close is the reset.
             let _ = io.sock().set_linger(Some(Duration::ZERO));
         }

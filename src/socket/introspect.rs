@@ -5,7 +5,7 @@ use std::{os::fd::AsFd, time::Duration};
 
 use super::{Socket, state::Phase};
 use crate::{
-    consts::{AF_INET, AF_INET6, AF_UNIX, SOCK_STREAM},
+    consts::AF_UNIX,
     error::{Result, SocketError},
 };
 
@@ -134,11 +134,6 @@ impl Socket {
         }
         let io = self.io()?;
         queued_of(io.sock().as_fd(), self.is_tcp(), self.family == AF_UNIX)
-    }
-
-    /// Whether this is a TCP socket (an IP stream socket).
-    fn is_tcp(&self) -> bool {
-        self.ty == SOCK_STREAM && (self.family == AF_INET || self.family == AF_INET6)
     }
 
     /// The fields a closing TCP connection's debug event carries: one

@@ -124,6 +124,7 @@ fn recv_stream(
     spare: &Mutex<Spare>,
     length: Option<usize>,
     flags: i32,
+    kept: &std::sync::atomic::AtomicI32,
 ) -> io::Result<Option<Bytes>> {
     if let Some(n) = length.filter(|&n| n <= SPARE_MAX) {
         if let Ok(mut spare) = spare.try_lock() {
@@ -156,8 +157,11 @@ fn recv_stream(
             Ok(_) if !sized || buf.len() >= want => break,
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            // Keep what was read; the next call sees the error (or EAGAIN).
-            Err(_) if !buf.is_empty() => break,
+            // Return what was read; the next receive gets the error.
+            Err(e) if !buf.is_empty() => {
+                super::keep_error(kept, &e);
+                break;
+            }
             Err(e) => return Err(e),
         }
     }
@@ -610,11 +614,12 @@ impl Socket {
                 self.offload().read(s, how, flags, &mut sink)?;
                 Ok(sink.out)
             }
-            Recv::Stream { may_be_reset } => match recv_stream(s, &self.cold.spare, length, flags)?
-            {
-                None if may_be_reset => self.eof_or_reset(s).map(|()| None),
-                b => Ok(b),
-            },
+            Recv::Stream { may_be_reset } => {
+                match recv_stream(s, &self.cold.spare, length, flags, &self.cold.kept)? {
+                    None if may_be_reset => self.eof_or_reset(s).map(|()| None),
+                    b => Ok(b),
+                }
+            }
         }
     }
 
@@ -627,6 +632,9 @@ impl Socket {
         if gone && !self.is_datagram() {
             if let (Some(errno), Ok(io)) = (err.raw_os_error(), self.io()) {
                 io.note_gone(errno);
+                if errno != libc::EPIPE && self.eof_may_be_reset() {
+                    sys::note_ending(io.sock().as_fd(), errno);
+                }
             }
             self.state.note_cause(CloseCause::of(&err));
             self.end();
@@ -685,7 +693,7 @@ impl Kind for ReceiveInto<'_> {
     const WHAT: What = What::Receive;
 
     fn check(&mut self, sock: &Socket) -> Result<Option<usize>> {
-        sock.state.check_receive(false)?;
+        sock.check_receive(false)?;
         if self.buf.is_empty() {
             return Ok(Some(0));
         }
@@ -747,7 +755,7 @@ impl Kind for Receive {
 
     fn check(&mut self, sock: &Socket) -> Result<Option<Option<Bytes>>> {
         // A datagram socket too must be connected (use `receive_from`).
-        sock.state.check_receive(false)?;
+        sock.check_receive(false)?;
         if self.length == Some(0) {
             return Ok(Some(Some(Bytes::new())));
         }

@@ -202,6 +202,11 @@ struct Cold {
     batch: std::sync::OnceLock<Arc<batch::Offload>>,
     /// Test knob: `copy_bidirectional` acts as if pipes were refused.
     refuse_splice: std::sync::atomic::AtomicBool,
+    /// The `errno` of an error a stream receive met after it had data to
+    /// return, given to the next receive of any kind (the kernel reports it
+    /// only once). 0: none. (A datagram read keeps its error in the
+    /// offload's backlog, in its place among the datagrams.)
+    kept: std::sync::atomic::AtomicI32,
 }
 
 impl Socket {
@@ -247,6 +252,7 @@ impl Socket {
                 receive_timeout: TimeoutCell::new(),
                 timers: stream::Timers::default(),
                 spare: std::sync::Mutex::default(),
+                kept: std::sync::atomic::AtomicI32::new(0),
                 batch: std::sync::OnceLock::new(),
                 refuse_splice: std::sync::atomic::AtomicBool::new(false),
             }),
@@ -391,7 +397,14 @@ impl Socket {
             Shutdown::Write => std::net::Shutdown::Write,
             Shutdown::Both => std::net::Shutdown::Both,
         };
-        self.io()?.sock().shutdown(os_how)?;
+        let io = self.io()?;
+        if how != Shutdown::Read && self.eof_may_be_reset() {
+            // Our FIN: a duplicate's end of file in `CLOSE` is then clean.
+            // Noted first: the peer's answer may close the connection, and
+            // a duplicate read its end of file, before `shutdown` returns.
+            crate::sys::note_ending(io.sock().as_fd(), 0);
+        }
+        io.sock().shutdown(os_how)?;
         self.state.add_shut(how);
         Ok(())
     }
@@ -430,11 +443,19 @@ impl Socket {
     /// one. Otherwise it is [`close`](Socket::close): idempotent, with the
     /// same effect on the properties.
     ///
-    /// To wake the pending operations it shuts the connection down in both
-    /// directions (`shutdown(SHUT_RDWR)`), so the peer sees end of file; the
-    /// descriptor itself is released once the last of them has returned
-    /// (and the last [`SocketFd`] from [`fd`](Socket::fd) is dropped), so its
-    /// number is never reused under them.
+    /// It closes *this handle*, as `close(2)` closes one descriptor: it wakes
+    /// the pending operations through the handle's own close signal, without
+    /// touching the OS socket, so a duplicate ([`try_clone`](Socket::try_clone),
+    /// `from_fd` of a `dup`) keeps working, a duplicated listener keeps
+    /// listening, and the peer sees end of file only when the last handle
+    /// closes. It wakes waits on every family, those without `shutdown(2)`
+    /// (netlink, packet) included. To end the connection for every handle,
+    /// use [`shutdown`](Socket::shutdown) (`SHUT_RDWR`) or
+    /// [`abort`](Socket::abort). The descriptor itself is released once the
+    /// last pending operation has returned (and the last [`SocketFd`] from
+    /// [`fd`](Socket::fd) is dropped), so its number is never reused under
+    /// them; a last close that may block (`SO_LINGER` on) runs off the
+    /// runtime's worker threads.
     ///
     /// # Errors
     /// None today; the `Result` matches [`close`](Socket::close).
@@ -466,6 +487,11 @@ impl Socket {
         }
         self.state.set_phase(Phase::Closed);
         self.io.close_shared();
+        // A pending poll_read/poll_write's wait may hold the descriptor (a
+        // place in tokio's waiter list): drop it now, after the close
+        // signal has woken it, so that a poll whose future was dropped
+        // cannot keep the descriptor open. A live one ends at its next poll.
+        self.release_polls();
     }
 
     /// Sets an option (`setsockopt(2)` at level `SOL_SOCKET`).
@@ -721,6 +747,9 @@ impl Socket {
     /// Drops the reactor registration so the next wait registers with the
     /// runtime it runs on (used when moving between the async and blocking faces).
     pub(crate) fn forget_reactor(&mut self) {
+        // A pending `poll_read` whose future was dropped holds a place in
+        // the registration's waiter list: give it back first.
+        self.clear_polls();
         if let Some(io) = self.io.get_mut() {
             // An operation that leaked its future may still hold the `Io`;
             // then the registration stays (its runtime still drives it).
@@ -739,7 +768,7 @@ impl Socket {
     /// an earlier `send_to`. Without one nothing can ever arrive, so it fails
     /// at once with `socket not listening or connected` instead of waiting.
     pub(crate) fn check_datagram_receive(&self) -> Result<()> {
-        self.state.check_receive(true)?;
+        self.check_receive(true)?;
         // A raw socket receives its protocol's packets without any address.
         // A fresh socket given one by a send keeps it: asked once.
         if self.state.is_fresh() && self.ty != SOCK_RAW && !self.offload().has_local() {
@@ -753,34 +782,58 @@ impl Socket {
     }
 
     /// Whether a stream receive that reads end of file must ask the TCP
-    /// state whether it was a reset instead ([`sys::eof_or_reset`]): on a
+    /// state whether it was a reset instead ([`crate::sys::eof_or_reset`]): on a
     /// TCP socket whose write side is open. Once this side has shut it,
     /// `CLOSE` may also follow a clean close (through `TIME_WAIT`), so end of
     /// file stands.
     pub(crate) fn eof_may_be_reset(&self) -> bool {
-        self.ty == SOCK_STREAM
-            && (self.family == AF_INET || self.family == AF_INET6)
-            && !self.state.write_shut()
+        self.is_tcp() && !self.state.write_shut()
+    }
+
+    /// Whether this is a TCP socket (a stream over IPv4 or IPv6).
+    pub(crate) fn is_tcp(&self) -> bool {
+        self.ty == SOCK_STREAM && (self.family == AF_INET || self.family == AF_INET6)
     }
 
     /// Called in a receive's syscall after it read end of file, when
     /// [`eof_may_be_reset`](Socket::eof_may_be_reset): end of file (`Ok`),
-    /// or `ECONNRESET` when the connection was reset and another call on
-    /// this socket was handed the reset. Only a concurrent call can have
-    /// been: without one, the end of file is the peer's (a dup that shut its
-    /// write side may also bring the state to `CLOSE`, through `TIME_WAIT`).
+    /// or the failure that ended the connection when another call, on this
+    /// handle or on a duplicate, was handed it. The kernel is asked, never
+    /// a count of this handle's calls (see [`crate::sys::eof_or_reset`]).
     pub(crate) fn eof_or_reset(&self, s: &socket2::Socket) -> std::io::Result<()> {
-        // Holders: the slot, this lookup, the asking call, and any other.
-        let concurrent = self.io.get().is_some_and(|io| Arc::strong_count(&io) > 3);
-        if concurrent {
-            crate::sys::eof_or_reset(s.as_fd())
-        } else {
-            Ok(())
+        crate::sys::eof_or_reset(s.as_fd())
+    }
+
+    /// The checks before any receive: the state allows it, and no error
+    /// is kept from an earlier receive (which is returned now, once).
+    #[inline]
+    pub(crate) fn check_receive(&self, unconnected_ok: bool) -> Result<()> {
+        self.state.check_receive(unconnected_ok)?;
+        if self.cold.kept.load(std::sync::atomic::Ordering::Relaxed) != 0 {
+            return Err(self.take_kept());
+        }
+        Ok(())
+    }
+
+    #[cold]
+    fn take_kept(&self) -> SocketError {
+        match self.cold.kept.swap(0, std::sync::atomic::Ordering::Relaxed) {
+            0 => SocketError::from_errno(libc::EAGAIN),
+            errno => self.fail(SocketError::from_errno(errno)),
         }
     }
 
     fn is_datagram(&self) -> bool {
         self.ty == SOCK_DGRAM || self.ty == SOCK_RAW || self.ty == SOCK_RDM
+    }
+}
+
+/// Keeps `err` in `kept` unless it says only that nothing more is queued.
+pub(crate) fn keep_error(kept: &std::sync::atomic::AtomicI32, err: &std::io::Error) {
+    if let Some(errno) = err.raw_os_error() {
+        if errno != libc::EAGAIN && errno != libc::EINTR {
+            kept.store(errno, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 }
 
@@ -810,8 +863,13 @@ impl fmt::Debug for Socket {
     }
 }
 
+/// The number alone, with nothing keeping the descriptor open: a close
+/// through `&self` ([`Socket::close_shared`], or the crate's own close after
+/// a reset) on another task can release it, and the OS may give the number
+/// to a new descriptor. To use the descriptor, borrow it with
+/// [`Socket::fd`], whose guard keeps it open.
 impl AsRawFd for Socket {
-    /// The descriptor; `-1` once closed.
+    /// The descriptor; `-1` once closed. Prefer [`Socket::fd`] (see above).
     fn as_raw_fd(&self) -> RawFd {
         self.id()
     }

@@ -9,7 +9,7 @@ use std::{
     io::{self, IoSlice},
     pin::Pin,
     sync::{
-        Arc, Mutex, MutexGuard, OnceLock,
+        Mutex, MutexGuard, OnceLock,
         atomic::{AtomicBool, Ordering},
     },
     task::{Context, Poll, ready},
@@ -22,7 +22,7 @@ use crate::{
     consts::SHUT_WR,
     driver::{self, Timer, What},
     error::Result,
-    sys::{self, Io},
+    sys,
 };
 
 /// Which way a poll goes.
@@ -53,24 +53,36 @@ pub(super) struct Timers(OnceLock<Box<[Mutex<Pending>; 2]>>);
 #[derive(Debug, Default)]
 pub(super) struct Parked([AtomicBool; 2]);
 
-/// One direction's pending poll.
+/// One direction's pending poll: its deadline, and what its wait holds (the
+/// waker slot or a place in tokio's waiter list, and its entry for the
+/// close signal, which wakes it). It holds no `Arc` of the descriptor, so a
+/// poll whose future was dropped pins neither the socket nor the runtime it
+/// was registered with (a conversion drops the registration).
 #[derive(Debug, Default)]
 struct Pending {
     timer: Option<Timer>,
-    /// Held while the poll is pending, as an async method's call holds it:
-    /// a close through `&self` then shuts the descriptor down, which wakes
-    /// this poll. Were the last `Arc` dropped instead, tokio would drop the
-    /// registration and the parked waker with it, unwoken, and the read
-    /// would hang.
-    io: Option<Arc<Io>>,
+}
+
+/// The interest of a direction.
+fn interest(way: Way) -> Interest {
+    match way {
+        Way::Read => Interest::READABLE,
+        Way::Write => Interest::WRITABLE,
+    }
 }
 
 impl Socket {
-    /// Forgets both directions' pending polls (a close through `&mut self`:
-    /// no poll can be running, and the descriptor must go now).
+    /// Forgets both directions' pending polls, giving back what they hold
+    /// (a close or a conversion through `&mut self`: no poll can be running).
     pub(super) fn clear_polls(&mut self) {
         if let Some(timers) = self.cold.timers.0.get_mut() {
-            **timers = Default::default();
+            let io = self.io.get_mut();
+            for (pending, way) in timers.iter_mut().zip([Way::Read, Way::Write]) {
+                let pending = pending.get_mut().unwrap_or_else(|e| e.into_inner());
+                if let (Some(mut timer), Some(io)) = (pending.timer.take(), io.as_deref()) {
+                    timer.release(io, interest(way));
+                }
+            }
         }
         for parked in &mut self.parked.0 {
             *parked.get_mut() = false;
@@ -90,12 +102,21 @@ impl Socket {
         &self.parked.0[way as usize]
     }
 
+    /// Ends both directions' pending polls (a close through `&self`).
+    pub(super) fn release_polls(&self) {
+        self.release(Way::Read);
+        self.release(Way::Write);
+    }
+
     /// Ends a direction's pending poll, which returns without waiting.
     fn release(&self, way: Way) {
         let parked = self.parked(way);
         if parked.load(Ordering::Acquire) {
-            *self.pending(way) = Pending::default();
+            let timer = self.pending(way).timer.take();
             parked.store(false, Ordering::Release);
+            if let (Some(mut timer), Ok(io)) = (timer, self.io()) {
+                timer.release(&io, interest(way));
+            }
         }
     }
 
@@ -108,7 +129,7 @@ impl Socket {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         // A datagram socket too must be connected, as for `receive`.
-        if let Err(e) = self.state.check_receive(false) {
+        if let Err(e) = self.check_receive(false) {
             self.release(Way::Read);
             return Poll::Ready(Err(e.into()));
         }
@@ -249,24 +270,28 @@ impl Socket {
             let polled = driver::poll_stream(&io, cx, interest, what, &mut timer, op, drained);
             return match polled {
                 Poll::Pending => {
-                    self.pending(way).io = Some(io);
+                    self.pending(way).timer = Some(timer);
                     parked.store(true, Ordering::Release);
                     Poll::Pending
                 }
-                Poll::Ready(r) => Poll::Ready(r.map_err(|e| self.fail(e))),
+                Poll::Ready(r) => {
+                    timer.release(&io, interest);
+                    Poll::Ready(r.map_err(|e| self.fail(e)))
+                }
             };
         }
         let mut slot = self.pending(way);
         let timer = slot.timer.get_or_insert_with(|| Timer::after(timeout));
         let r = match driver::poll_stream(&io, cx, interest, what, timer, op, drained) {
             Poll::Pending => {
-                slot.io = Some(io);
                 parked.store(true, Ordering::Release);
                 return Poll::Pending;
             }
             Poll::Ready(r) => r,
         };
-        *slot = Pending::default();
+        if let Some(mut timer) = slot.timer.take() {
+            timer.release(&io, interest);
+        }
         parked.store(false, Ordering::Release);
         drop(slot);
         Poll::Ready(r.map_err(|e| self.fail(e)))

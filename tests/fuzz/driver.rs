@@ -139,20 +139,43 @@ fn run_worker(
         .unwrap();
     let stats = std::cell::RefCell::new(Stats::default());
     let seed = std::cell::Cell::new(u64::from(worker) << 40);
-    let mut runner = TestRunner::new(Config {
-        cases,
-        failure_persistence: None,
-        max_shrink_iters: 2_000,
-        ..Config::default()
-    });
     let face = if async_face { "async" } else { "blocking" };
+    // The worker's cases come from its own generator, seeded from the run's
+    // seed: the same seed, face and worker draw the same cases again, so a
+    // case is named by its index (see `Replay`).
+    let replay = Replay::from_env();
+    let cases = match replay {
+        Some(r) if r.face == face && r.worker == worker => r.index + 1,
+        Some(_) => 0,
+        None => cases,
+    };
+    let mut runner = TestRunner::new_with_rng(
+        Config {
+            cases,
+            failure_persistence: None,
+            max_shrink_iters: 2_000,
+            ..Config::default()
+        },
+        worker_rng(run_seed(), face, worker),
+    );
+    let index = std::cell::Cell::new(0u32);
     let t = Instant::now();
     let tenth = u64::from(total / 10).max(1);
     let result = runner.run(&case(), |(kind, ops)| {
         if failed.load(Relaxed) {
             return Ok(());
         }
+        let i = index.get();
+        index.set(i + 1);
         seed.set(seed.get() + 1);
+        if replay.is_some_and(|r| r.index != i) {
+            return Ok(());
+        }
+        case_started(format!(
+            "BLADE_SOCKET_FUZZ_SEED={} BLADE_SOCKET_FUZZ_REPLAY={face}:{worker}:{i} (kind {kind}, harness seed {}): {ops:?}",
+            run_seed(),
+            seed.get()
+        ));
         run_case(
             &rt,
             &fx,
@@ -177,8 +200,66 @@ fn run_worker(
     (stats.into_inner(), result.map_err(|e| e.to_string()))
 }
 
+/// The run's seed: `BLADE_SOCKET_FUZZ_SEED`, else drawn from the clock
+/// (printed at the start of each face's run, and with any hang).
+pub(crate) fn run_seed() -> u64 {
+    static SEED: OnceLock<u64> = OnceLock::new();
+    *SEED.get_or_init(|| {
+        std::env::var("BLADE_SOCKET_FUZZ_SEED")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(1, |d| d.as_nanos() as u64)
+            })
+    })
+}
+
+/// A worker's case generator, from the run's seed, the face and the worker.
+fn worker_rng(seed: u64, face: &str, worker: u32) -> proptest::test_runner::TestRng {
+    let mut bytes = [0u8; 32];
+    bytes[..8].copy_from_slice(&seed.to_le_bytes());
+    bytes[8] = u8::from(face == "async");
+    bytes[12..16].copy_from_slice(&worker.to_le_bytes());
+    proptest::test_runner::TestRng::from_seed(proptest::test_runner::RngAlgorithm::ChaCha, &bytes)
+}
+
+/// One case to run again, alone: `BLADE_SOCKET_FUZZ_REPLAY=face:worker:index`
+/// with the `BLADE_SOCKET_FUZZ_SEED` of the run that drew it (both printed
+/// by the watchdog). The case's calls are the same; the timing of the
+/// peer's acts is not, so a race may need several replays.
+#[derive(Clone, Copy, Debug)]
+struct Replay {
+    face: &'static str,
+    worker: u32,
+    index: u32,
+}
+
+impl Replay {
+    fn from_env() -> Option<Replay> {
+        let v = std::env::var("BLADE_SOCKET_FUZZ_REPLAY").ok()?;
+        let mut parts = v.trim().split(':');
+        let face = match parts.next()? {
+            "async" => "async",
+            "blocking" => "blocking",
+            _ => return None,
+        };
+        Some(Replay {
+            face,
+            worker: parts.next()?.parse().ok()?,
+            index: parts.next()?.parse().ok()?,
+        })
+    }
+}
+
 pub(crate) fn run_face(async_face: bool) {
     let cases = cases_per_face();
+    println!(
+        "fuzz ({}): seed {} (BLADE_SOCKET_FUZZ_SEED)",
+        if async_face { "async" } else { "blocking" },
+        run_seed()
+    );
     let n = workers().min(cases.max(1));
     let done = std::sync::atomic::AtomicU64::new(0);
     let failed = std::sync::atomic::AtomicBool::new(false);

@@ -1,4 +1,6 @@
-//! The watchdog: a call that outlives `HANG` aborts the process, naming the call.
+//! The watchdog: a call that outlives `HANG` aborts the process, naming the
+//! call, and first prints the case it belongs to (how to replay it, its
+//! operations) and the calls the case made up to it.
 
 use super::*;
 
@@ -10,9 +12,20 @@ pub(crate) fn watch() -> &'static Mutex<HashMap<ThreadId, (Instant, String)>> {
             loop {
                 std::thread::sleep(Duration::from_millis(100));
                 let map = watch().lock().unwrap_or_else(|e| e.into_inner());
-                for (start, what) in map.values() {
+                for (id, (start, what)) in map.iter() {
                     if start.elapsed() > HANG {
                         eprintln!("fuzz: HANG: {what} has run for {:?}", start.elapsed());
+                        let cases = cases().lock().unwrap_or_else(|e| e.into_inner());
+                        match cases.get(id) {
+                            Some(case) => {
+                                eprintln!("fuzz: HANG in case: {}", case.what);
+                                eprintln!("fuzz: HANG: the case's calls so far:");
+                                for call in &case.calls {
+                                    eprintln!("fuzz:   {call}");
+                                }
+                            }
+                            None => eprintln!("fuzz: HANG outside a recorded case"),
+                        }
                         std::process::abort();
                     }
                 }
@@ -20,6 +33,30 @@ pub(crate) fn watch() -> &'static Mutex<HashMap<ThreadId, (Instant, String)>> {
         });
         Mutex::new(HashMap::new())
     })
+}
+
+/// The case each thread runs, and the calls it has made.
+pub(crate) struct CaseLog {
+    what: String,
+    calls: Vec<String>,
+}
+
+/// The case running on each thread (see [`case_started`]).
+fn cases() -> &'static Mutex<HashMap<ThreadId, CaseLog>> {
+    static CASES: OnceLock<Mutex<HashMap<ThreadId, CaseLog>>> = OnceLock::new();
+    CASES.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// Records that this thread starts the case `what` (how to replay it, and
+/// its operations), for the watchdog to print if a call of it hangs.
+pub(crate) fn case_started(what: String) {
+    cases().lock().unwrap_or_else(|e| e.into_inner()).insert(
+        std::thread::current().id(),
+        CaseLog {
+            what,
+            calls: Vec::new(),
+        },
+    );
 }
 
 /// Runs `f` under the watchdog, labelled `what`.
@@ -35,10 +72,18 @@ pub(crate) fn guarded<T>(what: impl FnOnce() -> String, f: impl FnOnce() -> T) -
         }
     }
     let id = std::thread::current().id();
+    let what = what();
+    if let Some(case) = cases()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get_mut(&id)
+    {
+        case.calls.push(what.clone());
+    }
     watch()
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .insert(id, (Instant::now(), what()));
+        .insert(id, (Instant::now(), what));
     let _done = Done(id);
     f()
 }
