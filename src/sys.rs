@@ -363,9 +363,21 @@ impl Drop for Io {
     }
 }
 
-/// Whether closing `sock` may block: `SO_LINGER` on with a time.
+/// Whether closing `sock` may block: `SO_LINGER` on with a time, and data
+/// still in the send queue (a close with nothing to send never lingers, so
+/// it stays inline, where its effects are seen at once).
 fn may_linger(sock: &socket2::Socket) -> bool {
-    matches!(sock.linger(), Ok(Some(t)) if !t.is_zero())
+    matches!(sock.linger(), Ok(Some(t)) if !t.is_zero()) && send_queued(sock.as_fd())
+}
+
+/// Whether bytes wait in the send queue, unsent or unacknowledged
+/// (`SIOCOUTQ`); `true` when the OS cannot tell.
+fn send_queued(fd: BorrowedFd<'_>) -> bool {
+    let mut n: libc::c_int = 0;
+    // SAFETY: TIOCOUTQ (SIOCOUTQ) writes one `c_int` through the pointer,
+    // which is valid.
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCOUTQ, &mut n) };
+    rc < 0 || n > 0
 }
 
 /// Waits with `poll(2)` until `fd` is ready for `interest` (or reports an

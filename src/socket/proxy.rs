@@ -140,7 +140,12 @@ pub async fn copy_bidirectional(
     let r = if wait.in_place() {
         on_calling_thread(&mut dirs, idle)
     } else {
-        on_reactor(&mut dirs, idle).await
+        let r = on_reactor(&mut dirs, idle).await;
+        for d in &mut dirs {
+            d.src_io.unpark(&mut d.close_keys[0]);
+            d.dst_io.unpark(&mut d.close_keys[1]);
+        }
+        r
     };
     r.map(|()| (dirs[0].count, dirs[1].count))
 }
@@ -186,6 +191,9 @@ struct Direction<'s> {
     count: u64,
     refuse_pipes: bool,
     hold_sigpipe: bool,
+    /// Its entries for the close signal of the source and the destination
+    /// (see `sys::Io::park`): a close through `&self` of either wakes it.
+    close_keys: [u32; 2],
 }
 
 /// What a direction needs next.
@@ -239,6 +247,7 @@ impl<'s> Direction<'s> {
             count: 0,
             refuse_pipes,
             hold_sigpipe,
+            close_keys: [0; 2],
         }
     }
 
@@ -474,7 +483,10 @@ fn on_calling_thread(dirs: &mut [Direction<'_>; 2], idle: Option<Duration>) -> R
             .filter_map(|d| d.waits_on())
             .map(|(io, interest)| (io.sock().as_fd(), interest))
             .collect();
-        sys::poll_each(&waits, left)?;
+        // Never longer than the close check: a close through `&self`
+        // wakes no poll(2), so the loop looks at it this often.
+        let slice = left.map_or(sys::CLOSE_CHECK, |l| l.min(sys::CLOSE_CHECK));
+        sys::poll_each(&waits, Some(slice))?;
     }
 }
 
@@ -533,7 +545,14 @@ fn drive(d: &mut Direction<'_>, cx: &mut Context<'_>, moved: &mut bool) -> Resul
         };
         let mut guard = match guard {
             Poll::Ready(g) => g?,
-            Poll::Pending => return Ok(()),
+            Poll::Pending => {
+                // Parked: leave the waker for a close of either socket.
+                let [src_key, dst_key] = &mut d.close_keys;
+                if !d.src_io.park(src_key, cx.waker()) || !d.dst_io.park(dst_key, cx.waker()) {
+                    return Err(SocketError::illegal(ILLEGAL_STATE));
+                }
+                return Ok(());
+            }
         };
         match d.step() {
             Ok(Step::Moved) => *moved = true,
