@@ -19,6 +19,11 @@ use std::{
 use bytes::BytesMut;
 use tokio::io::{Interest, unix::AsyncFd};
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod linux;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) use linux::eof_or_reset;
+
 /// A borrowed descriptor number, registered with the reactor by [`Io`].
 #[derive(Debug)]
 pub(crate) struct Fd(RawFd);
@@ -460,33 +465,6 @@ fn poll_fds(pfds: &mut [libc::pollfd], timeout: Option<Duration>) -> io::Result<
     Ok(n > 0)
 }
 
-/// `TCP_CLOSE` in Linux's `tcp_states.h` (libc does not name the states).
-pub(crate) const TCP_CLOSE: u8 = 7;
-
-/// A TCP socket's state (`TCP_INFO`'s `tcpi_state`): `TCP_CLOSE` once reset,
-/// `TCP_CLOSE_WAIT` (8) after the peer's clean close.
-/// `TCP_INFO`.
-fn tcp_state_info(fd: BorrowedFd<'_>) -> io::Result<libc::tcp_info> {
-    let mut info = MaybeUninit::<libc::tcp_info>::zeroed();
-    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
-    // SAFETY: `info` is valid for writes of `len` bytes, its size.
-    let rc = unsafe {
-        libc::getsockopt(
-            fd.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_INFO,
-            info.as_mut_ptr().cast(),
-            &mut len,
-        )
-    };
-    if rc < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: all-zero is a valid `tcp_info` (integers only), and the
-    // kernel wrote at most its size over it.
-    Ok(unsafe { info.assume_init() })
-}
-
 /// How TCP connections ended, as the crate's calls saw it, by socket
 /// inode (which every duplicate of a descriptor shares): the `errno` of a
 /// failure a call was handed (a reset, a timeout), or 0 for a FIN a
@@ -520,7 +498,7 @@ pub(crate) fn note_ending(fd: BorrowedFd<'_>, errno: i32) {
 
 /// The failure noted for `fd`'s connection (a failure before a FIN), or
 /// `Some(0)` when only a FIN was.
-fn noted_ending(fd: BorrowedFd<'_>) -> Option<i32> {
+pub(super) fn noted_ending(fd: BorrowedFd<'_>) -> Option<i32> {
     let ino = inode(fd)?;
     let endings = ENDINGS.lock().unwrap_or_else(|e| e.into_inner());
     let mut noted = None;
@@ -530,37 +508,6 @@ fn noted_ending(fd: BorrowedFd<'_>) -> Option<i32> {
         }
     }
     noted
-}
-
-/// Called after a TCP receive read end of file: `Ok` after a clean close,
-/// else the failure that ended the connection. Linux hands a reset (or a
-/// timeout) to only one call, on whichever duplicate of the socket, and
-/// another receive then reads end of file: the kernel tells them apart.
-/// `CLOSE_WAIT` (the peer's FIN) is end of file. `CLOSE` follows a reset, a
-/// keepalive or user timeout, and also a clean close whose FIN this side
-/// sent (through `TIME_WAIT` or `LAST_ACK`). There: a pending error is the
-/// answer; else what a call on any handle noted ([`note_ending`]): the
-/// failure it was handed, or a FIN, which makes it clean; else an
-/// unanswered keepalive probe or retransmission means a timeout
-/// (`ETIMEDOUT`), and anything else a reset.
-pub(crate) fn eof_or_reset(fd: BorrowedFd<'_>) -> io::Result<()> {
-    let Ok(info) = tcp_state_info(fd) else {
-        return Ok(());
-    };
-    if info.tcpi_state != TCP_CLOSE {
-        return Ok(());
-    }
-    let sock = socket2::SockRef::from(&fd);
-    if let Ok(Some(err)) = sock.take_error() {
-        return Err(err);
-    }
-    let errno = match noted_ending(fd) {
-        Some(0) => return Ok(()),
-        Some(errno) => errno,
-        None if info.tcpi_probes > 0 || info.tcpi_retransmits > 0 => libc::ETIMEDOUT,
-        None => libc::ECONNRESET,
-    };
-    Err(io::Error::from_raw_os_error(errno))
 }
 
 /// Ends a TCP connection for every descriptor of the socket at once:
