@@ -78,33 +78,33 @@ newtype_consts! {
     /// IPv6 (`AF_INET6`).
     AF_INET6 = libc::AF_INET6;
     /// ARPANET IMP addresses (`AF_IMPLINK`); `-1` on Linux.
-    AF_IMPLINK = -1;
+    AF_IMPLINK = os::AF_IMPLINK;
     /// PUP protocols (`AF_PUP`); `-1` on Linux.
-    AF_PUP = -1;
+    AF_PUP = os::AF_PUP;
     /// MIT CHAOS protocols (`AF_CHAOS`); `-1` on Linux.
-    AF_CHAOS = -1;
-    /// Xerox NS protocols (`AF_NS`); `-1` on Linux.
-    AF_NS = -1;
+    AF_CHAOS = os::AF_CHAOS;
+    /// Xerox NS protocols (`AF_NS`); `-1` on Linux and FreeBSD.
+    AF_NS = os::AF_NS;
     /// ISO protocols (`AF_ISO`); `-1` on Linux.
-    AF_ISO = -1;
+    AF_ISO = os::AF_ISO;
     /// OSI protocols (`AF_OSI`); `-1` on Linux.
-    AF_OSI = -1;
+    AF_OSI = os::AF_OSI;
     /// European Computer Manufacturers (`AF_ECMA`); `-1` on Linux.
-    AF_ECMA = -1;
+    AF_ECMA = os::AF_ECMA;
     /// Datakit protocols (`AF_DATAKIT`); `-1` on Linux.
-    AF_DATAKIT = -1;
+    AF_DATAKIT = os::AF_DATAKIT;
     /// CCITT protocols (`AF_CCITT`); `-1` on Linux.
-    AF_CCITT = -1;
+    AF_CCITT = os::AF_CCITT;
     /// IBM SNA (`AF_SNA`).
     AF_SNA = libc::AF_SNA;
     /// DECnet (`AF_DECnet`).
     AF_DECnet = libc::AF_DECnet;
     /// DEC direct data link interface (`AF_DLI`); `-1` on Linux.
-    AF_DLI = -1;
+    AF_DLI = os::AF_DLI;
     /// LAT (`AF_LAT`); `-1` on Linux.
-    AF_LAT = -1;
+    AF_LAT = os::AF_LAT;
     /// NSC Hyperchannel (`AF_HYLINK`); `-1` on Linux.
-    AF_HYLINK = -1;
+    AF_HYLINK = os::AF_HYLINK;
     /// AppleTalk (`AF_APPLETALK`).
     AF_APPLETALK = libc::AF_APPLETALK;
 }
@@ -147,8 +147,8 @@ newtype_consts! {
     IPPROTO_IDP = libc::IPPROTO_IDP;
     /// SO transport protocol class 4 (`IPPROTO_TP`).
     IPPROTO_TP = libc::IPPROTO_TP;
-    /// Datagram congestion control protocol (`IPPROTO_DCCP`).
-    IPPROTO_DCCP = libc::IPPROTO_DCCP;
+    /// Datagram congestion control protocol (`IPPROTO_DCCP`); `-1` on macOS.
+    IPPROTO_DCCP = os::IPPROTO_DCCP;
     /// IPv6 header (`IPPROTO_IPV6`).
     IPPROTO_IPV6 = libc::IPPROTO_IPV6;
     /// Reservation protocol (`IPPROTO_RSVP`).
@@ -161,20 +161,20 @@ newtype_consts! {
     IPPROTO_AH = libc::IPPROTO_AH;
     /// Multicast transport protocol (`IPPROTO_MTP`).
     IPPROTO_MTP = libc::IPPROTO_MTP;
-    /// IP option pseudo header for BEET (`IPPROTO_BEETPH`).
-    IPPROTO_BEETPH = libc::IPPROTO_BEETPH;
+    /// IP option pseudo header for BEET (`IPPROTO_BEETPH`); `-1` on macOS and FreeBSD.
+    IPPROTO_BEETPH = os::IPPROTO_BEETPH;
     /// Encapsulation header (`IPPROTO_ENCAP`).
     IPPROTO_ENCAP = libc::IPPROTO_ENCAP;
     /// Protocol independent multicast (`IPPROTO_PIM`).
     IPPROTO_PIM = libc::IPPROTO_PIM;
-    /// Compression header protocol (`IPPROTO_COMP`).
-    IPPROTO_COMP = libc::IPPROTO_COMP;
+    /// Compression header protocol (`IPPROTO_COMP`; the BSDs' `IPPROTO_IPCOMP`).
+    IPPROTO_COMP = os::IPPROTO_COMP;
     /// Stream control transmission protocol (`IPPROTO_SCTP`).
     IPPROTO_SCTP = libc::IPPROTO_SCTP;
-    /// UDP-Lite (`IPPROTO_UDPLITE`).
-    IPPROTO_UDPLITE = libc::IPPROTO_UDPLITE;
-    /// MPLS in IP (`IPPROTO_MPLS`).
-    IPPROTO_MPLS = libc::IPPROTO_MPLS;
+    /// UDP-Lite (`IPPROTO_UDPLITE`); `-1` on macOS.
+    IPPROTO_UDPLITE = os::IPPROTO_UDPLITE;
+    /// MPLS in IP (`IPPROTO_MPLS`); `-1` on macOS.
+    IPPROTO_MPLS = os::IPPROTO_MPLS;
     /// Raw IP packets (`IPPROTO_RAW`).
     IPPROTO_RAW = libc::IPPROTO_RAW;
     /// One past the largest protocol number (`IPPROTO_MAX`).
@@ -199,7 +199,7 @@ newtype_consts! {
     /// Permit sending broadcast datagrams (`SO_BROADCAST`); a flag.
     SO_BROADCAST = libc::SO_BROADCAST;
     /// Bypass hardware when possible (`SO_USELOOPBACK`); `-1` on Linux.
-    SO_USELOOPBACK = -1;
+    SO_USELOOPBACK = os::SO_USELOOPBACK;
     /// Linger on close if data is present (`SO_LINGER`); a duration in whole seconds.
     SO_LINGER = libc::SO_LINGER;
     /// Leave received out-of-band data inline (`SO_OOBINLINE`); a flag.
@@ -288,4 +288,58 @@ impl TryFrom<i32> for Shutdown {
         Shutdown::from_raw(raw)
             .ok_or_else(|| crate::error::SocketError::from(crate::error::BAD_SHUTDOWN))
     }
+}
+
+/// The values that differ between the supported systems: each OS's own,
+/// `-1` where it lacks the constant.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod os {
+    pub(super) const AF_IMPLINK: i32 = -1;
+    pub(super) const AF_PUP: i32 = -1;
+    pub(super) const AF_CHAOS: i32 = -1;
+    pub(super) const AF_NS: i32 = -1;
+    pub(super) const AF_ISO: i32 = -1;
+    pub(super) const AF_OSI: i32 = -1;
+    pub(super) const AF_ECMA: i32 = -1;
+    pub(super) const AF_DATAKIT: i32 = -1;
+    pub(super) const AF_CCITT: i32 = -1;
+    pub(super) const AF_DLI: i32 = -1;
+    pub(super) const AF_LAT: i32 = -1;
+    pub(super) const AF_HYLINK: i32 = -1;
+    pub(super) const SO_USELOOPBACK: i32 = -1;
+    pub(super) const IPPROTO_DCCP: i32 = libc::IPPROTO_DCCP;
+    pub(super) const IPPROTO_BEETPH: i32 = libc::IPPROTO_BEETPH;
+    pub(super) const IPPROTO_COMP: i32 = libc::IPPROTO_COMP;
+    pub(super) const IPPROTO_UDPLITE: i32 = libc::IPPROTO_UDPLITE;
+    pub(super) const IPPROTO_MPLS: i32 = libc::IPPROTO_MPLS;
+}
+
+#[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
+mod os {
+    pub(super) const AF_IMPLINK: i32 = libc::AF_IMPLINK;
+    pub(super) const AF_PUP: i32 = libc::AF_PUP;
+    pub(super) const AF_CHAOS: i32 = libc::AF_CHAOS;
+    #[cfg(target_os = "freebsd")]
+    pub(super) const AF_NS: i32 = -1;
+    #[cfg(not(target_os = "freebsd"))]
+    pub(super) const AF_NS: i32 = libc::AF_NS;
+    pub(super) const AF_ISO: i32 = libc::AF_ISO;
+    pub(super) const AF_OSI: i32 = libc::AF_OSI;
+    pub(super) const AF_ECMA: i32 = libc::AF_ECMA;
+    pub(super) const AF_DATAKIT: i32 = libc::AF_DATAKIT;
+    pub(super) const AF_CCITT: i32 = libc::AF_CCITT;
+    pub(super) const AF_DLI: i32 = libc::AF_DLI;
+    pub(super) const AF_LAT: i32 = libc::AF_LAT;
+    pub(super) const AF_HYLINK: i32 = libc::AF_HYLINK;
+    pub(super) const SO_USELOOPBACK: i32 = libc::SO_USELOOPBACK;
+    pub(super) const IPPROTO_BEETPH: i32 = -1;
+    pub(super) const IPPROTO_COMP: i32 = libc::IPPROTO_IPCOMP;
+    #[cfg(target_os = "freebsd")]
+    pub(super) use libc::{IPPROTO_DCCP, IPPROTO_MPLS, IPPROTO_UDPLITE};
+    #[cfg(not(target_os = "freebsd"))]
+    pub(super) const IPPROTO_DCCP: i32 = -1;
+    #[cfg(not(target_os = "freebsd"))]
+    pub(super) const IPPROTO_UDPLITE: i32 = -1;
+    #[cfg(not(target_os = "freebsd"))]
+    pub(super) const IPPROTO_MPLS: i32 = -1;
 }

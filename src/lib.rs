@@ -203,24 +203,57 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
-mod addr;
-pub mod blocking;
-mod consts;
-mod driver;
-mod error;
-mod options;
-mod socket;
-mod sys;
-mod timeout;
+// The core is tokio's `AsyncFd`, which exists on Unix only; every other
+// target stops here, at one message, rather than at hundreds of errors.
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "freebsd"
+)))]
+compile_error!(
+    "blade-socket supports Linux, macOS and FreeBSD only (its core is tokio's AsyncFd, \
+     which is Unix-only); this target is not supported"
+);
 
-pub use addr::{AddressInfo, get_address_info};
-/// The bytes type that [`Socket::receive`] returns, re-exported so that
-/// naming it needs no `bytes` dependency of your own.
-pub use bytes::Bytes;
-pub use consts::*;
-pub use error::{ErrorKind, Result, SocketError, SocketException};
-pub use options::OptionValue;
-pub use socket::{
-    Datagram, OwnedReadHalf, OwnedWriteHalf, ReuniteError, Socket, SocketFd, SocketInfo,
-};
-pub use socket::{PeerCredentials, Queued, TcpInfo, WithFds, copy_bidirectional};
+/// Keeps the crate's items to the systems it supports, so that an
+/// unsupported target reports only the `compile_error!` above.
+macro_rules! supported {
+    ($($item:item)*) => {
+        $(
+            #[cfg(any(
+                target_os = "linux",
+                target_os = "android",
+                target_os = "macos",
+                target_os = "ios",
+                target_os = "freebsd"
+            ))]
+            $item
+        )*
+    };
+}
+
+supported! {
+    mod addr;
+    pub mod blocking;
+    mod consts;
+    mod driver;
+    mod error;
+    mod options;
+    mod socket;
+    mod sys;
+    mod timeout;
+
+    pub use addr::{AddressInfo, get_address_info};
+    /// The bytes type that [`Socket::receive`] returns, re-exported so that
+    /// naming it needs no `bytes` dependency of your own.
+    pub use bytes::Bytes;
+    pub use consts::*;
+    pub use error::{ErrorKind, Result, SocketError, SocketException};
+    pub use options::OptionValue;
+    pub use socket::{
+        Datagram, OwnedReadHalf, OwnedWriteHalf, ReuniteError, Socket, SocketFd, SocketInfo,
+    };
+    pub use socket::{PeerCredentials, Queued, TcpInfo, WithFds, copy_bidirectional};
+}

@@ -19,10 +19,46 @@ use std::{
 use bytes::BytesMut;
 use tokio::io::{Interest, unix::AsyncFd};
 
+// The OS modules. Linux's own ways (`linux::fast`) give way to the portable
+// ones (`unix`) under `--cfg blade_socket_portable`, so those are tested here.
+#[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
+mod bsd;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod linux;
+#[cfg(not(all(
+    any(target_os = "linux", target_os = "android"),
+    not(blade_socket_portable)
+)))]
+mod unix;
+
+#[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
+pub(crate) use bsd::{COPIED_OPTIONS, eof_or_reset};
+#[cfg(all(
+    any(target_os = "linux", target_os = "android"),
+    not(blade_socket_portable)
+))]
+pub(crate) use linux::fast::{
+    OFFLOADS, accept, domain, enable_gro, pair, protocol, socket,
+};
+#[cfg(all(
+    any(target_os = "linux", target_os = "android"),
+    not(blade_socket_portable)
+))]
+use linux::fast::{gro_segment, recvmmsg, sendmmsg, set_segment};
 #[cfg(any(target_os = "linux", target_os = "android"))]
-pub(crate) use linux::eof_or_reset;
+pub(crate) use linux::{COPIED_OPTIONS, eof_or_reset};
+#[cfg(not(all(
+    any(target_os = "linux", target_os = "android"),
+    not(blade_socket_portable)
+)))]
+pub(crate) use unix::{
+    OFFLOADS, accept, domain, enable_gro, pair, protocol, socket,
+};
+#[cfg(not(all(
+    any(target_os = "linux", target_os = "android"),
+    not(blade_socket_portable)
+)))]
+use unix::{gro_segment, recvmmsg, sendmmsg, set_segment};
 
 /// A borrowed descriptor number, registered with the reactor by [`Io`].
 #[derive(Debug)]
@@ -869,15 +905,13 @@ fn read_control(hdr: &libc::msghdr) -> (usize, bool) {
     let mut any = false;
     // SAFETY: the kernel set `msg_controllen` to the bytes it wrote in the
     // control buffer `msg_control` points to; CMSG_FIRSTHDR/NXTHDR read only
-    // headers that lie within those bytes, and a UDP_GRO message carries
-    // one int, read unaligned.
+    // headers that lie within those bytes, each handed to `gro_segment` whole.
     unsafe {
         let mut c = libc::CMSG_FIRSTHDR(hdr);
         while !c.is_null() {
             any = true;
-            if (*c).cmsg_level == libc::SOL_UDP && (*c).cmsg_type == libc::UDP_GRO {
-                let v = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::c_int>());
-                segment = usize::try_from(v).unwrap_or(0);
+            if let Some(v) = gro_segment(c) {
+                segment = v;
             }
             c = libc::CMSG_NXTHDR(hdr, c);
         }
@@ -898,6 +932,8 @@ fn c_sock_addr(addr: &SocketAddr) -> (CSockAddr, libc::socklen_t) {
         SocketAddr::V4(a) => (
             CSockAddr {
                 v4: libc::sockaddr_in {
+                    #[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
+                    sin_len: std::mem::size_of::<libc::sockaddr_in>() as u8,
                     sin_family: libc::AF_INET as libc::sa_family_t,
                     sin_port: a.port().to_be(),
                     sin_addr: libc::in_addr {
@@ -911,6 +947,8 @@ fn c_sock_addr(addr: &SocketAddr) -> (CSockAddr, libc::socklen_t) {
         SocketAddr::V6(a) => (
             CSockAddr {
                 v6: libc::sockaddr_in6 {
+                    #[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
+                    sin6_len: std::mem::size_of::<libc::sockaddr_in6>() as u8,
                     sin6_family: libc::AF_INET6 as libc::sa_family_t,
                     sin6_port: a.port().to_be(),
                     sin6_flowinfo: a.flowinfo(),
@@ -952,6 +990,24 @@ pub(crate) fn send_to_ip(
     Ok(n as usize)
 }
 
+/// Whether the socket is listening (`SO_ACCEPTCONN`, on every OS; socket2
+/// asks it only on some).
+pub(crate) fn is_listener(s: &socket2::Socket) -> io::Result<bool> {
+    Ok(getsockopt_int(s.as_fd(), libc::SOL_SOCKET, libc::SO_ACCEPTCONN)? != 0)
+}
+
+/// Readies a descriptor the user handed over: non-blocking, and on Apple's
+/// systems with `SO_NOSIGPIPE` (which socket2 sets on the sockets it makes,
+/// and which is what keeps a send to a vanished peer from raising `SIGPIPE`
+/// there: macOS ignores `MSG_NOSIGNAL`).
+pub(crate) fn adopt(s: &socket2::Socket) -> io::Result<()> {
+    s.set_nonblocking(true)?;
+    // Best effort: some families refuse it, and their sends raise no SIGPIPE.
+    #[cfg(target_vendor = "apple")]
+    let _ = s.set_nosigpipe(true);
+    Ok(())
+}
+
 /// Reads an `int` socket option.
 pub(crate) fn getsockopt_int(fd: BorrowedFd<'_>, level: i32, name: i32) -> io::Result<i32> {
     let mut value: libc::c_int = 0;
@@ -991,31 +1047,39 @@ pub(crate) fn setsockopt_int(
 
 /// `sendfile(2)` from `file` at `*offset` (advanced by the count sent), with
 /// `SIGPIPE` held off: sendfile has no `MSG_NOSIGNAL`, and raises the signal on
-/// a vanished peer even when it reports a partial count.
+/// a vanished peer even when it reports a partial count (on Apple's systems
+/// the socket's `SO_NOSIGPIPE`, set at creation, holds it off instead).
 pub(crate) fn sendfile(
     out: BorrowedFd<'_>,
     file: BorrowedFd<'_>,
     offset: &mut i64,
     count: usize,
 ) -> io::Result<usize> {
+    #[cfg(not(target_vendor = "apple"))]
     let _guard = SigpipeGuard::block();
-    let mut off: libc::off_t = *offset;
-    // SAFETY: both descriptors are borrowed and open; `off` is valid for writes.
-    let n = unsafe { libc::sendfile(out.as_raw_fd(), file.as_raw_fd(), &mut off, count) };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    *offset = off;
-    Ok(n as usize)
+    // Linux's sendfile reports a partial send as a count: socket2's wrapper
+    // serves. The BSDs' report it beside `EAGAIN`, which that wrapper drops.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let n = {
+        let at =
+            usize::try_from(*offset).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+        socket2::SockRef::from(&out).sendfile(&file, at, std::num::NonZeroUsize::new(count))?
+    };
+    #[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
+    let n = bsd::sendfile(out, file, *offset, count)?;
+    *offset += i64::try_from(n).unwrap_or(0);
+    Ok(n)
 }
 
 /// Blocks `SIGPIPE` on this thread; on drop, discards a `SIGPIPE` raised
 /// meanwhile and restores the mask. A `SIGPIPE` already pending is left alone.
+#[cfg(not(target_vendor = "apple"))]
 struct SigpipeGuard {
     old: libc::sigset_t,
     was_pending: bool,
 }
 
+#[cfg(not(target_vendor = "apple"))]
 impl SigpipeGuard {
     fn block() -> SigpipeGuard {
         let set = sigpipe_set();
@@ -1031,6 +1095,7 @@ impl SigpipeGuard {
     }
 }
 
+#[cfg(not(target_vendor = "apple"))]
 impl Drop for SigpipeGuard {
     fn drop(&mut self) {
         if !self.was_pending && sigpipe_pending() {
@@ -1047,6 +1112,7 @@ impl Drop for SigpipeGuard {
     }
 }
 
+#[cfg(not(target_vendor = "apple"))]
 fn sigpipe_set() -> libc::sigset_t {
     let mut set = MaybeUninit::<libc::sigset_t>::zeroed();
     // SAFETY: sigemptyset initialises the set; sigaddset takes it initialised.
@@ -1057,6 +1123,7 @@ fn sigpipe_set() -> libc::sigset_t {
     }
 }
 
+#[cfg(not(target_vendor = "apple"))]
 fn sigpipe_pending() -> bool {
     let mut set = MaybeUninit::<libc::sigset_t>::zeroed();
     // SAFETY: sigpending fills the set, which is valid for writes; sigismember
@@ -1194,6 +1261,16 @@ unsafe fn sockaddr_to_std(addr: *const libc::sockaddr, len: libc::socklen_t) -> 
     }
 }
 
+/// One message of a batch: the layout of Linux's `mmsghdr` (a `msghdr` and
+/// the length the kernel sets), so that one set of headers serves
+/// `sendmmsg`/`recvmmsg` and, one at a time, `sendmsg`/`recvmsg` on any OS.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub(crate) struct MmsgHdr {
+    pub(crate) msg_hdr: libc::msghdr,
+    pub(crate) msg_len: libc::c_uint,
+}
+
 /// One message of a [`send_batch`]: the slices `iov` of the batch, sent as
 /// one datagram, or with `segment > 0` as UDP GSO datagrams of `segment`
 /// bytes each (the last may be shorter).
@@ -1227,7 +1304,7 @@ pub(crate) fn send_batch(
     };
     let mut control = vec![[0u64; CMSG_WORDS]; entries.len()];
     // SAFETY: all-zero is a valid `mmsghdr` (null pointers, zero lengths).
-    let mut msgs: Vec<libc::mmsghdr> = vec![unsafe { std::mem::zeroed() }; entries.len()];
+    let mut msgs: Vec<MmsgHdr> = vec![unsafe { std::mem::zeroed() }; entries.len()];
     for ((entry, msg), cmsg) in entries.iter().zip(&mut msgs).zip(&mut control) {
         let iov = &bufs[entry.iov.clone()];
         let to = if to.len() == 1 {
@@ -1241,41 +1318,33 @@ pub(crate) fn send_batch(
         hdr.msg_namelen = to.len();
         // `IoSlice` is guaranteed ABI-compatible with `iovec` on Unix.
         hdr.msg_iov = iov.as_ptr() as *mut libc::iovec;
-        hdr.msg_iovlen = iov.len();
+        hdr.msg_iovlen = iov.len() as _;
         if entry.segment > 0 {
             hdr.msg_control = cmsg.as_mut_ptr().cast();
-            // SAFETY: CMSG_SPACE is a pure size computation.
-            hdr.msg_controllen = unsafe { libc::CMSG_SPACE(2) } as usize;
-            // SAFETY: `msg_control` points to `CMSG_WORDS * 8` zeroed, aligned
-            // bytes, more than the CMSG_SPACE(2) announced, so CMSG_FIRSTHDR
-            // is non-null and the header and its 2 data bytes lie inside it.
-            unsafe {
-                let c = libc::CMSG_FIRSTHDR(hdr);
-                (*c).cmsg_level = libc::SOL_UDP;
-                (*c).cmsg_type = libc::UDP_SEGMENT;
-                (*c).cmsg_len = libc::CMSG_LEN(2) as usize;
-                std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<u16>(), entry.segment);
-            }
+            // SAFETY: `msg_control` points to `CMSG_WORDS * 8` zeroed bytes,
+            // aligned for `cmsghdr`, more than CMSG_SPACE(2).
+            unsafe { set_segment(hdr, entry.segment)? };
         }
     }
     let flags = flags | libc::MSG_NOSIGNAL;
     let fd = sock.as_raw_fd();
     loop {
-        let n = if mmsg {
+        let r = if mmsg {
             // SAFETY: `msgs` holds `msgs.len()` initialised headers whose
             // pointers (address, slices, control) outlive the call.
-            unsafe { libc::sendmmsg(fd, msgs.as_mut_ptr(), msgs.len() as libc::c_uint, flags) }
+            unsafe { sendmmsg(fd, &mut msgs, flags) }
         } else {
             // SAFETY: as above, for the one header `msgs[0]`.
             let n = unsafe { libc::sendmsg(fd, &msgs[0].msg_hdr, flags) };
-            if n < 0 { -1 } else { 1 }
+            if n < 0 {
+                Err(io::Error::last_os_error())
+            } else {
+                Ok(1)
+            }
         };
-        if n >= 0 {
-            return Ok(n as usize);
-        }
-        let err = io::Error::last_os_error();
-        if err.kind() != io::ErrorKind::Interrupted {
-            return Err(err);
+        match r {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            r => return r,
         }
     }
 }
@@ -1284,7 +1353,7 @@ pub(crate) fn send_batch(
 /// call to call so that a batch allocates and clears nothing.
 #[derive(Default)]
 pub(crate) struct RecvScratch {
-    msgs: Vec<libc::mmsghdr>,
+    msgs: Vec<MmsgHdr>,
     iovs: Vec<libc::iovec>,
     names: Vec<socket2::SockAddrStorage>,
     control: Vec<[u64; RECV_CONTROL_WORDS]>,
@@ -1385,7 +1454,7 @@ pub(crate) fn recv_batch(
         hdr.msg_iov = iov;
         hdr.msg_iovlen = 1;
         hdr.msg_control = cmsg.as_mut_ptr().cast();
-        hdr.msg_controllen = RECV_CONTROL_WORDS * 8;
+        hdr.msg_controllen = (RECV_CONTROL_WORDS * 8) as _;
         hdr.msg_flags = 0;
         msg.msg_len = 0;
     }
@@ -1395,21 +1464,11 @@ pub(crate) fn recv_batch(
         // iovec over a distinct `slot`-byte part of `buf`'s spare capacity,
         // and its own aligned control buffer, all of which outlive the call;
         // the lengths given are theirs.
-        let n = unsafe {
-            libc::recvmmsg(
-                fd,
-                msgs.as_mut_ptr(),
-                count as libc::c_uint,
-                flags,
-                std::ptr::null_mut(),
-            )
-        };
-        if n >= 0 {
-            break n as usize;
-        }
-        let err = io::Error::last_os_error();
-        if err.kind() != io::ErrorKind::Interrupted {
-            return Err(err);
+        let r = unsafe { recvmmsg(fd, &mut msgs[..count], flags) };
+        match r {
+            Ok(n) => break n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
     };
     let base = spare.as_mut_ptr();

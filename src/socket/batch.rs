@@ -140,9 +140,9 @@ pub(crate) struct Offload {
 impl Default for Offload {
     fn default() -> Self {
         Offload {
-            gso: AtomicBool::new(true),
+            gso: AtomicBool::new(sys::OFFLOADS),
             gso_retry: AtomicU32::new(0),
-            mmsg: AtomicBool::new(true),
+            mmsg: AtomicBool::new(sys::OFFLOADS),
             gro: AtomicU8::new(GRO_UNTRIED),
             refuse: AtomicU8::new(0),
             queued: AtomicBool::new(false),
@@ -414,6 +414,10 @@ impl Offload {
     /// Whether a batch starting now tries UDP GSO: yes unless the OS
     /// refused it within the last [`GSO_RETRY`] batches.
     fn gso_now(&self) -> bool {
+        // No UDP GSO off Linux (or in a portable build): never tried.
+        if !sys::OFFLOADS {
+            return false;
+        }
         if self.gso.load(Ordering::Relaxed) {
             return true;
         }
@@ -442,14 +446,8 @@ impl Offload {
         if self.gro.load(Ordering::Relaxed) != GRO_UNTRIED {
             return;
         }
-        let on = !self.refused(REFUSE_GRO)
-            && sys::setsockopt_int(
-                std::os::fd::AsFd::as_fd(sock),
-                libc::SOL_UDP,
-                libc::UDP_GRO,
-                1,
-            )
-            .is_ok();
+        let on =
+            !self.refused(REFUSE_GRO) && sys::enable_gro(std::os::fd::AsFd::as_fd(sock)).is_ok();
         let _ = self.gro.compare_exchange(
             GRO_UNTRIED,
             if on { GRO_ON } else { GRO_OFF },

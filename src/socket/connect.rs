@@ -527,13 +527,8 @@ fn accept_one(
     s: &socket2::Socket,
     blocking_fd: bool,
 ) -> std::io::Result<(socket2::Socket, socket2::SockAddr)> {
-    let flags = if blocking_fd {
-        libc::SOCK_CLOEXEC
-    } else {
-        libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC
-    };
     loop {
-        match s.accept4(flags) {
+        match crate::sys::accept(s, blocking_fd) {
             Err(e) if matches!(e.raw_os_error(), Some(libc::ECONNABORTED | libc::EPROTO)) => {}
             r => return r,
         }

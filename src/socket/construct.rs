@@ -26,9 +26,9 @@ impl Socket {
     /// # Ok::<(), blade_socket::SocketError>(())
     /// ```
     pub fn new(family: Family, ty: SockType, protocol: Protocol) -> Result<Socket> {
-        let sock_type = socket2::Type::from(ty.raw()).nonblocking().cloexec();
+        let sock_type = socket2::Type::from(ty.raw());
         let proto = (protocol.raw() != 0).then(|| socket2::Protocol::from(protocol.raw()));
-        let sock = socket2::Socket::new(socket2::Domain::from(family.raw()), sock_type, proto)?;
+        let sock = crate::sys::socket(socket2::Domain::from(family.raw()), sock_type, proto)?;
         let host = addr::loopback(family).to_owned();
         Ok(Socket::from_parts(
             sock,
@@ -174,10 +174,10 @@ impl Socket {
     pub fn from_fd(fd: OwnedFd) -> Result<Socket> {
         let sock = socket2::Socket::from(fd);
         let ty = SockType::from_raw(sock.r#type()?.into());
-        let family = Family::from_raw(sock.domain()?.into());
-        let protocol = Protocol::from_raw(sock.protocol()?.map_or(0, i32::from));
-        sock.set_nonblocking(true)?;
-        let (phase, local) = if sock.is_listener()? {
+        let family = Family::from_raw(crate::sys::domain(&sock)?.into());
+        let protocol = Protocol::from_raw(crate::sys::protocol(&sock)?.map_or(0, i32::from));
+        crate::sys::adopt(&sock)?;
+        let (phase, local) = if crate::sys::is_listener(&sock)? {
             (Phase::Listening, sock.local_addr().ok())
         } else if let Ok(peer) = sock.peer_addr() {
             (Phase::Connected, Some(peer))

@@ -47,8 +47,7 @@ impl Socket {
     /// ```
     #[doc(alias = "socketpair")]
     pub fn pair_of(ty: SockType) -> Result<(Socket, Socket)> {
-        let sock_type = socket2::Type::from(ty.raw()).nonblocking().cloexec();
-        let (a, b) = socket2::Socket::pair(socket2::Domain::UNIX, sock_type, None)?;
+        let (a, b) = crate::sys::pair(socket2::Type::from(ty.raw()))?;
         let end = |s| {
             Socket::from_parts(
                 s,

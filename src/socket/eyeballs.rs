@@ -36,7 +36,9 @@ enum Progress {
 /// The `int` options a new attempt's socket copies from the user's socket,
 /// as (level, name): every one `set_option` can set, and the TCP, IPv4 and
 /// IPv6 ones a user may have set through `with_sockref`. (Buffer sizes and
-/// `SO_LINGER` need conversions: see [`Template`].)
+/// `SO_LINGER` need conversions: see [`Template`].) The OS's own ones
+/// (`SO_MARK`, `TCP_USER_TIMEOUT`, ... on Linux) follow in
+/// [`sys::COPIED_OPTIONS`].
 const COPIED: &[(i32, i32)] = &[
     (libc::SOL_SOCKET, libc::SO_DEBUG),
     (libc::SOL_SOCKET, libc::SO_REUSEADDR),
@@ -47,13 +49,9 @@ const COPIED: &[(i32, i32)] = &[
     (libc::SOL_SOCKET, libc::SO_OOBINLINE),
     (libc::SOL_SOCKET, libc::SO_TIMESTAMP),
     (libc::SOL_SOCKET, libc::SO_RCVLOWAT),
-    (libc::SOL_SOCKET, libc::SO_PRIORITY),
-    (libc::SOL_SOCKET, libc::SO_MARK),
     (libc::IPPROTO_TCP, libc::TCP_NODELAY),
-    (libc::IPPROTO_TCP, libc::TCP_KEEPIDLE),
     (libc::IPPROTO_TCP, libc::TCP_KEEPINTVL),
     (libc::IPPROTO_TCP, libc::TCP_KEEPCNT),
-    (libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT),
     (libc::IPPROTO_TCP, libc::TCP_MAXSEG),
     (libc::IPPROTO_IP, libc::IP_TOS),
     (libc::IPPROTO_IP, libc::IP_TTL),
@@ -75,12 +73,12 @@ struct Template {
 impl Template {
     fn read(s: &socket2::Socket) -> Template {
         // Only what the user changed: a fresh socket shows the defaults.
-        let fresh = s
-            .domain()
-            .and_then(|d| socket2::Socket::new(d, s.r#type()?, s.protocol()?))
+        let fresh = sys::domain(s)
+            .and_then(|d| socket2::Socket::new(d, s.r#type()?, sys::protocol(s)?))
             .ok();
         let ints = COPIED
             .iter()
+            .chain(sys::COPIED_OPTIONS)
             .filter_map(|&(level, name)| {
                 let v = sys::getsockopt_int(s.as_fd(), level, name).ok()?;
                 let default = fresh
@@ -100,8 +98,7 @@ impl Template {
 
     /// A new socket like `s`, with its options; each option is best effort.
     fn make(&self, like: &socket2::Socket) -> io::Result<socket2::Socket> {
-        let ty = like.r#type()?.nonblocking().cloexec();
-        let s = socket2::Socket::new(like.domain()?, ty, like.protocol()?)?;
+        let s = sys::socket(sys::domain(like)?, like.r#type()?, sys::protocol(like)?)?;
         for &(level, name, value) in &self.ints {
             let _ = sys::setsockopt_int(s.as_fd(), level, name, value);
         }

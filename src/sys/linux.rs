@@ -67,3 +67,144 @@ pub(crate) fn eof_or_reset(fd: BorrowedFd<'_>) -> io::Result<()> {
     };
     Err(io::Error::from_raw_os_error(errno))
 }
+
+/// The options (level, name) that only Linux has, which a happy-eyeballs
+/// attempt copies from the user's socket besides the portable ones.
+pub(crate) const COPIED_OPTIONS: &[(i32, i32)] = &[
+    (libc::SOL_SOCKET, libc::SO_PRIORITY),
+    (libc::SOL_SOCKET, libc::SO_MARK),
+    (libc::IPPROTO_TCP, libc::TCP_KEEPIDLE),
+    (libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT),
+];
+
+/// Linux's own ways, which `--cfg blade_socket_portable` turns off so that
+/// the portable ones in `sys/unix.rs` run (and are tested) on Linux.
+#[cfg(not(blade_socket_portable))]
+pub(crate) mod fast {
+    use std::{io, os::fd::BorrowedFd};
+
+    use super::super::{MmsgHdr, setsockopt_int};
+
+    /// `sendmmsg`/`recvmmsg`, UDP GSO and GRO are worth trying.
+    pub(crate) const OFFLOADS: bool = true;
+
+    // `MmsgHdr` is passed to the kernel as an `mmsghdr`.
+    const _: () = assert!(
+        std::mem::size_of::<MmsgHdr>() == std::mem::size_of::<libc::mmsghdr>()
+            && std::mem::align_of::<MmsgHdr>() == std::mem::align_of::<libc::mmsghdr>()
+            && std::mem::offset_of!(MmsgHdr, msg_len)
+                == std::mem::offset_of!(libc::mmsghdr, msg_len)
+    );
+
+    /// A new socket, non-blocking and close-on-exec from birth: one `socket(2)`.
+    pub(crate) fn socket(
+        domain: socket2::Domain,
+        ty: socket2::Type,
+        proto: Option<socket2::Protocol>,
+    ) -> io::Result<socket2::Socket> {
+        socket2::Socket::new(domain, ty.nonblocking().cloexec(), proto)
+    }
+
+    /// A connected pair of Unix-domain sockets, non-blocking from birth.
+    pub(crate) fn pair(ty: socket2::Type) -> io::Result<(socket2::Socket, socket2::Socket)> {
+        socket2::Socket::pair(socket2::Domain::UNIX, ty.nonblocking().cloexec(), None)
+    }
+
+    /// `accept4(2)`: the connection comes close-on-exec, and non-blocking
+    /// unless `blocking_fd`, in one syscall.
+    pub(crate) fn accept(
+        s: &socket2::Socket,
+        blocking_fd: bool,
+    ) -> io::Result<(socket2::Socket, socket2::SockAddr)> {
+        let flags = if blocking_fd {
+            libc::SOCK_CLOEXEC
+        } else {
+            libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC
+        };
+        s.accept4(flags)
+    }
+
+    /// The socket's family (`SO_DOMAIN`).
+    pub(crate) fn domain(s: &socket2::Socket) -> io::Result<socket2::Domain> {
+        s.domain()
+    }
+
+    /// The socket's protocol (`SO_PROTOCOL`).
+    pub(crate) fn protocol(s: &socket2::Socket) -> io::Result<Option<socket2::Protocol>> {
+        s.protocol()
+    }
+
+    /// Turns `UDP_GRO` on.
+    pub(crate) fn enable_gro(fd: BorrowedFd<'_>) -> io::Result<()> {
+        setsockopt_int(fd, libc::SOL_UDP, libc::UDP_GRO, 1)
+    }
+
+    /// `sendmmsg(2)` of every header in `msgs`: how many were sent.
+    ///
+    /// # Safety
+    /// Every header's pointers (address, slices, control) are valid for the
+    /// lengths it gives, for the whole call.
+    pub(crate) unsafe fn sendmmsg(fd: i32, msgs: &mut [MmsgHdr], flags: i32) -> io::Result<usize> {
+        let len = u32::try_from(msgs.len()).unwrap_or(u32::MAX);
+        // SAFETY: `MmsgHdr` has `mmsghdr`'s layout (asserted above); the
+        // caller vouches for the pointers inside.
+        let n = unsafe { libc::sendmmsg(fd, msgs.as_mut_ptr().cast(), len, flags) };
+        usize::try_from(n).map_err(|_| io::Error::last_os_error())
+    }
+
+    /// `recvmmsg(2)` into the headers of `msgs`: how many were filled.
+    ///
+    /// # Safety
+    /// As for [`sendmmsg`], for writes.
+    pub(crate) unsafe fn recvmmsg(fd: i32, msgs: &mut [MmsgHdr], flags: i32) -> io::Result<usize> {
+        let len = u32::try_from(msgs.len()).unwrap_or(u32::MAX);
+        // SAFETY: as in `sendmmsg`; a null timeout waits as `flags` say.
+        let n = unsafe {
+            libc::recvmmsg(
+                fd,
+                msgs.as_mut_ptr().cast(),
+                len,
+                flags,
+                std::ptr::null_mut(),
+            )
+        };
+        usize::try_from(n).map_err(|_| io::Error::last_os_error())
+    }
+
+    /// Writes a `UDP_SEGMENT` control message of `segment` into `hdr`'s
+    /// control buffer, and sets its length.
+    ///
+    /// # Safety
+    /// `hdr.msg_control` points to at least `CMSG_SPACE(2)` zeroed bytes
+    /// aligned for `cmsghdr`.
+    pub(crate) unsafe fn set_segment(hdr: &mut libc::msghdr, segment: u16) -> io::Result<()> {
+        // SAFETY: CMSG_SPACE is a pure size computation; the caller's buffer
+        // holds that many bytes, so CMSG_FIRSTHDR is non-null and the header
+        // and its 2 data bytes lie inside it.
+        unsafe {
+            hdr.msg_controllen = libc::CMSG_SPACE(2) as _;
+            let c = libc::CMSG_FIRSTHDR(hdr);
+            (*c).cmsg_level = libc::SOL_UDP;
+            (*c).cmsg_type = libc::UDP_SEGMENT;
+            (*c).cmsg_len = libc::CMSG_LEN(2) as _;
+            std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<u16>(), segment);
+        }
+        Ok(())
+    }
+
+    /// The segment size a `UDP_GRO` control message `c` carries; `None`
+    /// for any other message.
+    ///
+    /// # Safety
+    /// `c` points to a whole control message the kernel wrote.
+    pub(crate) unsafe fn gro_segment(c: *const libc::cmsghdr) -> Option<usize> {
+        // SAFETY: the caller's `c` is readable; a UDP_GRO message carries one
+        // int, read unaligned.
+        unsafe {
+            ((*c).cmsg_level == libc::SOL_UDP && (*c).cmsg_type == libc::UDP_GRO).then(|| {
+                let v = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::c_int>());
+                usize::try_from(v).unwrap_or(0)
+            })
+        }
+    }
+}

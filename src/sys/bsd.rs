@@ -1,0 +1,135 @@
+//! macOS and FreeBSD: the TCP state behind reset versus end of file, the
+//! options only they have, and their `sendfile(2)`.
+
+use std::{
+    io,
+    mem::MaybeUninit,
+    os::fd::{AsRawFd, BorrowedFd},
+};
+
+/// `TCPS_CLOSED` in BSD's `tcp_fsm.h` (libc does not name the states).
+const TCPS_CLOSED: u8 = 0;
+
+/// The options (level, name) that only this OS has (or names its own way),
+/// which a happy-eyeballs attempt copies besides the portable ones.
+#[cfg(target_vendor = "apple")]
+pub(crate) const COPIED_OPTIONS: &[(i32, i32)] = &[(libc::IPPROTO_TCP, libc::TCP_KEEPALIVE)];
+#[cfg(target_os = "freebsd")]
+pub(crate) const COPIED_OPTIONS: &[(i32, i32)] = &[(libc::IPPROTO_TCP, libc::TCP_KEEPIDLE)];
+
+/// A TCP socket's state: macOS's `TCP_CONNECTION_INFO`.
+#[cfg(target_vendor = "apple")]
+fn tcp_state(fd: BorrowedFd<'_>) -> io::Result<u8> {
+    let mut info = MaybeUninit::<libc::tcp_connection_info>::zeroed();
+    let mut len = std::mem::size_of::<libc::tcp_connection_info>() as libc::socklen_t;
+    // SAFETY: `info` is valid for writes of `len` bytes, its size.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_CONNECTION_INFO,
+            info.as_mut_ptr().cast(),
+            &mut len,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: all-zero is a valid `tcp_connection_info` (integers only), and
+    // the kernel wrote at most its size over it.
+    Ok(unsafe { info.assume_init() }.tcpi_state)
+}
+
+/// A TCP socket's state: FreeBSD's `TCP_INFO`.
+#[cfg(target_os = "freebsd")]
+fn tcp_state(fd: BorrowedFd<'_>) -> io::Result<u8> {
+    let mut info = MaybeUninit::<libc::tcp_info>::zeroed();
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: `info` is valid for writes of `len` bytes, its size.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            info.as_mut_ptr().cast(),
+            &mut len,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: all-zero is a valid `tcp_info` (integers only), and the
+    // kernel wrote at most its size over it.
+    Ok(unsafe { info.assume_init() }.tcpi_state)
+}
+
+/// Called after a TCP receive read end of file: `Ok` after the peer's clean
+/// close, `ECONNRESET` after a reset. A reset leaves the connection
+/// `CLOSED`; a BSD kernel that has already dropped it answers the query
+/// itself with `ECONNRESET`. A clean close leaves it in `CLOSE_WAIT`.
+pub(crate) fn eof_or_reset(fd: BorrowedFd<'_>) -> io::Result<()> {
+    match tcp_state(fd) {
+        Ok(TCPS_CLOSED) => Err(io::Error::from_raw_os_error(libc::ECONNRESET)),
+        Err(e) if e.raw_os_error() == Some(libc::ECONNRESET) => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// `sendfile(2)` of up to `count` bytes of `file` from `offset` to the socket
+/// `out`: how many were sent. On a non-blocking socket the BSDs report a
+/// partial send as `EAGAIN` with the count beside it (which socket2's
+/// wrapper drops); that count is returned here, so no byte goes twice.
+pub(crate) fn sendfile(
+    out: BorrowedFd<'_>,
+    file: BorrowedFd<'_>,
+    offset: i64,
+    count: usize,
+) -> io::Result<usize> {
+    #[cfg(target_vendor = "apple")]
+    let (rc, sent) = {
+        let mut len = libc::off_t::try_from(count).unwrap_or(libc::off_t::MAX);
+        // SAFETY: both descriptors are borrowed and open; `len` is valid for
+        // reads and writes; no header/trailer vector (null).
+        let rc = unsafe {
+            libc::sendfile(
+                file.as_raw_fd(),
+                out.as_raw_fd(),
+                offset,
+                &mut len,
+                std::ptr::null_mut(),
+                0,
+            )
+        };
+        (rc, len)
+    };
+    #[cfg(target_os = "freebsd")]
+    let (rc, sent) = {
+        let mut sent: libc::off_t = 0;
+        // SAFETY: both descriptors are borrowed and open; `sent` is valid for
+        // writes; no header/trailer vector (null).
+        let rc = unsafe {
+            libc::sendfile(
+                file.as_raw_fd(),
+                out.as_raw_fd(),
+                offset,
+                count,
+                std::ptr::null_mut(),
+                &mut sent,
+                0,
+            )
+        };
+        (rc, sent)
+    };
+    let sent = usize::try_from(sent).unwrap_or(0);
+    if rc < 0 {
+        let err = io::Error::last_os_error();
+        let partial = matches!(
+            err.raw_os_error(),
+            Some(libc::EAGAIN | libc::EINTR | libc::EBUSY)
+        );
+        if !(partial && sent > 0) {
+            return Err(err);
+        }
+    }
+    Ok(sent)
+}
