@@ -280,7 +280,12 @@ pub(crate) fn ip_literal(host: &str) -> Option<IpAddr> {
 /// `host_port` shows it (Linux).
 pub(crate) fn unix(host: &str) -> Result<SockAddr> {
     let path = match host.strip_prefix('@') {
-        Some(name) => format!("\0{name}"),
+        Some(name) if sys::ABSTRACT_NAMES => format!("\0{name}"),
+        Some(_) => {
+            return Err(SocketError::invalid(format!(
+                "{host:?}: abstract Unix names are not supported on this platform"
+            )));
+        }
         None => host.to_owned(),
     };
     SockAddr::unix(path).map_err(|e| SocketError::invalid(format!("{host:?}: {e}")))

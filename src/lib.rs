@@ -186,6 +186,19 @@
 //!   duration and outcome; connections' local and peer addresses. Payload
 //!   bytes are never recorded. Without a subscriber they cost one cached check.
 //!
+//! ## Platforms
+//! Linux, macOS and FreeBSD, with the same API on each. Linux alone has UDP
+//! GSO/GRO and `recvmmsg`/`sendmmsg`, which [`Socket::receive_many`] and
+//! [`Socket::send_many_to`] use there; elsewhere they move one datagram per
+//! syscall. Abstract Unix names (`@name`) are Linux's too; elsewhere they
+//! fail with `not supported on this platform`, as does an `SO_*` option the
+//! OS lacks (its constant is `-1`). Constants take each OS's own values.
+//! Reset versus end of file is told apart by the TCP state on every system
+//! (`TCP_INFO` on Linux and FreeBSD, `TCP_CONNECTION_INFO` on macOS).
+//! `--cfg blade_socket_portable` makes a Linux build take the portable paths,
+//! so they are tested there. Windows is not supported (tokio's `AsyncFd`
+//! is Unix-only): a build for it stops at a `compile_error!`.
+//!
 //! ## Differences from Blade's implementation
 //! - Errors are values ([`SocketError`], alias [`SocketException`]), never
 //!   `-1`/`false` returns; no call panics.
@@ -198,6 +211,7 @@
 //!   rather than resetting the connection.
 //! - `set_nodelay` (`TCP_NODELAY`) exists; Blade has none.
 #![deny(missing_docs, missing_debug_implementations, unreachable_pub)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)

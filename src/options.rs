@@ -79,7 +79,7 @@ impl Kind {
             }
             SO_ACCEPTCONN => Kind::Flag { read_only: true },
             SO_DEBUG | SO_REUSEADDR | SO_KEEPALIVE | SO_DONTROUTE | SO_BROADCAST | SO_OOBINLINE
-            | SO_REUSEPORT | SO_TIMESTAMP => Kind::Flag { read_only: false },
+            | SO_REUSEPORT | SO_TIMESTAMP | SO_USELOOPBACK => Kind::Flag { read_only: false },
             SO_SNDBUF | SO_RCVBUF | SO_SNDLOWAT | SO_RCVLOWAT => Kind::Int,
             SO_SNDTIMEO => Kind::SendTimeout,
             SO_RCVTIMEO => Kind::ReceiveTimeout,

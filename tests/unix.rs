@@ -300,6 +300,7 @@ async fn stream_failures_are_errors() {
     .await;
 }
 
+#[cfg(target_os = "linux")]
 #[tokio::test]
 async fn stream_bind_to_an_empty_host_autobinds() {
     within(async {
@@ -442,10 +443,12 @@ async fn seqpacket_listener_keeps_records() {
 // ----- abstract namespace -------------------------------------------------------------
 
 /// A name unique to this process and test.
+#[cfg(target_os = "linux")]
 fn abstract_name(tag: &str) -> String {
     format!("blade-socket-test-{}-{tag}", std::process::id())
 }
 
+#[cfg(target_os = "linux")]
 #[tokio::test]
 async fn abstract_addresses_show_as_at_names() {
     use std::os::linux::net::SocketAddrExt;
@@ -480,6 +483,7 @@ async fn abstract_addresses_show_as_at_names() {
 
 /// Fails if `bind` made a file named `path` in the working directory (the
 /// crate's root under `cargo test`), removing it first.
+#[cfg(all(target_os = "linux", not(blade_socket_portable)))]
 fn assert_no_file(path: &str) {
     let created = Path::new(path).exists();
     if created {
@@ -490,6 +494,7 @@ fn assert_no_file(path: &str) {
 
 /// `host()`/`info()` show an abstract address as `@name`; `bind`, `connect`
 /// and `send_to` should accept that same spelling back.
+#[cfg(all(target_os = "linux", not(blade_socket_portable)))]
 #[tokio::test]
 async fn abstract_at_names_round_trip_through_bind_and_connect() {
     within(async {
@@ -514,6 +519,39 @@ async fn abstract_at_names_round_trip_through_bind_and_connect() {
         let tx = unix(SOCK_DGRAM);
         tx.send_to(&format!("@{name}-d"), 0, "x").await.unwrap();
         assert_eq!(&d.receive_from(None).await.unwrap().data[..], b"x");
+    })
+    .await;
+}
+
+/// Where abstract names are not available (macOS, FreeBSD, the portable
+/// build), an `@name` is refused as such: never bound as a file named
+/// `@name`, nor as a path with a NUL in it.
+#[cfg(not(all(target_os = "linux", not(blade_socket_portable))))]
+#[tokio::test]
+async fn at_names_are_refused_where_abstract_names_are_not_supported() {
+    within(async {
+        let at = format!("@blade-socket-test-{}-refused", std::process::id());
+        let mut l = unix(SOCK_STREAM);
+        let err = l.bind(0, Some(&at)).await.unwrap_err();
+        assert!(!Path::new(&at).exists(), "bind made a file named {at:?}");
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+        assert!(
+            err.message().contains("not supported on this platform"),
+            "{err}"
+        );
+        assert!(!l.is_bound());
+        let mut c = unix(SOCK_STREAM);
+        let err = c.connect(Some(&at), 0, None).await.unwrap_err();
+        assert!(
+            err.message().contains("not supported on this platform"),
+            "{err}"
+        );
+        let d = unix(SOCK_DGRAM);
+        let err = d.send_to(&at, 0, "x").await.unwrap_err();
+        assert!(
+            err.message().contains("not supported on this platform"),
+            "{err}"
+        );
     })
     .await;
 }

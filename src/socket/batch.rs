@@ -981,6 +981,11 @@ impl Socket {
     /// one datagram per syscall, each whole. Each datagram holds memory in
     /// proportion to its own size, not the read buffer's.
     ///
+    /// # Platforms
+    /// `UDP_GRO` and `recvmmsg` are Linux's: on macOS and FreeBSD (and on
+    /// Linux built with `--cfg blade_socket_portable`) each datagram is one
+    /// `recvmsg(2)`, with the same results.
+    ///
     /// # Errors
     /// `socket is in an illegal state` on a closed socket, a socket shut for
     /// reading, or a stream socket; `socket not listening or connected` on a
@@ -1098,6 +1103,11 @@ impl Socket {
     /// device without checksum offload) it sends plain datagrams with
     /// `sendmmsg` (trying GSO again 64 batches later), and without
     /// `sendmmsg` one per call; nothing is lost or sent twice.
+    ///
+    /// # Platforms
+    /// UDP GSO and `sendmmsg` are Linux's: on macOS and FreeBSD (and on Linux
+    /// built with `--cfg blade_socket_portable`) each datagram is one
+    /// `sendmsg(2)`, with the same results.
     ///
     /// # Errors
     /// `socket is in an illegal state` on a closed socket, a socket shut for

@@ -109,7 +109,7 @@ impl Socket {
 
     /// A Unix-domain stream socket (`AF_UNIX, SOCK_STREAM`). `bind` and
     /// `connect` take the path as `host` (`@name` for a Linux abstract
-    /// name) and ignore the port.
+    /// name: `not supported on this platform` elsewhere) and ignore the port.
     ///
     /// # Errors
     /// The OS's error if it cannot create a socket.

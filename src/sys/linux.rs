@@ -88,6 +88,9 @@ pub(crate) mod fast {
     /// `sendmmsg`/`recvmmsg`, UDP GSO and GRO are worth trying.
     pub(crate) const OFFLOADS: bool = true;
 
+    /// Abstract Unix-domain names (`@name`, a leading NUL in the path).
+    pub(crate) const ABSTRACT_NAMES: bool = true;
+
     // `MmsgHdr` is passed to the kernel as an `mmsghdr`.
     const _: () = assert!(
         std::mem::size_of::<MmsgHdr>() == std::mem::size_of::<libc::mmsghdr>()

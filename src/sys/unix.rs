@@ -15,6 +15,9 @@ use super::{MmsgHdr, set_nonblocking};
 /// syscall.
 pub(crate) const OFFLOADS: bool = false;
 
+/// No abstract Unix-domain names (`@name`): a Linux feature.
+pub(crate) const ABSTRACT_NAMES: bool = false;
+
 /// A new socket, close-on-exec, then made non-blocking.
 pub(crate) fn socket(
     domain: socket2::Domain,
