@@ -25,6 +25,7 @@
 //!   (sending) detect it, the socket is closed;
 //! - the IPv6 path black-holed: an IPv6 socket connecting to `localhost`
 //!   gets through over IPv4 after happy eyeballs' 250 ms stagger.
+#![cfg(target_os = "linux")] // network namespaces
 mod support;
 
 #[path = "support/netns.rs"]

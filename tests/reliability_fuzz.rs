@@ -46,6 +46,7 @@
 //!
 //! The modules are in `tests/fuzz/`.
 //! Each run draws new cases; a failure prints the shrunk sequence of calls.
+#![cfg(target_os = "linux")] // network namespaces
 #[path = "support/reliability.rs"]
 mod reliability;
 
