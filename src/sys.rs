@@ -38,7 +38,8 @@ pub(crate) use bsd::{COPIED_OPTIONS, eof_or_reset};
     not(blade_socket_portable)
 ))]
 pub(crate) use linux::fast::{
-    ABSTRACT_NAMES, OFFLOADS, accept, domain, enable_gro, pair, protocol, socket,
+    ABSTRACT_NAMES, OFFLOADS, accept, datagram_len, domain, enable_gro, pair, protocol,
+    socket,
 };
 #[cfg(all(
     any(target_os = "linux", target_os = "android"),
@@ -52,7 +53,8 @@ pub(crate) use linux::{COPIED_OPTIONS, eof_or_reset};
     not(blade_socket_portable)
 )))]
 pub(crate) use unix::{
-    ABSTRACT_NAMES, OFFLOADS, accept, domain, enable_gro, pair, protocol, socket,
+    ABSTRACT_NAMES, OFFLOADS, accept, datagram_len, domain, enable_gro, pair, protocol,
+    socket,
 };
 #[cfg(not(all(
     any(target_os = "linux", target_os = "android"),

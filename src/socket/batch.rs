@@ -790,7 +790,7 @@ impl RecvState {
         flags: i32,
         sink: &mut impl Sink,
     ) -> io::Result<Step> {
-        let size = sock.recv_with_flags(&mut [], flags | libc::MSG_PEEK | libc::MSG_TRUNC)?;
+        let size = sys::datagram_len(sock, flags)?;
         if size == 0 && how == Dgram::Record && !record_queued(sock)? {
             return Ok(Step::Eof);
         }

@@ -137,6 +137,12 @@ pub(crate) mod fast {
         s.protocol()
     }
 
+    /// The size of the next datagram, peeked with `MSG_TRUNC` (which makes
+    /// Linux report its real length); `WouldBlock` when none is queued.
+    pub(crate) fn datagram_len(s: &socket2::Socket, flags: i32) -> io::Result<usize> {
+        s.recv_with_flags(&mut [], flags | libc::MSG_PEEK | libc::MSG_TRUNC)
+    }
+
     /// Turns `UDP_GRO` on.
     pub(crate) fn enable_gro(fd: BorrowedFd<'_>) -> io::Result<()> {
         setsockopt_int(fd, libc::SOL_UDP, libc::UDP_GRO, 1)

@@ -72,6 +72,27 @@ pub(crate) fn protocol(s: &socket2::Socket) -> io::Result<Option<socket2::Protoc
     }
 }
 
+/// The size of the next datagram, peeked: a `MSG_TRUNC` peek reports the
+/// real length on Linux only, so this peeks into a buffer (first the size
+/// `FIONREAD` reports, which the BSDs count over every queued datagram)
+/// and grows it while the kernel marks the peek truncated. `WouldBlock`
+/// when none is queued; 0 for an empty datagram or a record socket's end of
+/// file, as on Linux.
+pub(crate) fn datagram_len(s: &socket2::Socket, flags: i32) -> io::Result<usize> {
+    /// Past this a datagram is sized by its prefix (no OS queues one so big).
+    const MAX: usize = 64 << 20;
+    let mut size = super::bytes_queued(s.as_fd())?.clamp(2048, MAX);
+    loop {
+        let mut buf = vec![0u8; size];
+        let mut name = super::RecvName::new();
+        let m = super::recv_msg(s, &mut buf, flags | libc::MSG_PEEK, &mut name)?;
+        if !m.truncated || size >= MAX {
+            return Ok(m.len);
+        }
+        size = size.saturating_mul(4).min(MAX);
+    }
+}
+
 /// No `UDP_GRO` here.
 pub(crate) fn enable_gro(_fd: BorrowedFd<'_>) -> io::Result<()> {
     Err(unsupported())
