@@ -261,7 +261,9 @@ impl Wait {
     }
 
     /// The time left before the deadline (`None`: no deadline), or
-    /// `TimedOut` naming `what` once it has passed.
+    /// `TimedOut` naming `what` once it has passed. (Only `send_file`'s
+    /// `splice` path, Linux's, asks.)
+    #[cfg(any(target_os = "linux", target_os = "android"))]
     pub(crate) fn remaining(self, what: &str) -> Result<Option<Duration>> {
         self.deadline.remaining(what)
     }

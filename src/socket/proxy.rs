@@ -190,6 +190,11 @@ struct Direction<'s> {
     done: bool,
     count: u64,
     refuse_pipes: bool,
+    /// Read by the `splice` path only, which is Linux's.
+    #[cfg_attr(
+        not(any(target_os = "linux", target_os = "android")),
+        allow(dead_code)
+    )]
     hold_sigpipe: bool,
     /// Its entries for the close signal of the source and the destination
     /// (see `sys::Io::park`): a close through `&self` of either wakes it.
