@@ -1530,125 +1530,17 @@ pub(crate) fn recv_batch(
 // Everything below serves `socket::introspect`, `socket::fds` and
 // `socket::proxy` (and `send_file` from a pipe). Kept in one section so that
 // it merges as one block.
-
-/// Linux's `struct tcp_info` up to `tcpi_delivery_rate` (uapi `linux/tcp.h`).
-/// libc's copy stops at `tcpi_max_pacing_rate`, before the fields asked for.
-#[cfg(any(target_os = "linux", target_os = "android"))]
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct LinuxTcpInfo {
-    pub(crate) state: u8,
-    pub(crate) ca_state: u8,
-    pub(crate) retransmits: u8,
-    pub(crate) probes: u8,
-    pub(crate) backoff: u8,
-    pub(crate) options: u8,
-    pub(crate) wscale: u8,
-    pub(crate) app_limited: u8,
-    pub(crate) rto: u32,
-    pub(crate) ato: u32,
-    pub(crate) snd_mss: u32,
-    pub(crate) rcv_mss: u32,
-    pub(crate) unacked: u32,
-    pub(crate) sacked: u32,
-    pub(crate) lost: u32,
-    pub(crate) retrans: u32,
-    pub(crate) fackets: u32,
-    pub(crate) last_data_sent: u32,
-    pub(crate) last_ack_sent: u32,
-    pub(crate) last_data_recv: u32,
-    pub(crate) last_ack_recv: u32,
-    pub(crate) pmtu: u32,
-    pub(crate) rcv_ssthresh: u32,
-    pub(crate) rtt: u32,
-    pub(crate) rttvar: u32,
-    pub(crate) snd_ssthresh: u32,
-    pub(crate) snd_cwnd: u32,
-    pub(crate) advmss: u32,
-    pub(crate) reordering: u32,
-    pub(crate) rcv_rtt: u32,
-    pub(crate) rcv_space: u32,
-    pub(crate) total_retrans: u32,
-    pub(crate) pacing_rate: u64,
-    pub(crate) max_pacing_rate: u64,
-    pub(crate) bytes_acked: u64,
-    pub(crate) bytes_received: u64,
-    pub(crate) segs_out: u32,
-    pub(crate) segs_in: u32,
-    pub(crate) notsent_bytes: u32,
-    pub(crate) min_rtt: u32,
-    pub(crate) data_segs_in: u32,
-    pub(crate) data_segs_out: u32,
-    pub(crate) delivery_rate: u64,
-}
-
-/// `getsockopt(TCP_INFO)` into a zeroed [`LinuxTcpInfo`]; also returns the
-/// length the kernel wrote (an older kernel writes less: fields past it are
-/// not reported).
-#[cfg(any(target_os = "linux", target_os = "android"))]
-pub(crate) fn tcp_info(fd: BorrowedFd<'_>) -> io::Result<(LinuxTcpInfo, usize)> {
-    let mut info = LinuxTcpInfo::default();
-    let mut len = std::mem::size_of::<LinuxTcpInfo>() as libc::socklen_t;
-    // SAFETY: `info` is a plain `repr(C)` struct of integers, valid for
-    // writes of `len` bytes; the kernel writes at most `len` and updates it.
-    let r = unsafe {
-        libc::getsockopt(
-            fd.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_INFO,
-            (&raw mut info).cast(),
-            &mut len,
-        )
-    };
-    if r < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok((info, len as usize))
-}
-
-/// macOS's `TCP_CONNECTION_INFO`.
-#[cfg(target_vendor = "apple")]
-pub(crate) fn tcp_connection_info(fd: BorrowedFd<'_>) -> io::Result<libc::tcp_connection_info> {
-    let mut info = MaybeUninit::<libc::tcp_connection_info>::zeroed();
-    let mut len = std::mem::size_of::<libc::tcp_connection_info>() as libc::socklen_t;
-    // SAFETY: `info` is valid for writes of `len` bytes.
-    let r = unsafe {
-        libc::getsockopt(
-            fd.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_CONNECTION_INFO,
-            info.as_mut_ptr().cast(),
-            &mut len,
-        )
-    };
-    if r < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: zeroed integers are a valid value; the kernel filled the rest.
-    Ok(unsafe { info.assume_init() })
-}
-
-/// FreeBSD's `getsockopt(TCP_INFO)`.
+//
+// Their Linux-only parts (`TCP_INFO`, `SO_PEERCRED`, pipes and `splice`, the
+// watched pipe) live in `sys/linux.rs`, the macOS/FreeBSD ones in `sys/bsd.rs`.
+#[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
+pub(crate) use bsd::peer_credentials;
 #[cfg(target_os = "freebsd")]
-pub(crate) fn freebsd_tcp_info(fd: BorrowedFd<'_>) -> io::Result<libc::tcp_info> {
-    let mut info = MaybeUninit::<libc::tcp_info>::zeroed();
-    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
-    // SAFETY: `info` is valid for writes of `len` bytes.
-    let r = unsafe {
-        libc::getsockopt(
-            fd.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_INFO,
-            info.as_mut_ptr().cast(),
-            &mut len,
-        )
-    };
-    if r < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: zeroed integers are a valid value; the kernel filled the rest.
-    Ok(unsafe { info.assume_init() })
-}
+pub(crate) use bsd::freebsd_tcp_info;
+#[cfg(target_vendor = "apple")]
+pub(crate) use bsd::tcp_connection_info;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) use linux::{LinuxTcpInfo, Pipe, Watched, peer_credentials, pipe, splice, tcp_info};
 
 /// An `ioctl(2)` that reports one `int` (`SIOCOUTQ`, `SIOCOUTQNSD`, `SIOCINQ`).
 pub(crate) fn ioctl_count(fd: BorrowedFd<'_>, request: libc::c_ulong) -> io::Result<usize> {
@@ -1660,78 +1552,6 @@ pub(crate) fn ioctl_count(fd: BorrowedFd<'_>, request: libc::c_ulong) -> io::Res
         return Err(io::Error::last_os_error());
     }
     Ok(usize::try_from(n).unwrap_or(0))
-}
-
-/// The peer's `(pid, uid, gid)` at connect time.
-#[cfg(any(target_os = "linux", target_os = "android"))]
-pub(crate) fn peer_credentials(fd: BorrowedFd<'_>) -> io::Result<(Option<i32>, u32, u32)> {
-    let mut cred = libc::ucred {
-        pid: 0,
-        uid: 0,
-        gid: 0,
-    };
-    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
-    // SAFETY: `cred` is valid for writes of `len` bytes.
-    let r = unsafe {
-        libc::getsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_PEERCRED,
-            (&raw mut cred).cast(),
-            &mut len,
-        )
-    };
-    if r < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // A socketpair made before any process could be named reports pid 0.
-    Ok((Some(cred.pid).filter(|&p| p > 0), cred.uid, cred.gid))
-}
-
-/// The peer's `(pid, uid, gid)`: `LOCAL_PEERCRED`, and on macOS `LOCAL_PEERPID`.
-#[cfg(any(target_vendor = "apple", target_os = "freebsd"))]
-pub(crate) fn peer_credentials(fd: BorrowedFd<'_>) -> io::Result<(Option<i32>, u32, u32)> {
-    let mut cred = MaybeUninit::<libc::xucred>::zeroed();
-    let mut len = std::mem::size_of::<libc::xucred>() as libc::socklen_t;
-    // SAFETY: `cred` is valid for writes of `len` bytes.
-    let r = unsafe {
-        libc::getsockopt(
-            fd.as_raw_fd(),
-            0, // SOL_LOCAL
-            libc::LOCAL_PEERCRED,
-            cred.as_mut_ptr().cast(),
-            &mut len,
-        )
-    };
-    if r < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: zeroed integers are a valid value; the kernel filled the rest.
-    let cred = unsafe { cred.assume_init() };
-    let gid = if cred.cr_ngroups > 0 {
-        cred.cr_groups[0]
-    } else {
-        0
-    };
-    #[cfg(target_vendor = "apple")]
-    let pid = {
-        let mut pid: libc::pid_t = 0;
-        let mut len = std::mem::size_of::<libc::pid_t>() as libc::socklen_t;
-        // SAFETY: `pid` is valid for writes of `len` bytes.
-        let r = unsafe {
-            libc::getsockopt(
-                fd.as_raw_fd(),
-                0,
-                libc::LOCAL_PEERPID,
-                (&raw mut pid).cast(),
-                &mut len,
-            )
-        };
-        (r == 0 && pid > 0).then_some(pid)
-    };
-    #[cfg(not(target_vendor = "apple"))]
-    let pid = None;
-    Ok((pid, cred.cr_uid, gid))
 }
 
 /// The most descriptors one `SCM_RIGHTS` message carries (Linux's `SCM_MAX_FD`).
@@ -1889,85 +1709,6 @@ pub(crate) fn recv_with_fds(
     Ok(out)
 }
 
-/// A pipe for `splice(2)`: both ends non-blocking and close-on-exec.
-#[cfg(any(target_os = "linux", target_os = "android"))]
-#[derive(Debug)]
-pub(crate) struct Pipe {
-    pub(crate) read: std::os::fd::OwnedFd,
-    pub(crate) write: std::os::fd::OwnedFd,
-    /// Its capacity in bytes.
-    pub(crate) size: usize,
-}
-
-/// A pipe of `want` bytes if the kernel grants it, else the largest of
-/// `want / 4`, `want / 16` (but at least 64 KiB) it grants; `None` when it
-/// grants none of them (the per-user pipe budget is spent) or refuses a pipe
-/// at all.
-#[cfg(any(target_os = "linux", target_os = "android"))]
-pub(crate) fn pipe(want: usize) -> Option<Pipe> {
-    let mut fds = [0 as RawFd; 2];
-    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
-    let r = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) };
-    if r < 0 {
-        return None;
-    }
-    // SAFETY: pipe2 succeeded: both descriptors are open and ours alone.
-    let (read, write) = unsafe {
-        use std::os::fd::FromRawFd;
-        (
-            std::os::fd::OwnedFd::from_raw_fd(fds[0]),
-            std::os::fd::OwnedFd::from_raw_fd(fds[1]),
-        )
-    };
-    for size in [want, want / 4, want / 16] {
-        if size < 64 * 1024 {
-            break;
-        }
-        let Ok(arg) = libc::c_int::try_from(size) else {
-            continue;
-        };
-        // SAFETY: F_SETPIPE_SZ takes an int and touches no memory of ours.
-        let got = unsafe { libc::fcntl(read.as_raw_fd(), libc::F_SETPIPE_SZ, arg) };
-        if got >= arg {
-            return Some(Pipe {
-                read,
-                write,
-                size: got as usize,
-            });
-        }
-    }
-    None
-}
-
-/// `splice(2)` of up to `len` bytes from `from` to `to`, without waiting
-/// (`SPLICE_F_NONBLOCK`). Writing to a socket raises no `SIGPIPE` when
-/// `hold_sigpipe` (splice has no `MSG_NOSIGNAL`).
-#[cfg(any(target_os = "linux", target_os = "android"))]
-pub(crate) fn splice(
-    from: BorrowedFd<'_>,
-    to: BorrowedFd<'_>,
-    len: usize,
-    hold_sigpipe: bool,
-) -> io::Result<usize> {
-    let _guard = hold_sigpipe.then(SigpipeGuard::block);
-    // SAFETY: both descriptors are borrowed and open; null offsets mean
-    // "the descriptor's own position", which pipes and sockets require.
-    let n = unsafe {
-        libc::splice(
-            from.as_raw_fd(),
-            std::ptr::null_mut(),
-            to.as_raw_fd(),
-            std::ptr::null_mut(),
-            len,
-            libc::SPLICE_F_MOVE | libc::SPLICE_F_NONBLOCK,
-        )
-    };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(n as usize)
-}
-
 /// Whether `SIGPIPE` is ignored in this process now (Rust binaries ignore it
 /// from start-up), so a write that may raise it needs no guard.
 pub(crate) fn sigpipe_ignored() -> bool {
@@ -1976,38 +1717,6 @@ pub(crate) fn sigpipe_ignored() -> bool {
     let r = unsafe { libc::sigaction(libc::SIGPIPE, std::ptr::null(), old.as_mut_ptr()) };
     // SAFETY: sigaction filled `old` (zeroed before, so valid either way).
     r == 0 && unsafe { old.assume_init() }.sa_sigaction == libc::SIG_IGN
-}
-
-/// A descriptor the caller does not own (a pipe handed to `send_file`),
-/// watched through the reactor by way of a duplicate, so that the caller's
-/// own registration (if any) is not disturbed.
-#[cfg(any(target_os = "linux", target_os = "android"))]
-#[derive(Debug)]
-pub(crate) struct Watched {
-    // Dropped before `fd` (field order): see `Io`.
-    reg: AsyncFd<Fd>,
-    _fd: std::os::fd::OwnedFd,
-}
-
-#[cfg(any(target_os = "linux", target_os = "android"))]
-impl Watched {
-    /// Registers a duplicate of `fd` with the current runtime's reactor.
-    pub(crate) fn new(fd: BorrowedFd<'_>) -> io::Result<Watched> {
-        let dup = fd.try_clone_to_owned()?;
-        let raw = Fd(dup.as_raw_fd());
-        // SAFETY: `raw` is `dup`'s open descriptor; `dup` is owned by the
-        // returned value and dropped after `reg` (field order), so the
-        // descriptor stays open and means the same file while registered.
-        let reg = unsafe { AsyncFd::register(raw) }.map_err(|e| e.into_parts().1)?;
-        Ok(Watched { reg, _fd: dup })
-    }
-
-    /// Waits until the descriptor reads as readable (or hung up).
-    pub(crate) async fn readable(&self) -> io::Result<()> {
-        let mut g = self.reg.readable().await?;
-        g.clear_ready();
-        Ok(())
-    }
 }
 
 /// [`poll`] on several descriptors, each for its own interest: `Ok(true)`

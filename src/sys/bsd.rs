@@ -20,47 +20,13 @@ pub(crate) const COPIED_OPTIONS: &[(i32, i32)] = &[(libc::IPPROTO_TCP, libc::TCP
 /// A TCP socket's state: macOS's `TCP_CONNECTION_INFO`.
 #[cfg(target_vendor = "apple")]
 fn tcp_state(fd: BorrowedFd<'_>) -> io::Result<u8> {
-    let mut info = MaybeUninit::<libc::tcp_connection_info>::zeroed();
-    let mut len = std::mem::size_of::<libc::tcp_connection_info>() as libc::socklen_t;
-    // SAFETY: `info` is valid for writes of `len` bytes, its size.
-    let rc = unsafe {
-        libc::getsockopt(
-            fd.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_CONNECTION_INFO,
-            info.as_mut_ptr().cast(),
-            &mut len,
-        )
-    };
-    if rc < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: all-zero is a valid `tcp_connection_info` (integers only), and
-    // the kernel wrote at most its size over it.
-    Ok(unsafe { info.assume_init() }.tcpi_state)
+    Ok(tcp_connection_info(fd)?.tcpi_state)
 }
 
 /// A TCP socket's state: FreeBSD's `TCP_INFO`.
 #[cfg(target_os = "freebsd")]
 fn tcp_state(fd: BorrowedFd<'_>) -> io::Result<u8> {
-    let mut info = MaybeUninit::<libc::tcp_info>::zeroed();
-    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
-    // SAFETY: `info` is valid for writes of `len` bytes, its size.
-    let rc = unsafe {
-        libc::getsockopt(
-            fd.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_INFO,
-            info.as_mut_ptr().cast(),
-            &mut len,
-        )
-    };
-    if rc < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: all-zero is a valid `tcp_info` (integers only), and the
-    // kernel wrote at most its size over it.
-    Ok(unsafe { info.assume_init() }.tcpi_state)
+    Ok(freebsd_tcp_info(fd)?.tcpi_state)
 }
 
 /// Called after a TCP receive read end of file: `Ok` after the peer's clean
@@ -132,4 +98,95 @@ pub(crate) fn sendfile(
         }
     }
     Ok(sent)
+}
+
+// ----- introspection and credentials (see `sys.rs`'s beyond section) -----
+
+/// macOS's `TCP_CONNECTION_INFO`.
+#[cfg(target_vendor = "apple")]
+pub(crate) fn tcp_connection_info(fd: BorrowedFd<'_>) -> io::Result<libc::tcp_connection_info> {
+    let mut info = MaybeUninit::<libc::tcp_connection_info>::zeroed();
+    let mut len = std::mem::size_of::<libc::tcp_connection_info>() as libc::socklen_t;
+    // SAFETY: `info` is valid for writes of `len` bytes.
+    let r = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_CONNECTION_INFO,
+            info.as_mut_ptr().cast(),
+            &mut len,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: zeroed integers are a valid value; the kernel filled the rest.
+    Ok(unsafe { info.assume_init() })
+}
+
+/// FreeBSD's `getsockopt(TCP_INFO)`.
+#[cfg(target_os = "freebsd")]
+pub(crate) fn freebsd_tcp_info(fd: BorrowedFd<'_>) -> io::Result<libc::tcp_info> {
+    let mut info = MaybeUninit::<libc::tcp_info>::zeroed();
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: `info` is valid for writes of `len` bytes.
+    let r = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            info.as_mut_ptr().cast(),
+            &mut len,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: zeroed integers are a valid value; the kernel filled the rest.
+    Ok(unsafe { info.assume_init() })
+}
+
+/// The peer's `(pid, uid, gid)`: `LOCAL_PEERCRED`, and on macOS `LOCAL_PEERPID`.
+pub(crate) fn peer_credentials(fd: BorrowedFd<'_>) -> io::Result<(Option<i32>, u32, u32)> {
+    let mut cred = MaybeUninit::<libc::xucred>::zeroed();
+    let mut len = std::mem::size_of::<libc::xucred>() as libc::socklen_t;
+    // SAFETY: `cred` is valid for writes of `len` bytes.
+    let r = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            0, // SOL_LOCAL
+            libc::LOCAL_PEERCRED,
+            cred.as_mut_ptr().cast(),
+            &mut len,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: zeroed integers are a valid value; the kernel filled the rest.
+    let cred = unsafe { cred.assume_init() };
+    let gid = if cred.cr_ngroups > 0 {
+        cred.cr_groups[0]
+    } else {
+        0
+    };
+    #[cfg(target_vendor = "apple")]
+    let pid = {
+        let mut pid: libc::pid_t = 0;
+        let mut len = std::mem::size_of::<libc::pid_t>() as libc::socklen_t;
+        // SAFETY: `pid` is valid for writes of `len` bytes.
+        let r = unsafe {
+            libc::getsockopt(
+                fd.as_raw_fd(),
+                0,
+                libc::LOCAL_PEERPID,
+                (&raw mut pid).cast(),
+                &mut len,
+            )
+        };
+        (r == 0 && pid > 0).then_some(pid)
+    };
+    #[cfg(not(target_vendor = "apple"))]
+    let pid = None;
+    Ok((pid, cred.cr_uid, gid))
 }

@@ -5,10 +5,12 @@
 use std::{
     io,
     mem::MaybeUninit,
-    os::fd::{AsRawFd, BorrowedFd},
+    os::fd::{AsRawFd, BorrowedFd, RawFd},
 };
 
-use super::noted_ending;
+use tokio::io::unix::AsyncFd;
+
+use super::{Fd, SigpipeGuard, noted_ending};
 
 /// `TCP_CLOSE` in Linux's `tcp_states.h` (libc does not name the states).
 pub(crate) const TCP_CLOSE: u8 = 7;
@@ -76,6 +78,213 @@ pub(crate) const COPIED_OPTIONS: &[(i32, i32)] = &[
     (libc::IPPROTO_TCP, libc::TCP_KEEPIDLE),
     (libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT),
 ];
+
+// ----- introspection, credentials, splice (see `sys.rs`'s beyond section) -----
+
+/// Linux's `struct tcp_info` up to `tcpi_delivery_rate` (uapi `linux/tcp.h`).
+/// libc's copy stops at `tcpi_max_pacing_rate`, before the fields asked for.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct LinuxTcpInfo {
+    pub(crate) state: u8,
+    pub(crate) ca_state: u8,
+    pub(crate) retransmits: u8,
+    pub(crate) probes: u8,
+    pub(crate) backoff: u8,
+    pub(crate) options: u8,
+    pub(crate) wscale: u8,
+    pub(crate) app_limited: u8,
+    pub(crate) rto: u32,
+    pub(crate) ato: u32,
+    pub(crate) snd_mss: u32,
+    pub(crate) rcv_mss: u32,
+    pub(crate) unacked: u32,
+    pub(crate) sacked: u32,
+    pub(crate) lost: u32,
+    pub(crate) retrans: u32,
+    pub(crate) fackets: u32,
+    pub(crate) last_data_sent: u32,
+    pub(crate) last_ack_sent: u32,
+    pub(crate) last_data_recv: u32,
+    pub(crate) last_ack_recv: u32,
+    pub(crate) pmtu: u32,
+    pub(crate) rcv_ssthresh: u32,
+    pub(crate) rtt: u32,
+    pub(crate) rttvar: u32,
+    pub(crate) snd_ssthresh: u32,
+    pub(crate) snd_cwnd: u32,
+    pub(crate) advmss: u32,
+    pub(crate) reordering: u32,
+    pub(crate) rcv_rtt: u32,
+    pub(crate) rcv_space: u32,
+    pub(crate) total_retrans: u32,
+    pub(crate) pacing_rate: u64,
+    pub(crate) max_pacing_rate: u64,
+    pub(crate) bytes_acked: u64,
+    pub(crate) bytes_received: u64,
+    pub(crate) segs_out: u32,
+    pub(crate) segs_in: u32,
+    pub(crate) notsent_bytes: u32,
+    pub(crate) min_rtt: u32,
+    pub(crate) data_segs_in: u32,
+    pub(crate) data_segs_out: u32,
+    pub(crate) delivery_rate: u64,
+}
+
+/// `getsockopt(TCP_INFO)` into a zeroed [`LinuxTcpInfo`]; also returns the
+/// length the kernel wrote (an older kernel writes less: fields past it are
+/// not reported).
+pub(crate) fn tcp_info(fd: BorrowedFd<'_>) -> io::Result<(LinuxTcpInfo, usize)> {
+    let mut info = LinuxTcpInfo::default();
+    let mut len = std::mem::size_of::<LinuxTcpInfo>() as libc::socklen_t;
+    // SAFETY: `info` is a plain `repr(C)` struct of integers, valid for
+    // writes of `len` bytes; the kernel writes at most `len` and updates it.
+    let r = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&raw mut info).cast(),
+            &mut len,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok((info, len as usize))
+}
+
+/// The peer's `(pid, uid, gid)` at connect time.
+pub(crate) fn peer_credentials(fd: BorrowedFd<'_>) -> io::Result<(Option<i32>, u32, u32)> {
+    let mut cred = libc::ucred {
+        pid: 0,
+        uid: 0,
+        gid: 0,
+    };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: `cred` is valid for writes of `len` bytes.
+    let r = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&raw mut cred).cast(),
+            &mut len,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // A socketpair made before any process could be named reports pid 0.
+    Ok((Some(cred.pid).filter(|&p| p > 0), cred.uid, cred.gid))
+}
+
+/// A pipe for `splice(2)`: both ends non-blocking and close-on-exec.
+#[derive(Debug)]
+pub(crate) struct Pipe {
+    pub(crate) read: std::os::fd::OwnedFd,
+    pub(crate) write: std::os::fd::OwnedFd,
+    /// Its capacity in bytes.
+    pub(crate) size: usize,
+}
+
+/// A pipe of `want` bytes if the kernel grants it, else the largest of
+/// `want / 4`, `want / 16` (but at least 64 KiB) it grants; `None` when it
+/// grants none of them (the per-user pipe budget is spent) or refuses a pipe
+/// at all.
+pub(crate) fn pipe(want: usize) -> Option<Pipe> {
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
+    let r = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) };
+    if r < 0 {
+        return None;
+    }
+    // SAFETY: pipe2 succeeded: both descriptors are open and ours alone.
+    let (read, write) = unsafe {
+        use std::os::fd::FromRawFd;
+        (
+            std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+            std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+        )
+    };
+    for size in [want, want / 4, want / 16] {
+        if size < 64 * 1024 {
+            break;
+        }
+        let Ok(arg) = libc::c_int::try_from(size) else {
+            continue;
+        };
+        // SAFETY: F_SETPIPE_SZ takes an int and touches no memory of ours.
+        let got = unsafe { libc::fcntl(read.as_raw_fd(), libc::F_SETPIPE_SZ, arg) };
+        if got >= arg {
+            return Some(Pipe {
+                read,
+                write,
+                size: got as usize,
+            });
+        }
+    }
+    None
+}
+
+/// `splice(2)` of up to `len` bytes from `from` to `to`, without waiting
+/// (`SPLICE_F_NONBLOCK`). Writing to a socket raises no `SIGPIPE` when
+/// `hold_sigpipe` (splice has no `MSG_NOSIGNAL`).
+pub(crate) fn splice(
+    from: BorrowedFd<'_>,
+    to: BorrowedFd<'_>,
+    len: usize,
+    hold_sigpipe: bool,
+) -> io::Result<usize> {
+    let _guard = hold_sigpipe.then(SigpipeGuard::block);
+    // SAFETY: both descriptors are borrowed and open; null offsets mean
+    // "the descriptor's own position", which pipes and sockets require.
+    let n = unsafe {
+        libc::splice(
+            from.as_raw_fd(),
+            std::ptr::null_mut(),
+            to.as_raw_fd(),
+            std::ptr::null_mut(),
+            len,
+            libc::SPLICE_F_MOVE | libc::SPLICE_F_NONBLOCK,
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
+
+/// A descriptor the caller does not own (a pipe handed to `send_file`),
+/// watched through the reactor by way of a duplicate, so that the caller's
+/// own registration (if any) is not disturbed.
+#[derive(Debug)]
+pub(crate) struct Watched {
+    // Dropped before `fd` (field order): see `Io`.
+    reg: AsyncFd<Fd>,
+    _fd: std::os::fd::OwnedFd,
+}
+
+impl Watched {
+    /// Registers a duplicate of `fd` with the current runtime's reactor.
+    pub(crate) fn new(fd: BorrowedFd<'_>) -> io::Result<Watched> {
+        let dup = fd.try_clone_to_owned()?;
+        let raw = Fd(dup.as_raw_fd());
+        // SAFETY: `raw` is `dup`'s open descriptor; `dup` is owned by the
+        // returned value and dropped after `reg` (field order), so the
+        // descriptor stays open and means the same file while registered.
+        let reg = unsafe { AsyncFd::register(raw) }.map_err(|e| e.into_parts().1)?;
+        Ok(Watched { reg, _fd: dup })
+    }
+
+    /// Waits until the descriptor reads as readable (or hung up).
+    pub(crate) async fn readable(&self) -> io::Result<()> {
+        let mut g = self.reg.readable().await?;
+        g.clear_ready();
+        Ok(())
+    }
+}
+
 
 /// Linux's own ways, which `--cfg blade_socket_portable` turns off so that
 /// the portable ones in `sys/unix.rs` run (and are tested) on Linux.
