@@ -214,7 +214,8 @@ async fn gro_on(rx: &mut Socket) {
     let e = rx.receive_many(1).await.expect_err("nothing was sent");
     assert_eq!(e.kind(), ErrorKind::WouldBlock);
     rx.set_blocking(true).expect("blocking");
-    assert!(rx.offload_state().1, "UDP_GRO is on (Linux)");
+    let linux = cfg!(all(target_os = "linux", not(blade_socket_portable)));
+    assert_eq!(rx.offload_state().1, linux, "UDP_GRO is on (Linux only)");
 }
 
 // ---------------------------------------------------------------------------
@@ -419,6 +420,7 @@ async fn mixed_race(mode: Mode, rounds: usize) {
     assert_eq!(tally.count, rounds * RUN, "{mode:?}");
 }
 
+#[cfg(all(target_os = "linux", not(blade_socket_portable)))] // UDP GRO/GSO
 #[tokio::test(flavor = "multi_thread", worker_threads = 3)]
 async fn every_read_path_at_once_with_gro() {
     let mode = Mode {
@@ -429,6 +431,7 @@ async fn every_read_path_at_once_with_gro() {
     mixed_race(mode, rounds(200)).await;
 }
 
+#[cfg(all(target_os = "linux", not(blade_socket_portable)))] // UDP GRO/GSO
 #[tokio::test(flavor = "multi_thread", worker_threads = 3)]
 async fn every_read_path_at_once_with_gro_and_timestamps() {
     let mode = Mode {
@@ -462,6 +465,7 @@ async fn every_read_path_at_once_with_every_fallback() {
 // ---------------------------------------------------------------------------
 // Defect 2: another control message hid GRO's segment size.
 
+#[cfg(all(target_os = "linux", not(blade_socket_portable)))] // UDP GRO/GSO
 #[tokio::test]
 async fn gro_with_timestamps_splits_every_read() {
     let (mut rx, tx) = udp_pair().await;
@@ -490,6 +494,7 @@ async fn gro_with_timestamps_splits_every_read() {
 // ---------------------------------------------------------------------------
 // Defect 3: readers that did not split GRO reads.
 
+#[cfg(all(target_os = "linux", not(blade_socket_portable)))] // UDP GRO/GSO
 #[tokio::test]
 async fn async_read_splits_gro_reads() {
     let (mut rx, tx) = udp_pair().await;
@@ -505,6 +510,7 @@ async fn async_read_splits_gro_reads() {
     }
 }
 
+#[cfg(all(target_os = "linux", not(blade_socket_portable)))] // UDP GRO/GSO
 #[tokio::test]
 async fn a_receive_parked_before_gro_came_on_splits_too() {
     let (rx, tx) = udp_pair().await;
@@ -540,6 +546,7 @@ async fn a_receive_parked_before_gro_came_on_splits_too() {
     }
 }
 
+#[cfg(all(target_os = "linux", not(blade_socket_portable)))] // UDP GRO/GSO
 #[tokio::test]
 async fn a_length_cuts_one_datagram_of_a_gro_read_and_loses_none() {
     let (mut rx, tx) = udp_pair().await;
@@ -562,6 +569,7 @@ async fn a_length_cuts_one_datagram_of_a_gro_read_and_loses_none() {
 // ---------------------------------------------------------------------------
 // Defect 5: receive_many read more than asked into a backlog others ignored.
 
+#[cfg(all(target_os = "linux", not(blade_socket_portable)))] // UDP GRO/GSO
 #[tokio::test]
 async fn receive_many_takes_no_more_than_asked_and_others_drain_the_backlog() {
     for gro in [false, true] {
@@ -613,6 +621,7 @@ async fn receive_many_takes_no_more_than_asked_and_others_drain_the_backlog() {
     }
 }
 
+#[cfg(all(target_os = "linux", not(blade_socket_portable)))] // UDP GRO/GSO
 #[test]
 fn the_facade_drains_the_backlog_first_too() {
     let (rx, tx) = support::face::runtime().block_on(async {
@@ -648,6 +657,7 @@ fn the_facade_drains_the_backlog_first_too() {
     }
 }
 
+#[cfg(all(target_os = "linux", not(blade_socket_portable)))] // UDP GRO/GSO
 #[tokio::test]
 async fn non_blocking_reads_take_the_backlog_before_would_block() {
     let (mut rx, tx) = udp_pair().await;
@@ -714,6 +724,7 @@ fn the_facade_reads_an_empty_record_as_some_empty() {
 // ---------------------------------------------------------------------------
 // Found by reading: GSO off for good after one refusal.
 
+#[cfg(all(target_os = "linux", not(blade_socket_portable)))] // UDP GRO/GSO
 #[tokio::test]
 async fn gso_is_tried_again_after_a_refusal_and_nothing_is_lost() {
     let (rx, tx) = udp_pair().await;
