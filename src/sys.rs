@@ -423,6 +423,13 @@ fn send_queued(fd: BorrowedFd<'_>) -> bool {
     rc < 0 || n > 0
 }
 
+/// The read side's hang-up (`POLLRDHUP`); macOS has none, and reports
+/// `POLLHUP` once both directions are shut.
+#[cfg(not(target_vendor = "apple"))]
+use libc::POLLRDHUP;
+#[cfg(target_vendor = "apple")]
+const POLLRDHUP: libc::c_short = 0;
+
 /// Waits with `poll(2)` until `fd` is ready for `interest` (or reports an
 /// error or hang-up), `None` without limit: `Ok(None)` when `timeout` passed
 /// first, else whether the descriptor reported hang-up for `interest`'s
@@ -435,13 +442,13 @@ pub(crate) fn poll_hangup(
 ) -> io::Result<Option<bool>> {
     let mut pfd = [pollfd(fd, interest)];
     if interest.is_readable() {
-        pfd[0].events |= libc::POLLRDHUP;
+        pfd[0].events |= POLLRDHUP;
     }
     if !poll_fds(&mut pfd, timeout)? {
         return Ok(None);
     }
     let hup = if interest.is_readable() {
-        libc::POLLHUP | libc::POLLRDHUP
+        libc::POLLHUP | POLLRDHUP
     } else {
         libc::POLLHUP
     };
@@ -450,6 +457,8 @@ pub(crate) fn poll_hangup(
 
 /// [`poll_hangup`] without the hang-up: `Ok(true)` once `fd` is ready (or
 /// the wait was interrupted), `Ok(false)` when `timeout` passed first.
+/// (Only `send_file`'s pipe path, Linux's, asks.)
+#[cfg(any(target_os = "linux", target_os = "android"))]
 pub(crate) fn poll(
     fd: BorrowedFd<'_>,
     interest: Interest,

@@ -29,15 +29,26 @@ fn tcp_state(fd: BorrowedFd<'_>) -> io::Result<u8> {
     Ok(freebsd_tcp_info(fd)?.tcpi_state)
 }
 
-/// Called after a TCP receive read end of file: `Ok` after the peer's clean
-/// close, `ECONNRESET` after a reset. A reset leaves the connection
-/// `CLOSED`; a BSD kernel that has already dropped it answers the query
-/// itself with `ECONNRESET`. A clean close leaves it in `CLOSE_WAIT`.
+/// Called after a TCP receive read end of file: `Ok` after a clean close,
+/// else the failure that ended the connection. A reset leaves the
+/// connection `CLOSED` (a BSD kernel that has already dropped it answers the
+/// query itself with `ECONNRESET`); a clean close by the peer leaves it in
+/// `CLOSE_WAIT`. `CLOSED` is also where a FIN this side sent ends: as on
+/// Linux, a pending error is the answer, else what a call on any handle
+/// noted ([`super::note_ending`]), else a reset.
 pub(crate) fn eof_or_reset(fd: BorrowedFd<'_>) -> io::Result<()> {
     match tcp_state(fd) {
-        Ok(TCPS_CLOSED) => Err(io::Error::from_raw_os_error(libc::ECONNRESET)),
-        Err(e) if e.raw_os_error() == Some(libc::ECONNRESET) => Err(e),
-        _ => Ok(()),
+        Ok(TCPS_CLOSED) => {}
+        Err(e) if e.raw_os_error() == Some(libc::ECONNRESET) => {}
+        _ => return Ok(()),
+    }
+    if let Ok(Some(err)) = socket2::SockRef::from(&fd).take_error() {
+        return Err(err);
+    }
+    match super::noted_ending(fd) {
+        Some(0) => Ok(()),
+        Some(errno) => Err(io::Error::from_raw_os_error(errno)),
+        None => Err(io::Error::from_raw_os_error(libc::ECONNRESET)),
     }
 }
 
