@@ -81,7 +81,10 @@ pub(crate) fn protocol(s: &socket2::Socket) -> io::Result<Option<socket2::Protoc
 pub(crate) fn datagram_len(s: &socket2::Socket, flags: i32) -> io::Result<usize> {
     /// Past this a datagram is sized by its prefix (no OS queues one so big).
     const MAX: usize = 64 << 20;
-    let mut size = super::bytes_queued(s.as_fd())?.clamp(2048, MAX);
+    // Some families (netlink) have no FIONREAD: start small and grow.
+    let mut size = super::bytes_queued(s.as_fd())
+        .unwrap_or(0)
+        .clamp(2048, MAX);
     loop {
         let mut buf = vec![0u8; size];
         let mut name = super::RecvName::new();
